@@ -1,0 +1,35 @@
+"""Compositor: paste a processed face crop back into the frame.
+
+``out = x + s * (F(x) - x)`` is mixed in crop space (``s`` = strength in [0, 1]), then the crop
+is inverse-warped into the face's bounding box and blended with the feathered face-oval mask.
+The frame (uint8 RGB) is modified in place.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .frames import FaceTrack
+
+
+def mix(raw_crop: np.ndarray, filtered_crop: np.ndarray, strength: float) -> np.ndarray:
+    """``raw + strength * (filtered - raw)``, float32 (S, S, 3) in [0, 1]."""
+    if strength >= 1.0:
+        return filtered_crop
+    return raw_crop + np.float32(strength) * (filtered_crop - raw_crop)
+
+
+def paste(image: np.ndarray, track: FaceTrack, crop: np.ndarray) -> None:
+    """Blend ``crop`` (float32 RGB [0, 1]) into ``image`` (uint8 RGB) inside the face oval."""
+    x0, y0, x1, y1 = track.box
+    if x1 <= x0 or y1 <= y0:
+        return
+    m = track.matrix.copy()
+    m[:, 2] += m[:, 0] * x0 + m[:, 1] * y0  # the ROI's pixel (0, 0) is the frame's (x0, y0)
+    size = (x1 - x0, y1 - y0)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    face = cv2.warpAffine(crop, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(track.blend_mask, m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)[..., None]
+    roi = image[y0:y1, x0:x1].astype(np.float32)
+    blended = roi + alpha * (face * 255.0 - roi)
+    image[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)

@@ -1,0 +1,97 @@
+"""Face filters: float32 (S, S, 3) RGB crop in [0, 1] -> crop of the same layout.
+
+``deid`` runs the streaming AE with one temporal state per face track; ``blur`` (Gaussian
+sigma 12 px on the 128 px crop) and ``pixelate`` (10x10 blocks) are the paper's baselines;
+``off`` returns the crop unchanged (protection off).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .backends import choose_backend
+from .errors import ModelError
+from .streaming_model import StreamingModel
+
+FILTERS = ("deid", "blur", "pixelate", "off")
+
+
+class FaceFilter(ABC):
+    """A per-face image filter. ``protects`` is False only for ``off``."""
+
+    name: str
+    protects = True
+
+    @abstractmethod
+    def process(self, crop: np.ndarray, track_id: int) -> np.ndarray:
+        """Filter one face crop of track ``track_id``."""
+
+    def forget(self, live_ids: set[int]) -> None:
+        """Drop per-track state of tracks not in ``live_ids``."""
+
+
+class OffFilter(FaceFilter):
+    name = "off"
+    protects = False
+
+    def process(self, crop: np.ndarray, track_id: int) -> np.ndarray:
+        return crop
+
+
+class BlurFilter(FaceFilter):
+    name = "blur"
+
+    def __init__(self, sigma: float = 12.0) -> None:
+        self.sigma = sigma
+
+    def process(self, crop: np.ndarray, track_id: int) -> np.ndarray:
+        return cv2.GaussianBlur(crop, (0, 0), self.sigma, borderType=cv2.BORDER_REPLICATE)
+
+
+class PixelateFilter(FaceFilter):
+    name = "pixelate"
+
+    def __init__(self, blocks: int = 10) -> None:
+        self.blocks = blocks
+
+    def process(self, crop: np.ndarray, track_id: int) -> np.ndarray:
+        small = cv2.resize(crop, (self.blocks, self.blocks), interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, crop.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+
+
+class DeidFilter(FaceFilter):
+    """The streaming de-identification AE; refuses models not marked as trained."""
+
+    name = "deid"
+
+    def __init__(self, model: StreamingModel, allow_untrained: bool = False) -> None:
+        if not model.info.trained and not allow_untrained:
+            raise ModelError(f"{model.info.path} holds untrained (random) weights; train a model with vcam-train or use --filter blur")
+        self.model = model
+        self._states: dict[int, list[np.ndarray]] = {}
+
+    def process(self, crop: np.ndarray, track_id: int) -> np.ndarray:
+        out, self._states[track_id] = self.model.step(crop, self._states.get(track_id))
+        return out
+
+    def forget(self, live_ids: set[int]) -> None:
+        for tid in set(self._states) - live_ids:
+            del self._states[tid]
+
+
+def make_filter(name: str, model: Path | None = None, backend: str = "auto", threads: int = 1, allow_untrained: bool = False) -> FaceFilter:
+    """Build a filter by name; ``deid`` loads ``model`` (raises ``ModelError`` if unusable)."""
+    if name == "off":
+        return OffFilter()
+    if name == "blur":
+        return BlurFilter()
+    if name == "pixelate":
+        return PixelateFilter()
+    if name == "deid":
+        if model is None or not Path(model).is_file():
+            raise ModelError(f"filter 'deid' needs a trained model and none was found{f' at {model}' if model else ''}; train one with vcam-train, pass --model PATH, or use --filter blur")
+        return DeidFilter(StreamingModel(choose_backend(backend, Path(model), threads)), allow_untrained)
+    raise ModelError(f"unknown filter {name!r}; choose one of {', '.join(FILTERS)}")

@@ -1,0 +1,212 @@
+"""The orchestrator: capture thread -> ring buffer -> track -> crop -> filter -> composite -> sink,
+with the rPPG and identity monitors watching raw vs. outgoing faces.
+
+Usage::
+
+    from vcam.engine.filters import make_filter
+    from vcam.engine.pipeline import Pipeline, PipelineConfig
+    from vcam.engine.sinks import open_sink
+    from vcam.engine.sources import open_source
+
+    source = open_source("demo", 640, 480, frames=300)
+    with Pipeline(source, open_sink("out.mp4", source.fps), make_filter("blur")) as pipe:
+        summary = pipe.run()
+
+Fail closed: while the filter protects (anything but ``off``), no raw face reaches the sink.
+Faces beyond ``max_faces``, faces whose filter raised, and every face of a frame that is already
+older than ``deadline_ms`` when its processing starts get the safe fallback (pixelation) at full
+strength. If no face is found but one was seen less than ``hold_s`` ago, or if anything in the
+frame's processing raised, the whole frame is pixelated.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from .capture import CaptureThread
+from .compositor import mix, paste
+from .crop import crop_face
+from .face_regions import face_oval
+from .filters import FaceFilter, PixelateFilter
+from .frames import FaceTrack, Frame
+from .metrics import RunMetrics
+from .monitors import IdentityMonitor, MonitorWorker, RppgMonitor, RppgReading
+from .sinks import Sink
+from .sources import Source
+from .tracking import FaceTracker
+
+log = logging.getLogger("vcam.pipeline")
+
+
+@dataclass
+class PipelineConfig:
+    """Run-time knobs of the pipeline (the CLI/tray config maps onto these)."""
+
+    strength: float = 1.0
+    max_faces: int = 2
+    extra_faces: int = 2
+    hold_s: float = 1.0
+    deadline_ms: float = 200.0
+    ring_size: int = 64
+    realtime: bool = False
+    rppg: bool = True
+    identity: bool = True
+    identity_interval_s: float = 1.0
+
+
+@dataclass
+class FrameResult:
+    """What the pipeline produced for one frame."""
+
+    frame: Frame
+    output: np.ndarray
+    faces: list[FaceTrack] = field(default_factory=list)
+    fallback: str | None = None
+
+
+def obscure_frame(image: np.ndarray, blocks: int = 24) -> np.ndarray:
+    """The whole-frame safe fallback: coarse pixelation (``blocks`` cells across)."""
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (blocks, max(1, round(blocks * h / w))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def face_box(track: FaceTrack) -> tuple[int, int, int, int]:
+    """Bounding box of the face oval in frame pixels (the box given to dlib)."""
+    oval = track.landmarks[face_oval()]
+    x0, y0 = np.floor(oval.min(0)).astype(int)
+    x1, y1 = np.ceil(oval.max(0)).astype(int)
+    return int(x0), int(y0), int(x1), int(y1)
+
+
+class Pipeline:
+    """Runs one source through one filter into one sink. ``strength`` may change while running."""
+
+    def __init__(self, source: Source, sink: Sink, face_filter: FaceFilter, config: PipelineConfig | None = None,
+                 tracker: FaceTracker | None = None, identity_monitor: IdentityMonitor | None = None) -> None:
+        self.source, self.sink, self.filter = source, sink, face_filter
+        self.config = config or PipelineConfig()
+        self.tracker = tracker or FaceTracker(max_faces=self.config.max_faces + self.config.extra_faces)
+        self.fallback = PixelateFilter()
+        self.rppg = RppgMonitor(fs=source.fps) if self.config.rppg else None
+        self.identity = identity_monitor or (IdentityMonitor() if self.config.identity else None)
+        self.metrics = RunMetrics()
+        self._last_face_t: float | None = None
+        self._next_identity = 0.0
+        self._stop = False
+        self.last_rppg: RppgReading | None = None
+
+    # -- one frame ------------------------------------------------------------------------
+    def process(self, frame: Frame, late: bool = False) -> FrameResult:
+        """Protect one frame. Never returns a raw face while the filter protects."""
+        protect = self.filter.protects
+        try:
+            return self._process(frame, protect, late)
+        except Exception as exc:
+            log.exception("frame %d failed", frame.index)
+            if not protect:
+                return FrameResult(frame, frame.image, fallback=None)
+            return FrameResult(frame, obscure_frame(frame.image), fallback=f"error: {type(exc).__name__}")
+
+    def _process(self, frame: Frame, protect: bool, late: bool) -> FrameResult:
+        image = frame.image
+        tracks = self.tracker.update(image)
+        out = image.copy()
+        fallback = None
+        primary = None
+        for i, track in enumerate(tracks):
+            raw = crop_face(image, track)
+            safe_only = protect and (i >= self.config.max_faces or late)
+            crop = None
+            if not safe_only:
+                try:
+                    crop = mix(raw, self.filter.process(raw, track.track_id), self.config.strength)
+                except Exception:
+                    if not protect:
+                        raise
+                    log.exception("filter failed on track %d", track.track_id)
+                    fallback = "filter error"
+            else:
+                fallback = "deadline" if late else "too many faces"
+            if crop is None:
+                crop = self.fallback.process(raw, track.track_id)
+            if crop is not raw:
+                paste(out, track, crop)
+            if i == 0:
+                primary = (track, raw, crop)
+        self.filter.forget({t.track_id for t in tracks})
+        if tracks:
+            self._last_face_t = frame.timestamp
+        elif protect and self._last_face_t is not None and frame.timestamp - self._last_face_t < self.config.hold_s:
+            out, fallback = obscure_frame(image), "face lost"
+        if primary is not None:
+            self._monitor(frame, out, *primary)
+        return FrameResult(frame, out, tracks, fallback)
+
+    def _monitor(self, frame: Frame, out: np.ndarray, track: FaceTrack, raw: np.ndarray, crop: np.ndarray) -> None:
+        if self.rppg is not None:
+            reading = self.rppg.add(frame.timestamp, track.track_id, raw, crop, track.skin_mask)
+            self.last_rppg = reading or self.last_rppg
+        if self._worker is not None and frame.timestamp >= self._next_identity:
+            if self._worker.offer(frame.timestamp, frame.image, out, face_box(track)):
+                self._next_identity = frame.timestamp + self.config.identity_interval_s
+
+    # -- the loop -----------------------------------------------------------------------
+    def run(self, max_frames: int | None = None, on_second: Callable[[dict], None] | None = None,
+            on_frame: Callable[[FrameResult], None] | None = None) -> dict:
+        """Process until the source ends, ``max_frames`` or ``stop()``; returns the summary."""
+        capture = CaptureThread(self.source, self.config.ring_size, self.config.realtime, max_frames)
+        self._worker = MonitorWorker(self.identity, blocking=not capture.live) if self.identity else None
+        if self._worker:
+            self._worker.start()
+        capture.start()
+        self.metrics = RunMetrics()
+        try:
+            while not self._stop and (frame := capture.next_frame()) is not None:
+                started = time.monotonic()
+                late = capture.live and (started - frame.captured) * 1000 > self.config.deadline_ms
+                result = self.process(frame, late)
+                self.sink.send(result.output)
+                done = time.monotonic()
+                self.metrics.frame_done((done - (frame.captured if capture.live else started)) * 1000, result.fallback)
+                if on_frame:
+                    on_frame(result)
+                if self.metrics.second_due():
+                    record = self.metrics.second(capture.dropped, self.last_rppg, self._worker.latest if self._worker else None)
+                    if on_second:
+                        on_second(record)
+        finally:
+            capture.stop()
+            capture.join()
+            if self._worker:
+                self._worker.finish()
+        if capture.error is not None:
+            raise capture.error
+        return self.metrics.summary(
+            capture.dropped,
+            self.rppg.readings if self.rppg else [],
+            self.identity.readings if self.identity else [],
+            {"filter": self.filter.name, "strength": self.config.strength, "source": self.source.name, "sink": self.sink.name},
+        )
+
+    def stop(self) -> None:
+        """Ask ``run`` to finish after the current frame (thread-safe)."""
+        self._stop = True
+
+    _worker: MonitorWorker | None = None
+
+    def close(self) -> None:
+        self.tracker.close()
+        self.source.close()
+        self.sink.close()
+
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,205 @@
+"""Sinks: where protected frames go. Contract: ``send(image)`` takes uint8 (H, W, 3) RGB; it
+raises ``SinkError`` if the output fails. ``close()`` flushes everything (a video file is
+complete after it, also after Ctrl-C).
+
+* ``VirtualCamSink``: pyvirtualcam (v4l2loopback on Linux, OBS on Windows/macOS); frames are
+  letterboxed to the device size; each driver error becomes one actionable line.
+* ``VideoFileSink``: H.264 (libx264, yuv420p) via PyAV, encoded on a writer thread.
+* ``NullSink``: discards frames (benchmarks, monitoring only).
+The preview window is a Qt sink in ``vcam.app.preview``.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import queue
+import sys
+import threading
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import SinkError
+
+
+class Sink(ABC):
+    name = "sink"
+
+    @abstractmethod
+    def send(self, image: np.ndarray) -> None: ...
+
+    def close(self) -> None:
+        """Flush and release the output."""
+
+    def __enter__(self) -> "Sink":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class NullSink(Sink):
+    name = "null"
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def send(self, image: np.ndarray) -> None:
+        self.frames += 1
+
+
+def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize ``image`` into ``width`` x ``height`` keeping its aspect, black bars around."""
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image
+    k = min(width / w, height / h)
+    nw, nh = max(1, round(w * k)), max(1, round(h * k))
+    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+    out = np.zeros((height, width, 3), np.uint8)
+    y0, x0 = (height - nh) // 2, (width - nw) // 2
+    out[y0 : y0 + nh, x0 : x0 + nw] = resized
+    return out
+
+
+VIRTUALCAM_HINTS = (
+    ("No v4l2 loopback device found", "no virtual camera device: load the kernel module with 'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=deid-vcam' (see packaging/linux/README.md)"),
+    ("does not exist", "virtual camera device {device} does not exist: check 'v4l2-ctl --list-devices' or load v4l2loopback with video_nr=<N>"),
+    ("not a v4l2loopback device", "{device} is a real camera, not a v4l2loopback device: pick the loopback device with --vcam-device"),
+    ("permission", "no permission to open the virtual camera: add your user to the 'video' group (sudo usermod -aG video $USER) and log in again"),
+    ("in use", "the virtual camera {device} is busy in another program: close it, or load v4l2loopback with devices=2 and pick the other one"),
+    ("OBS Virtual Camera is not installed", "OBS Virtual Camera is not installed: install OBS Studio 30+ and start its virtual camera once"),
+    ("Unity Capture", "Unity Capture is not installed: install it or use --vcam-backend obs"),
+)
+
+
+def virtualcam_error(message: str, device: str | None) -> str:
+    """The actionable one-line hint for a pyvirtualcam/driver error message."""
+    low = message.lower()
+    for needle, hint in VIRTUALCAM_HINTS:
+        if needle.lower() in low:
+            return hint.format(device=device or "device")
+    return f"virtual camera unavailable: {message.splitlines()[0]}"
+
+
+@contextlib.contextmanager
+def _quiet_partial_camera() -> object:
+    """pyvirtualcam's ``Camera.__del__`` prints a traceback when ``__init__`` failed; hide it."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: object) -> None:
+        if not isinstance(getattr(unraisable, "exc_value", None), AttributeError):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        gc.collect()
+        sys.unraisablehook = previous
+
+
+class VirtualCamSink(Sink):
+    """A virtual webcam that Zoom/Teams/Meet/browsers list like a real one."""
+
+    name = "virtualcam"
+
+    def __init__(self, width: int = 1280, height: int = 720, fps: float = 30.0, device: str | None = None, backend: str | None = None) -> None:
+        import pyvirtualcam
+
+        self.width, self.height = width, height
+        message = None
+        with _quiet_partial_camera():
+            try:
+                self.cam = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB, device=device, backend=backend)
+            except KeyError:
+                message = f"virtual camera backend {backend!r} does not exist on this platform"
+            except (RuntimeError, ValueError) as exc:
+                message = virtualcam_error(str(exc), device)
+        if message:
+            raise SinkError(message)
+        self.device = self.cam.device
+
+    def send(self, image: np.ndarray) -> None:
+        self.cam.send(letterbox(image, self.width, self.height))
+
+    def close(self) -> None:
+        self.cam.close()
+
+
+class VideoFileSink(Sink):
+    """H.264 MP4 (or any container PyAV knows by the suffix) written on a background thread."""
+
+    name = "file"
+
+    def __init__(self, path: str | Path, fps: float = 30.0, crf: int = 18) -> None:
+        import av
+
+        self.path = Path(path)
+        if not self.path.parent.is_dir():
+            raise SinkError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
+        try:
+            self._container = av.open(str(self.path), mode="w")
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            raise SinkError(f"cannot write {self.path}: {exc}") from None
+        self.fps, self.crf = fps, crf
+        self._stream = None
+        self._queue: queue.Queue = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._write, name="vcam-writer", daemon=True)
+        self._thread.start()
+        self.error: BaseException | None = None
+        self.frames = 0
+
+    def _open_stream(self, width: int, height: int) -> None:
+        from fractions import Fraction
+
+        self._stream = self._container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1001))
+        self._stream.width, self._stream.height = width, height
+        self._stream.pix_fmt = "yuv420p"
+        self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+
+    def _write(self) -> None:
+        import av
+
+        try:
+            while (image := self._queue.get()) is not None:
+                for packet in self._stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                    self._container.mux(packet)
+        except BaseException as exc:  # surfaced on the next send/close
+            self.error = exc
+            while self._queue.get() is not None:
+                pass
+
+    def send(self, image: np.ndarray) -> None:
+        if self.error is not None:
+            raise SinkError(f"writing {self.path} failed: {self.error}")
+        h, w = image.shape[:2]
+        if self._stream is None:
+            self._open_stream(w - w % 2, h - h % 2)  # yuv420p needs even sizes
+        self._queue.put(np.ascontiguousarray(image[: self._stream.height, : self._stream.width]))
+        self.frames += 1
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if self._stream is not None and self.error is None:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+        self._container.close()
+        if self.error is not None:
+            raise SinkError(f"writing {self.path} failed: {self.error}")
+
+
+def open_sink(spec: str, fps: float = 30.0, width: int = 1280, height: int = 720, device: str | None = None, backend: str | None = None) -> Sink:
+    """``spec``: ``virtualcam``, ``null``, or an output video path (``.mp4``, ``.mkv``, ...).
+    ``preview`` is built by the app layer (it needs Qt)."""
+    if spec == "virtualcam":
+        return VirtualCamSink(width, height, fps, device, backend)
+    if spec == "null":
+        return NullSink()
+    if Path(spec).suffix.lower() not in (".mp4", ".mkv", ".mov", ".avi"):
+        raise SinkError(f"unknown sink {spec!r}: use virtualcam, null, preview or a video path ending in .mp4/.mkv/.mov/.avi")
+    return VideoFileSink(spec, fps)

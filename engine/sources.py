@@ -1,0 +1,189 @@
+"""Video sources. Contract: ``read()`` returns the next frame as uint8 (H, W, 3) **RGB**, or
+``None`` at the end of the stream; it raises ``SourceError`` on a device/decoder failure.
+``timestamp(index)`` gives the frame's time in seconds; ``live`` says whether frames arrive in
+real time (webcams) or can be read as fast as the consumer wants (files, the demo).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import SourceError
+from .pulse import SKIN_PULSE_DIRECTION, ppg_waveform
+
+
+class Source(ABC):
+    """A stream of RGB frames with a nominal frame rate."""
+
+    fps: float = 30.0
+    live: bool = False
+    name: str = "source"
+
+    @abstractmethod
+    def read(self) -> np.ndarray | None: ...
+
+    def timestamp(self, index: int) -> float:
+        return index / self.fps
+
+    def close(self) -> None:
+        """Release the device or file."""
+
+    def __enter__(self) -> "Source":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class VideoFileSource(Source):
+    """A video file decoded with OpenCV/FFmpeg."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.name = str(self.path)
+        if not self.path.is_file():
+            raise SourceError(f"video file not found: {self.path}")
+        self._cap = cv2.VideoCapture(str(self.path))
+        ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
+        if not ok:
+            self._cap.release()
+            raise SourceError(f"cannot decode video {self.path}: not a video file or an unsupported codec")
+        self._pending: np.ndarray | None = first
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
+        self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+
+    def read(self) -> np.ndarray | None:
+        if self._pending is not None:
+            bgr, self._pending = self._pending, None
+        else:
+            ok, bgr = self._cap.read()
+            if not ok:
+                return None
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class WebcamSource(Source):
+    """A camera by index or device path; requests size, fps and optionally MJPG."""
+
+    live = True
+
+    def __init__(self, device: int | str, width: int = 1280, height: int = 720, fps: float = 30.0, mjpg: bool = True) -> None:
+        self.name = f"camera {device}"
+        api = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
+        self._cap = cv2.VideoCapture(device, api)
+        if not self._cap.isOpened():
+            raise SourceError(f"no camera at {device!r}: not connected, no permission (video group), or busy in another app")
+        if mjpg:
+            self._cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+        self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        self._cap.set(cv2.CAP_PROP_FPS, fps)
+        got = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = got if got > 0 else fps
+        self._t0: float | None = None
+
+    def read(self) -> np.ndarray | None:
+        ok, bgr = self._cap.read()
+        if not ok:
+            raise SourceError(f"{self.name} stopped delivering frames (unplugged or taken by another app)")
+        now = time.monotonic()
+        self._t0 = now if self._t0 is None else self._t0
+        self._last = now - self._t0
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def timestamp(self, index: int) -> float:
+        return self._last
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class DemoSource(Source):
+    """A real public-domain face photo (scikit-image's astronaut) made into a live-looking video.
+
+    Slow head motion (rotation, translation, scale) and lighting drift stay below 0.2 Hz, far
+    from the heart-rate band; a physiological pulse of mean HR ``hr_bpm`` modulates the skin
+    pixels along the skin's blood-volume-pulse colour direction with relative amplitude
+    ``amplitude`` (green channel); sensor noise is added before quantisation.
+    """
+
+    def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, hr_bpm: float = 72.0,
+                 amplitude: float = 0.006, frames: int | None = None, seed: int = 0) -> None:
+        from skimage import data  # ships the photo; imported here to keep start-up light
+
+        from .face_regions import skin_mask
+        from .tracking import FaceTracker
+
+        self.name, self.fps, self.hr_bpm, self.frames = "demo", fps, hr_bpm, frames
+        self._size = (width, height)
+        base = _fit(data.astronaut(), width, height)
+        with FaceTracker(max_faces=1, static=True) as tracker:
+            faces = tracker.detect(base)
+        if not faces:
+            raise SourceError("demo: no face found in the built-in photo")
+        lm = faces[0]
+        self._centre = lm.mean(0)
+        skin = skin_mask(lm, base.shape[:2]).astype(np.float32)
+        skin = cv2.GaussianBlur(skin, (0, 0), max(width, height) / 200)
+        base = base.astype(np.float32)
+        self._pulse_img = base * (skin[..., None] * SKIN_PULSE_DIRECTION / SKIN_PULSE_DIRECTION[1])
+        self.amplitude = amplitude
+        self._rng = np.random.default_rng(seed)
+        self._pulse = ppg_waveform(np.arange(int(fps * 600)) / fps, hr_bpm, rng=np.random.default_rng(seed))
+        # Sensor noise: a bank of noisy copies of the photo, one drawn at random per frame
+        # (fresh Gaussian noise for a 720p frame would cost more than the rest of the frame).
+        self._noisy = [cv2.add(base, cv2.randn(np.empty_like(base), 0.0, 1.5)) for _ in range(8)]
+        self._index = 0
+
+    def read(self) -> np.ndarray | None:
+        i = self._index
+        if self.frames is not None and i >= self.frames:
+            return None
+        self._index += 1
+        t = i / self.fps
+        gain = 1.0 + 0.03 * np.sin(2 * np.pi * 0.05 * t)
+        p = self._pulse[i % len(self._pulse)]
+        noisy = self._noisy[self._rng.integers(len(self._noisy))]
+        img = cv2.addWeighted(noisy, gain, self._pulse_img, self.amplitude * p, 0.0)
+        angle = 2.0 * np.sin(2 * np.pi * 0.13 * t)
+        scale = 1.0 + 0.015 * np.sin(2 * np.pi * 0.09 * t + 1.0)
+        m = cv2.getRotationMatrix2D(tuple(map(float, self._centre)), angle, scale)
+        w, h = self._size
+        m[:, 2] += (0.012 * w * np.sin(2 * np.pi * 0.07 * t), 0.01 * h * np.sin(2 * np.pi * 0.11 * t + 2.0))
+        u8 = cv2.convertScaleAbs(img)  # rounds and saturates to uint8 (values are >= 0)
+        return cv2.warpAffine(u8, m, self._size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def _fit(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Crop ``img`` to the target aspect (keeping the top, where the face is) and resize."""
+    h, w = img.shape[:2]
+    target = width / height
+    if w / h > target:
+        cw = int(h * target)
+        x0 = (w - cw) // 2
+        img = img[:, x0 : x0 + cw]
+    else:
+        img = img[: int(w / target)]
+    return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if width < img.shape[1] else cv2.INTER_CUBIC)
+
+
+def open_source(spec: str, width: int = 1280, height: int = 720, fps: float = 30.0, mjpg: bool = True, frames: int | None = None) -> Source:
+    """``spec``: ``demo``, a camera index (``0``), a device path (``/dev/video0``) or a video file."""
+    if spec == "demo":
+        return DemoSource(width, height, fps, frames=frames)
+    if spec.isdigit():
+        return WebcamSource(int(spec), width, height, fps, mjpg)
+    if spec.startswith("/dev/"):
+        if not Path(spec).exists():
+            raise SourceError(f"no camera device {spec}")
+        return WebcamSource(spec, width, height, fps, mjpg)
+    return VideoFileSource(spec)

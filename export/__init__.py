@@ -1,0 +1,1 @@
+"""Bridge from the torch models to the runtime's ONNX formats."""

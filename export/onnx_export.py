@@ -1,0 +1,60 @@
+"""Export the causal AE to the runtime's streaming ONNX format (one frame + cached state per step).
+
+Graph: inputs ``frame`` [1, 3, S, S] float32 RGB [0, 1], ``reset`` [1] float32 (1.0 on a stream's
+first frame), ``state_0..state_{n-1}``; outputs ``output`` [1, 3, S, S] and ``state_i_out``.
+Metadata (``vcam.*`` keys) describes the contract; the runtime validates it
+(:mod:`vcam.engine.streaming_model`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import onnx
+import torch
+
+from vcam.engine.streaming_model import FORMAT_STREAMING
+from vcam.models.autoencoder import DeidAutoencoder, StreamingWrapper
+
+
+def weights_sha256(model: torch.nn.Module) -> str:
+    """Hash of the model's parameters (names, shapes and float32 bytes), for provenance."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(p.detach().float().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def export_streaming(ae: DeidAutoencoder, path: str | Path, size: int = 128, trained: bool = True, extra: dict | None = None) -> Path:
+    """Write ``ae`` as a streaming ONNX file at ``path``; returns the path.
+
+    ``trained=False`` marks the file so the runtime refuses it for real protection (tests and
+    speed benchmarks only).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ae = ae.eval()
+    shapes = ae.state_shapes(size)
+    n = len(shapes)
+    args = (torch.rand(1, 3, size, size), torch.ones(1), *[torch.zeros(s) for s in shapes])
+    in_names = ["frame", "reset"] + [f"state_{i}" for i in range(n)]
+    out_names = ["output"] + [f"state_{i}_out" for i in range(n)]
+    with torch.no_grad():
+        torch.onnx.export(StreamingWrapper(ae), args, str(path), input_names=in_names, output_names=out_names, opset_version=17, dynamo=False)
+    model = onnx.load(str(path))
+    meta = {
+        "vcam.format": FORMAT_STREAMING,
+        "vcam.arch": json.dumps({"name": "DeidAutoencoder", "c1": ae.c1, "c2": ae.c2, "causal": ae.causal, "residual": ae.residual}),
+        "vcam.input_size": str(size),
+        "vcam.colour": "RGB",
+        "vcam.range": "0-1",
+        "vcam.state_shapes": json.dumps(shapes),
+        "vcam.trained": "true" if trained else "false",
+        "vcam.weights_sha256": weights_sha256(ae),
+        **(extra or {}),
+    }
+    onnx.helper.set_model_props(model, meta)
+    onnx.save(model, str(path))
+    return path
