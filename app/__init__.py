@@ -1,0 +1,1 @@
+"""User-facing layer of deid-vcam: the ``vcam-run`` CLI, its config file, the Qt preview."""

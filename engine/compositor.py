@@ -1,8 +1,11 @@
 """Compositor: paste a processed face crop back into the frame.
 
-``out = x + s * (F(x) - x)`` is mixed in crop space (``s`` = strength in [0, 1]), then the crop
-is inverse-warped into the face's bounding box and blended with the feathered face-oval mask.
-The frame (uint8 RGB) is modified in place.
+``out = x + s * (F(x) - x)`` is mixed in crop space (``s`` = strength in [0, 1]), then
+inverse-warped into the face's bounding box and blended with the feathered face-oval mask.
+Two modes: *replace* pastes the crop itself (blur, pixelate, the safe fallback: nothing of the
+original face survives inside the mask); *residual* adds only the upsampled difference to the
+raw crop (the AE's perturbation), so a face larger than the 128 px crop keeps its full-resolution
+detail. The frame (uint8 RGB) is modified in place.
 """
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ def mix(raw_crop: np.ndarray, filtered_crop: np.ndarray, strength: float) -> np.
     return raw_crop + np.float32(strength) * (filtered_crop - raw_crop)
 
 
-def paste(image: np.ndarray, track: FaceTrack, crop: np.ndarray) -> None:
-    """Blend ``crop`` (float32 RGB [0, 1]) into ``image`` (uint8 RGB) inside the face oval."""
+def paste(image: np.ndarray, track: FaceTrack, crop: np.ndarray, base: np.ndarray | None = None) -> None:
+    """Blend ``crop`` (float32 RGB [0, 1]) into ``image`` (uint8 RGB) inside the face oval;
+    with ``base`` (the raw crop), add ``crop - base`` instead (residual mode)."""
     x0, y0, x1, y1 = track.box
     if x1 <= x0 or y1 <= y0:
         return
@@ -28,8 +32,12 @@ def paste(image: np.ndarray, track: FaceTrack, crop: np.ndarray) -> None:
     m[:, 2] += m[:, 0] * x0 + m[:, 1] * y0  # the ROI's pixel (0, 0) is the frame's (x0, y0)
     size = (x1 - x0, y1 - y0)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    face = cv2.warpAffine(crop, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
     alpha = cv2.warpAffine(track.blend_mask, m, size, flags=flags, borderMode=cv2.BORDER_CONSTANT)[..., None]
     roi = image[y0:y1, x0:x1].astype(np.float32)
-    blended = roi + alpha * (face * 255.0 - roi)
+    if base is None:
+        face = cv2.warpAffine(crop, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        blended = roi + alpha * (face * 255.0 - roi)
+    else:
+        delta = cv2.warpAffine(crop - base, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+        blended = roi + alpha * (delta * 255.0)
     image[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)

@@ -20,10 +20,12 @@ FILTERS = ("deid", "blur", "pixelate", "off")
 
 
 class FaceFilter(ABC):
-    """A per-face image filter. ``protects`` is False only for ``off``."""
+    """A per-face image filter. ``protects`` is False only for ``off``; ``residual`` filters
+    (the AE) are composited as a perturbation of the full-resolution face, the others replace it."""
 
     name: str
     protects = True
+    residual = False
 
     @abstractmethod
     def process(self, crop: np.ndarray, track_id: int) -> np.ndarray:
@@ -66,6 +68,7 @@ class DeidFilter(FaceFilter):
     """The streaming de-identification AE; refuses models not marked as trained."""
 
     name = "deid"
+    residual = True
 
     def __init__(self, model: StreamingModel, allow_untrained: bool = False) -> None:
         if not model.info.trained and not allow_untrained:

@@ -108,7 +108,7 @@ class Pipeline:
         try:
             return self._process(frame, protect, late)
         except Exception as exc:
-            log.exception("frame %d failed", frame.index)
+            log.warning("frame %d failed: %s", frame.index, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             if not protect:
                 return FrameResult(frame, frame.image, fallback=None)
             return FrameResult(frame, obscure_frame(frame.image), fallback=f"error: {type(exc).__name__}")
@@ -126,17 +126,18 @@ class Pipeline:
             if not safe_only:
                 try:
                     crop = mix(raw, self.filter.process(raw, track.track_id), self.config.strength)
-                except Exception:
+                except Exception as exc:
                     if not protect:
                         raise
-                    log.exception("filter failed on track %d", track.track_id)
+                    log.warning("filter failed on track %d: %s", track.track_id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
                     fallback = "filter error"
             else:
                 fallback = "deadline" if late else "too many faces"
             if crop is None:
                 crop = self.fallback.process(raw, track.track_id)
-            if crop is not raw:
                 paste(out, track, crop)
+            elif crop is not raw:
+                paste(out, track, crop, raw if self.filter.residual else None)
             if i == 0:
                 primary = (track, raw, crop)
         self.filter.forget({t.track_id for t in tracks})

@@ -1,0 +1,123 @@
+"""Settings shared by ``vcam-run`` and the tray app.
+
+Precedence: command line > TOML file (``<user config dir>/deid-vcam/config.toml``, or
+``--config PATH``) > defaults. Every value is validated; a bad one raises ``ConfigError`` naming
+the key, the file and the allowed values.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import tomli_w
+
+from vcam.engine.errors import ConfigError
+from vcam.engine.filters import FILTERS
+
+APP_NAME = "deid-vcam"
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "engine" / "assets" / "deid_default.onnx"
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+@dataclass
+class Config:
+    """Every setting, with its default. Field comments are the user documentation."""
+
+    source: str = "0"  # demo | camera index | /dev/videoN | video file
+    sink: str = "virtualcam"  # virtualcam | null | preview | <out.mp4>
+    filter: str = "deid"  # deid | blur | pixelate | off
+    strength: float = 1.0  # 0 = raw face, 1 = full filter
+    model: str = ""  # streaming ONNX model; empty = the shipped default
+    backend: str = "auto"  # auto | cpu | cuda
+    threads: int = 1  # inference threads
+    width: int = 1280  # requested camera size / demo size
+    height: int = 720
+    fps: float = 30.0
+    mjpg: bool = True  # ask the camera for MJPG (needed for 720p30 on most USB webcams)
+    out_width: int = 1280  # virtual camera size (meeting apps expect 720p)
+    out_height: int = 720
+    vcam_device: str = ""  # e.g. /dev/video10; empty = first loopback device
+    vcam_backend: str = ""  # v4l2loopback | obs | unitycapture; empty = auto
+    max_faces: int = 2  # faces protected by the filter; more get pixelated
+    hold_s: float = 1.0  # after the face is lost, pixelate the whole frame this long
+    deadline_ms: float = 200.0  # live frames older than this get the fast fallback
+    ring_size: int = 64
+    realtime: bool = False  # pace file/demo sources at their frame rate
+    monitors: bool = True  # rPPG + identity monitors
+
+    def model_path(self) -> Path:
+        return Path(self.model).expanduser() if self.model else DEFAULT_MODEL
+
+    def validate(self, origin: str = "config") -> "Config":
+        checks = [
+            ("filter", self.filter in FILTERS, f"one of {', '.join(FILTERS)}"),
+            ("strength", 0.0 <= self.strength <= 1.0, "between 0 and 1"),
+            ("backend", self.backend in ("auto", "cpu", "cuda"), "auto, cpu or cuda"),
+            ("threads", 1 <= self.threads <= 64, "between 1 and 64"),
+            ("width", 16 <= self.width <= 7680, "between 16 and 7680"),
+            ("height", 16 <= self.height <= 4320, "between 16 and 4320"),
+            ("out_width", 16 <= self.out_width <= 7680 and self.out_width % 2 == 0, "even, between 16 and 7680"),
+            ("out_height", 16 <= self.out_height <= 4320 and self.out_height % 2 == 0, "even, between 16 and 4320"),
+            ("fps", 1.0 <= self.fps <= 240.0, "between 1 and 240"),
+            ("max_faces", 1 <= self.max_faces <= 16, "between 1 and 16"),
+            ("hold_s", 0.0 <= self.hold_s <= 60.0, "between 0 and 60"),
+            ("deadline_ms", 10.0 <= self.deadline_ms <= 10000.0, "between 10 and 10000"),
+            ("ring_size", 2 <= self.ring_size <= 4096, "between 2 and 4096"),
+            ("vcam_backend", self.vcam_backend in ("", "v4l2loopback", "obs", "unitycapture"), "v4l2loopback, obs or unitycapture"),
+        ]
+        for key, ok, allowed in checks:
+            if not ok:
+                raise ConfigError(f"{origin}: {key} must be {allowed} (got {getattr(self, key)!r})")
+        return self
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(dataclasses.asdict(self))
+
+
+def _coerce(key: str, value: Any, origin: str) -> Any:
+    """Check a file value against the field's type (ints are accepted for floats)."""
+    kind = {f.name: f.type for f in fields(Config)}[key]
+    ok = {"str": isinstance(value, str), "bool": isinstance(value, bool),
+          "int": isinstance(value, int) and not isinstance(value, bool),
+          "float": isinstance(value, (int, float)) and not isinstance(value, bool)}[kind]
+    if not ok:
+        raise ConfigError(f"{origin}: {key} must be a {kind} (got {value!r})")
+    return float(value) if kind == "float" else value
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    """Values set in the TOML file at ``path`` (empty if it does not exist)."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    known = {f.name for f in fields(Config)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+    return {k: _coerce(k, v, str(path)) for k, v in data.items()}
+
+
+def resolve(cli: dict[str, Any], path: Path | None = None) -> Config:
+    """Defaults, overridden by the file, overridden by the CLI values that are not ``None``."""
+    path = path or default_config_path()
+    values = load_file(path)
+    values.update({k: v for k, v in cli.items() if v is not None})
+    return Config(**values).validate(str(path))
+
+
+def save(config: Config, path: Path | None = None) -> Path:
+    """Write ``config`` as TOML (used by the tray app when the user changes a setting)."""
+    path = path or default_config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(config.to_toml(), encoding="utf-8")
+    return path

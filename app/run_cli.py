@@ -1,0 +1,144 @@
+"""``vcam-run``: the headless protected camera / offline batch tool.
+
+    vcam-run --source demo --sink out/demo.mp4 --filter blur --frames 300 --json out/demo.json
+    vcam-run --source 0 --sink virtualcam                 # webcam -> virtual webcam
+    vcam-run --source talk.mp4 --sink talk_protected.mp4  # whole file, as fast as possible
+
+Bad input prints one ``vcam-run: error: ...`` line and exits 2; Ctrl-C stops cleanly (outputs
+are flushed and the JSON is written) and exits 130.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from vcam.engine.errors import VcamError
+from vcam.engine.filters import FILTERS, make_filter
+from vcam.engine.native_log import NativeLogFilter
+from vcam.engine.pipeline import Pipeline, PipelineConfig
+from vcam.engine.sinks import Sink, open_sink
+from vcam.engine.sources import open_source
+
+from .config import Config, resolve
+from .status import StatusLine
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vcam-run", description="De-identify faces in a video stream while keeping the rPPG pulse.")
+    a = p.add_argument
+    a("--source", help="demo | camera index | /dev/videoN | video file (default: 0)")
+    a("--sink", help="virtualcam | null | preview | output video path (default: virtualcam)")
+    a("--filter", choices=FILTERS, help="face filter (default: deid)")
+    a("--strength", type=float, help="0..1, how much of the filter is applied (default: 1)")
+    a("--model", help="streaming ONNX model for --filter deid (default: the shipped model)")
+    a("--backend", choices=("auto", "cpu", "cuda"), help="inference backend (default: auto)")
+    a("--threads", type=int, help="inference threads (default: 1)")
+    a("--width", type=int, help="camera/demo width (default: 1280)")
+    a("--height", type=int, help="camera/demo height (default: 720)")
+    a("--fps", type=float, help="camera/demo frame rate (default: 30)")
+    a("--no-mjpg", dest="mjpg", action="store_const", const=False, help="do not request MJPG from the camera")
+    a("--out-width", type=int, help="virtual camera width (default: 1280)")
+    a("--out-height", type=int, help="virtual camera height (default: 720)")
+    a("--vcam-device", help="virtual camera device, e.g. /dev/video10")
+    a("--vcam-backend", help="pyvirtualcam backend: v4l2loopback, obs, unitycapture")
+    a("--max-faces", type=int, help="faces protected by the filter; more are pixelated (default: 2)")
+    a("--realtime", action="store_const", const=True, help="pace a file/demo source at its frame rate")
+    a("--no-monitors", dest="monitors", action="store_const", const=False, help="turn off the rPPG and identity monitors")
+    a("--frames", type=int, help="stop after N frames")
+    a("--json", type=Path, help="write per-second metrics and a summary to this file")
+    a("--config", type=Path, help="config file (default: the user config dir's deid-vcam/config.toml)")
+    a("--print-config", action="store_true", help="print the effective config as TOML and exit")
+    a("--quiet", action="store_true", help="no live status line")
+    a("--debug", action="store_true", help="log tracebacks of errors")
+    return p
+
+
+CONFIG_KEYS = ("source", "sink", "filter", "strength", "model", "backend", "threads", "width", "height", "fps", "mjpg",
+               "out_width", "out_height", "vcam_device", "vcam_backend", "max_faces", "realtime", "monitors")
+
+
+def open_output(cfg: Config, fps: float, pipeline_stop: list) -> Sink:
+    """The sink named by ``cfg.sink`` (the preview window lives in the app layer)."""
+    if cfg.sink == "preview":
+        from .preview import PreviewSink
+
+        return PreviewSink(on_close=lambda: pipeline_stop and pipeline_stop[0]())
+    return open_sink(cfg.sink, fps, cfg.out_width, cfg.out_height, cfg.vcam_device or None, cfg.vcam_backend or None)
+
+
+def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool) -> int:
+    """Build the pipeline from ``cfg`` and run it; returns the exit code."""
+    if frames is not None and frames < 1:
+        raise VcamError("--frames must be >= 1")
+    if json_path is not None and not json_path.parent.is_dir():
+        raise VcamError(f"cannot write {json_path}: folder {json_path.parent} does not exist")
+    face_filter = make_filter(cfg.filter, cfg.model_path(), cfg.backend, cfg.threads)
+    source = open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.mjpg, frames)
+    stop_hook: list = []
+    try:
+        sink = open_output(cfg, source.fps, stop_hook)
+    except BaseException:
+        source.close()
+        raise
+    pcfg = PipelineConfig(strength=cfg.strength, max_faces=cfg.max_faces, hold_s=cfg.hold_s, deadline_ms=cfg.deadline_ms,
+                          ring_size=cfg.ring_size, realtime=cfg.realtime, rppg=cfg.monitors, identity=cfg.monitors)
+    status = StatusLine(enabled=not quiet)
+    interrupted = False
+    with Pipeline(source, sink, face_filter, pcfg) as pipe:
+        stop_hook.append(pipe.stop)
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            nonlocal interrupted
+            interrupted = True
+            pipe.stop()
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C aborts
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            summary = pipe.run(max_frames=frames, on_second=status.update)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            status.finish()
+        backend = getattr(getattr(face_filter, "model", None), "backend", None)
+        if backend is not None:
+            summary["backend"] = backend.name
+            summary["backend_reason"] = backend.reason
+    if json_path is not None:
+        report = {"config": vars(cfg), "seconds": pipe.metrics.seconds, "summary": summary}
+        json_path.write_text(json.dumps(report, indent=2, default=float), encoding="utf-8")
+    print(status.summary_line(summary), file=sys.stderr)
+    return 130 if interrupted else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.debug:
+        NativeLogFilter().install()
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="vcam-run: %(levelname)s: %(message)s")
+    try:
+        cfg = resolve({k: getattr(args, k) for k in CONFIG_KEYS}, args.config)
+        if args.print_config:
+            print(cfg.to_toml(), end="")
+            return 0
+        return run(cfg, args.frames, args.json, args.quiet)
+    except VcamError as exc:
+        print(f"vcam-run: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("vcam-run: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not bad input: one line, details with --debug
+        if args.debug:
+            traceback.print_exc()
+        print(f"vcam-run: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

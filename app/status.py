@@ -1,0 +1,47 @@
+"""The one-line live status of ``vcam-run`` (stderr; redrawn in place on a terminal, one line
+every 5 s otherwise)."""
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+
+def _num(value: float | None, fmt: str = "{:.0f}") -> str:
+    return "--" if value is None else fmt.format(value)
+
+
+def format_status(r: dict) -> str:
+    """One status line from a per-second metrics record."""
+    hr = "warming up" if r.get("rppg_warming_up") else f"{_num(r.get('hr_raw_bpm'))}/{_num(r.get('hr_protected_bpm'))} bpm"
+    dist = r.get("identity_distance")
+    ident = "enrolling" if dist is None else f"{dist:.2f} ({'MATCH' if r.get('identity_match') else 'no match'})"
+    return (f"{r['fps']:5.1f} fps | latency {_num(r.get('p50_latency_ms'))} ms | HR raw/protected {hr} | "
+            f"identity distance {ident} | dropped {r.get('dropped_frames', 0)}")
+
+
+class StatusLine:
+    def __init__(self, enabled: bool = True, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.tty = self.stream.isatty()
+        self._count = 0
+
+    def update(self, record: dict) -> None:
+        if not self.enabled:
+            return
+        self._count += 1
+        if self.tty:
+            self.stream.write("\r\x1b[2K" + format_status(record))
+            self.stream.flush()
+        elif self._count % 5 == 0:
+            print(format_status(record), file=self.stream)
+
+    def finish(self) -> None:
+        if self.enabled and self.tty and self._count:
+            self.stream.write("\n")
+
+    @staticmethod
+    def summary_line(s: dict) -> str:
+        return (f"done: {s['frames']} frames, {s['fps']:.1f} fps, p95 latency {s['p95_latency_ms']:.0f} ms, "
+                f"HR raw/protected {_num(s.get('hr_raw_bpm'), '{:.1f}')}/{_num(s.get('hr_protected_bpm'), '{:.1f}')} bpm, "
+                f"identity match rate {_num(s.get('identity_match_rate'), '{:.0%}')}, dropped {s['dropped_frames']}")

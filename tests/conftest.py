@@ -1,0 +1,48 @@
+"""Shared fixtures. Real data comes from ../shared/data (tests skip where it is absent)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+EVM_VIDEO = DATA / "video" / "evm" / "face.mp4"
+EVM_HR_BPM = 52.7
+LFW = DATA / "faces" / "lfw10"
+FR_EXAMPLES = DATA / "faces" / "face_recognition" / "examples"
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"test data not found: {path} (expected ../shared/data beside the repo)")
+    return path
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    return cv2.cvtColor(cv2.imread(str(need(path))), cv2.COLOR_BGR2RGB)
+
+
+def read_video(path: Path, limit: int | None = None) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(need(path)))
+    frames = []
+    while limit is None or len(frames) < limit:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return frames
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Keep the user's real config/cache out of every test (platformdirs honours XDG_*)."""
+    home = tmp_path_factory.mktemp("xdg")
+    for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(var, str(home / var.lower()))
+    monkeypatch.setenv("QT_QPA_PLATFORM", os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    return home

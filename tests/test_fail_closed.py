@@ -1,0 +1,146 @@
+"""While protection is on, no raw identifiable face reaches the sink: not on tracker loss, an
+extra face, a filter exception, a missed deadline or a crash inside the frame's processing.
+
+A raw face "reached the sink" when its fine detail is still in the output: the correlation of
+the high-pass (Laplacian) content of the raw and the output face box is ~1 for a leak and near 0
+for blurred or pixelated faces. (dlib distance is no use here: a plain grey square is already
+only 0.63 from some real faces, so the 0.6 threshold cannot separate "obscured" from "leaked".)"""
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import EVM_VIDEO, FR_EXAMPLES, need, read_rgb, read_video
+from vcam.engine.filters import BlurFilter, FaceFilter, OffFilter
+from vcam.engine.frames import Frame
+from vcam.engine.face_regions import face_oval_mask
+from vcam.engine.pipeline import Pipeline, PipelineConfig, obscure_frame
+from vcam.engine.sinks import NullSink
+from vcam.engine.sources import DemoSource, VideoFileSource
+
+
+class BrokenFilter(FaceFilter):
+    """Fault injection: a filter whose inference always fails."""
+
+    name = "broken"
+
+    def process(self, crop: np.ndarray, track_id: int) -> np.ndarray:
+        raise RuntimeError("inference exploded")
+
+
+class SlowBlur(BlurFilter):
+    """Fault injection: a filter slower than the frame budget."""
+
+    def process(self, crop: np.ndarray, track_id: int) -> np.ndarray:
+        time.sleep(0.12)
+        return super().process(crop, track_id)
+
+
+def pipeline(face_filter: FaceFilter, **cfg) -> Pipeline:
+    config = PipelineConfig(rppg=False, identity=False, **cfg)
+    return Pipeline(VideoFileSource(need(EVM_VIDEO)), NullSink(), face_filter, config)
+
+
+def raw_detail(raw: np.ndarray, out: np.ndarray, track) -> float:
+    """Correlation of the Laplacians of the raw and the output face oval (1 = raw face kept)."""
+    inside = face_oval_mask(track.landmarks, raw.shape[:2]) > 0
+    lap = [cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F)[inside] for im in (raw, out)]
+    return float(np.corrcoef(lap[0], lap[1])[0, 1]) if lap[1].std() > 0 else 0.0
+
+
+def assert_not_identifiable(raw: np.ndarray, out: np.ndarray, track) -> None:
+    kept = raw_detail(raw, out, track)
+    assert kept < 0.3, f"raw face detail reached the output (correlation {kept:.2f})"
+
+
+def test_the_leak_measure_detects_a_raw_face() -> None:
+    img = read_video(EVM_VIDEO, limit=1)[0]
+    with pipeline(OffFilter()) as p:
+        result = p.process(Frame(0, 0.0, img))
+    assert raw_detail(img, result.output, result.faces[0]) > 0.99
+
+
+def test_extra_faces_beyond_max_faces_get_the_fallback() -> None:
+    img = read_rgb(FR_EXAMPLES / "two_people.jpg")
+    with pipeline(OffFilter(), max_faces=1) as off, pipeline(BlurFilter(), max_faces=1) as on:
+        assert off.process(Frame(0, 0.0, img)).fallback is None  # protection off: nothing to do
+        result = on.process(Frame(0, 0.0, img))
+    assert len(result.faces) == 2 and result.fallback == "too many faces"
+    for track in result.faces:
+        assert_not_identifiable(img, result.output, track)
+
+
+def test_a_new_face_is_protected_from_its_first_frame() -> None:
+    img = read_rgb(FR_EXAMPLES / "two_people.jpg")
+    with pipeline(BlurFilter(), max_faces=2) as p:
+        result = p.process(Frame(0, 0.0, img))
+    assert result.fallback is None and all(t.age == 0 for t in result.faces)
+    for track in result.faces:
+        assert_not_identifiable(img, result.output, track)
+
+
+def test_filter_exception_falls_back_per_face() -> None:
+    frames = read_video(EVM_VIDEO, limit=1)
+    with pipeline(BrokenFilter()) as p:
+        result = p.process(Frame(0, 0.0, frames[0]))
+    assert result.fallback == "filter error"
+    assert_not_identifiable(frames[0], result.output, result.faces[0])
+
+
+def test_missed_deadline_uses_the_fast_fallback() -> None:
+    frames = read_video(EVM_VIDEO, limit=1)
+    with pipeline(BlurFilter()) as p:
+        result = p.process(Frame(0, 0.0, frames[0]), late=True)
+    assert result.fallback == "deadline"
+    assert_not_identifiable(frames[0], result.output, result.faces[0])
+
+
+def test_tracker_loss_obscures_the_whole_frame_then_releases() -> None:
+    frames = read_video(EVM_VIDEO, limit=10)
+    with pipeline(BlurFilter(), hold_s=1.0) as p:
+        for i, img in enumerate(frames):
+            track = p.process(Frame(i, i / 30, img)).faces[0]
+        # The face is still there but the tracker cannot see it (upside down).
+        lost = cv2.rotate(frames[-1], cv2.ROTATE_180)
+        result = p.process(Frame(10, 10 / 30, lost))
+        assert result.faces == [] and result.fallback == "face lost"
+        assert np.array_equal(result.output, obscure_frame(lost))
+        upright = cv2.rotate(result.output, cv2.ROTATE_180)
+        assert_not_identifiable(frames[-1], upright, track)
+        # Long after the last face (hold_s passed), an empty scene passes unchanged.
+        empty = np.full_like(lost, 90)
+        later = p.process(Frame(200, 200 / 30, empty))
+        assert later.fallback is None and np.array_equal(later.output, empty)
+
+
+def test_crash_inside_processing_obscures_the_frame() -> None:
+    class ExplodingTracker:
+        def update(self, image: np.ndarray) -> list:
+            raise RuntimeError("mediapipe died")
+
+        def close(self) -> None:
+            pass
+
+    frames = read_video(EVM_VIDEO, limit=1)
+    with pipeline(BlurFilter()) as p:
+        p.tracker = ExplodingTracker()
+        result = p.process(Frame(0, 0.0, frames[0]))
+    assert result.fallback == "error: RuntimeError"
+    assert np.array_equal(result.output, obscure_frame(frames[0]))
+
+
+def test_live_run_with_a_slow_filter_never_sends_a_raw_face() -> None:
+    """End to end: a live source and a filter 4x slower than the frame budget: frames are
+    dropped (the newest one is always processed), and every one sent is protected."""
+    source = DemoSource(320, 240, frames=45)
+    config = PipelineConfig(rppg=False, identity=False, realtime=True, deadline_ms=60)
+    kept: list[float] = []
+
+    def check(result) -> None:
+        kept.extend(raw_detail(result.frame.image, result.output, t) for t in result.faces)
+
+    with Pipeline(source, NullSink(), SlowBlur(), config) as p:
+        summary = p.run(on_frame=check)
+    assert summary["dropped_frames"] > 0
+    assert kept and max(kept) < 0.3

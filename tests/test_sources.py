@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+
+from conftest import EVM_VIDEO, need
+from vcam.engine.capture import CaptureThread
+from vcam.engine.errors import SourceError
+from vcam.engine.rppg import pos
+from vcam.engine.signals import heart_rate
+from vcam.engine.sources import DemoSource, VideoFileSource, open_source
+from vcam.engine.tracking import FaceTracker
+
+
+def test_demo_source_is_rgb_uint8_at_requested_size() -> None:
+    src = DemoSource(320, 240, frames=3)
+    frames = [src.read() for _ in range(4)]
+    assert frames[3] is None
+    img = frames[0]
+    assert img.dtype == np.uint8 and img.shape == (240, 320, 3)
+    # The astronaut's suit is orange: red > blue in RGB order.
+    assert img[..., 0].mean() > img[..., 2].mean()
+
+
+def test_demo_pulse_is_recoverable_at_its_heart_rate() -> None:
+    src = DemoSource(320, 240, hr_bpm=84.0, frames=300)
+    tracker = FaceTracker(max_faces=1)
+    from vcam.engine.crop import crop_face
+
+    means = []
+    while (img := src.read()) is not None:
+        (track,) = tracker.update(img)
+        means.append(crop_face(img, track)[track.skin_mask].mean(0))
+    hr = heart_rate(pos(np.array(means), src.fps), src.fps)
+    assert abs(hr - 84.0) < 1.5
+
+
+def test_demo_moves_the_head() -> None:
+    src = DemoSource(320, 240)
+    a = src.read()
+    for _ in range(60):
+        b = src.read()
+    assert np.abs(a.astype(int) - b).mean() > 2.0
+
+
+def test_video_file_source_reads_the_evm_clip() -> None:
+    src = VideoFileSource(need(EVM_VIDEO))
+    frames = []
+    while (img := src.read()) is not None:
+        frames.append(img)
+    assert src.fps == pytest.approx(30, abs=0.1)
+    assert len(frames) == src.frame_count > 250
+    assert frames[0].dtype == np.uint8 and frames[0].ndim == 3
+    assert src.timestamp(30) == pytest.approx(1.0, abs=0.01)
+
+
+def test_missing_and_broken_files_raise_source_error(tmp_path) -> None:
+    with pytest.raises(SourceError, match="not found"):
+        open_source(str(tmp_path / "nope.mp4"))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video" * 100)
+    with pytest.raises(SourceError, match="cannot decode"):
+        open_source(str(bad))
+
+
+def test_missing_camera_raises_source_error() -> None:
+    with pytest.raises(SourceError, match="no camera"):
+        open_source("57")
+    with pytest.raises(SourceError, match="no camera device"):
+        open_source("/dev/video99")
+
+
+def test_capture_thread_offline_keeps_every_frame_in_order() -> None:
+    cap = CaptureThread(VideoFileSource(need(EVM_VIDEO)), capacity=4, max_frames=40)
+    cap.start()
+    indices = []
+    while (f := cap.next_frame()) is not None:
+        indices.append(f.index)
+        assert f.timestamp == pytest.approx(f.index / 30.0, abs=1e-3)
+    cap.join()
+    assert indices == list(range(40)) and cap.dropped == 0
+
+
+def test_capture_thread_live_mode_drops_instead_of_lagging() -> None:
+    import time
+
+    cap = CaptureThread(DemoSource(160, 120, frames=120), capacity=8, realtime=True)
+    cap.start()
+    got = []
+    while (f := cap.next_frame()) is not None:
+        got.append(f.index)
+        time.sleep(0.1)  # a consumer 3x slower than the source
+    cap.join()
+    assert cap.dropped > 40
+    assert got == sorted(got) and len(got) < 80
