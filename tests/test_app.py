@@ -1,0 +1,63 @@
+"""App-layer pieces that run in-process: config resolution, status line, the preview window,
+and the layering rule (the runtime never imports torch)."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from vcam.app.config import Config, resolve, save
+from vcam.app.status import format_status
+from vcam.engine.errors import ConfigError
+
+
+def test_resolve_precedence(tmp_path) -> None:
+    path = tmp_path / "c.toml"
+    save(Config(filter="blur", strength=0.3, width=640), path)
+    cfg = resolve({"strength": 0.9, "filter": None}, path)
+    assert (cfg.filter, cfg.strength, cfg.width, cfg.height) == ("blur", 0.9, 640, 720)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("nonsense = 1\n", "unknown setting 'nonsense'"),
+    ("width = 'wide'\n", "width must be a int"),
+    ("out_width = 641\n", "out_width must be even"),
+    ("filter = 'sepia'\n", "filter must be one of"),
+    ("[[", "not valid TOML"),
+])
+def test_bad_config_files(tmp_path, text: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        resolve({}, path)
+
+
+def test_status_line_formats() -> None:
+    line = format_status({"fps": 29.7, "p50_latency_ms": 18.2, "rppg_warming_up": False, "hr_raw_bpm": 71.6,
+                          "hr_protected_bpm": 72.2, "identity_distance": 0.83, "identity_match": False, "dropped_frames": 2})
+    assert "29.7 fps" in line and "72/72 bpm" in line and "0.83 (no match)" in line and "dropped 2" in line
+    assert "warming up" in format_status({"fps": 1.0, "rppg_warming_up": True})
+
+
+def test_preview_window_shows_frames(qtbot) -> None:
+    from vcam.app.preview import PreviewSink
+
+    closed = []
+    sink = PreviewSink(on_close=lambda: closed.append(True))
+    qtbot.addWidget(sink.label)
+    frame = np.zeros((120, 160, 3), np.uint8)
+    frame[..., 0] = 255
+    sink.send(frame)
+    pix = sink.label.pixmap()
+    assert not pix.isNull()
+    colour = pix.toImage().pixelColor(pix.width() // 2, pix.height() // 2)
+    assert (colour.red(), colour.green(), colour.blue()) == (255, 0, 0)
+    sink.close()
+    assert closed == [True]
+
+
+def test_runtime_layers_do_not_import_torch() -> None:
+    code = ("import sys, vcam.engine.pipeline, vcam.engine.filters, vcam.engine.backends, vcam.app.run_cli, vcam.app.preview;"
+            "bad = [m for m in ('torch', 'vcam.models', 'vcam.export') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr

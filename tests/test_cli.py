@@ -1,0 +1,124 @@
+"""``vcam-run`` as users run it: a subprocess, real files, one-line errors."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from conftest import EVM_HR_BPM, EVM_VIDEO, need
+
+SUMMARY_KEYS = {"fps", "p50_latency_ms", "p95_latency_ms", "dropped_frames", "hr_raw_bpm", "hr_protected_bpm",
+                "identity_distance_mean", "identity_match_rate"}
+
+
+def vcam_run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "vcam.app.run_cli", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+
+
+def count_frames(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+@pytest.fixture(scope="module")
+def evm_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    out = tmp_path_factory.mktemp("evm")
+    runs = {}
+    for flt in ("off", "blur"):
+        res = vcam_run("--source", str(need(EVM_VIDEO)), "--sink", str(out / f"{flt}.mp4"), "--filter", flt,
+                       "--json", str(out / f"{flt}.json"), "--quiet")
+        assert res.returncode == 0, res.stderr
+        runs[flt] = json.loads((out / f"{flt}.json").read_text())
+        runs[flt]["video"] = out / f"{flt}.mp4"
+    return runs
+
+
+@pytest.mark.parametrize("flt", ["off", "blur"])
+def test_evm_video_heart_rate_survives(evm_runs, flt: str) -> None:
+    s = evm_runs[flt]["summary"]
+    assert SUMMARY_KEYS <= set(s)
+    assert abs(s["hr_raw_bpm"] - s["hr_protected_bpm"]) < 1.0
+    assert s["hr_raw_bpm"] == pytest.approx(EVM_HR_BPM, abs=1.5)
+    assert s["dropped_frames"] == 0 and s["frames"] == count_frames(evm_runs[flt]["video"])
+
+
+def test_off_keeps_identity_and_json_has_per_second_records(evm_runs) -> None:
+    report = evm_runs["off"]
+    assert report["summary"]["identity_match_rate"] == 1.0
+    assert report["summary"]["identity_distance_mean"] < 0.1
+    assert len(report["seconds"]) >= 3 and {"fps", "hr_raw_bpm", "identity_distance"} <= set(report["seconds"][-1])
+    assert report["config"]["filter"] == "off"
+
+
+def test_demo_source_to_file(tmp_path) -> None:
+    res = vcam_run("--source", "demo", "--width", "640", "--height", "480", "--sink", str(tmp_path / "d.mp4"),
+                   "--filter", "pixelate", "--frames", "240", "--json", str(tmp_path / "d.json"))
+    assert res.returncode == 0, res.stderr
+    s = json.loads((tmp_path / "d.json").read_text())["summary"]
+    assert count_frames(tmp_path / "d.mp4") == 240 == s["frames"]
+    assert s["hr_raw_bpm"] == pytest.approx(72, abs=1.5)
+    assert "done: 240 frames" in res.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--source", "missing.mp4", "--sink", "null", "--filter", "blur"], "video file not found"),
+        (["--source", "pyproject.toml", "--sink", "null", "--filter", "blur"], "cannot decode video"),
+        (["--source", "63", "--sink", "null", "--filter", "blur"], "no camera at 63"),
+        (["--source", "/dev/video98", "--sink", "null", "--filter", "blur"], "no camera device"),
+        (["--source", "demo", "--sink", "virtualcam", "--filter", "blur", "--frames", "2"], "virtual camera"),
+        (["--source", "demo", "--sink", "null", "--filter", "deid"], "needs a trained model"),
+        (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "pyproject.toml"], "cannot load model"),
+        (["--source", "demo", "--sink", "null", "--strength", "1.5"], "strength must be between 0 and 1"),
+        (["--source", "demo", "--sink", "/no/such/dir/o.mp4", "--filter", "blur"], "does not exist"),
+        (["--source", "demo", "--sink", "out.gif", "--filter", "blur"], "unknown sink"),
+        (["--source", "demo", "--sink", "null", "--filter", "blur", "--json", "/no/such/dir/m.json"], "cannot write"),
+        (["--source", "demo", "--sink", "null", "--filter", "blur", "--frames", "0"], "--frames must be"),
+    ],
+)
+def test_bad_input_gives_one_clear_line(args: list[str], message: str) -> None:
+    res = vcam_run(*args)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("vcam-run: error:") and message in lines[0]
+    assert "Traceback" not in res.stderr
+
+
+def test_config_file_precedence_and_print_config(isolated_dirs: Path) -> None:
+    cfg_dir = isolated_dirs / "xdg_config_home" / "deid-vcam"
+    cfg_dir.mkdir(parents=True)
+    (cfg_dir / "config.toml").write_text('filter = "pixelate"\nstrength = 0.5\nsource = "demo"\n')
+    res = vcam_run("--print-config", "--strength", "0.8")
+    assert res.returncode == 0, res.stderr
+    assert 'filter = "pixelate"' in res.stdout and "strength = 0.8" in res.stdout and 'source = "demo"' in res.stdout
+    (cfg_dir / "config.toml").write_text('strength = "high"\n')
+    res = vcam_run("--print-config")
+    assert res.returncode == 2 and "strength must be a float" in res.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_outputs(tmp_path) -> None:
+    out, js = tmp_path / "live.mp4", tmp_path / "live.json"
+    cmd = [sys.executable, "-m", "vcam.app.run_cli", "--source", "demo", "--width", "320", "--height", "240",
+           "--realtime", "--sink", str(out), "--filter", "blur", "--json", str(js), "--no-monitors"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 2000):
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    report = json.loads(js.read_text())
+    assert report["summary"]["frames"] > 10
+    assert count_frames(out) == report["summary"]["frames"]

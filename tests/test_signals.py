@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from vcam.engine.monitors import RppgMonitor
+from vcam.engine.pulse import SKIN_PULSE_DIRECTION, ppg_waveform
+from vcam.engine.rppg import chrom, pos
+from vcam.engine.signals import heart_rate, quality, resample_uniform, snr_db
+
+FS = 30.0
+
+
+def skin_trace(hr: float, seconds: float = 10.0, noise: float = 0.05, seed: int = 0) -> np.ndarray:
+    t = np.arange(int(seconds * FS)) / FS
+    rng = np.random.default_rng(seed)
+    pulse = ppg_waveform(t, hr, hrv_bpm=0.0, rng=rng)
+    light = 1 + 0.02 * np.sin(2 * np.pi * 0.05 * t)[:, None]
+    rgb = np.array([180.0, 120.0, 100.0]) * (1 + 0.004 * pulse[:, None] * SKIN_PULSE_DIRECTION / SKIN_PULSE_DIRECTION[1]) * light
+    return rgb + rng.normal(0, noise, rgb.shape)
+
+
+def test_hr_of_a_pure_72_bpm_sinusoid() -> None:
+    t = np.arange(300) / FS
+    assert heart_rate(np.sin(2 * np.pi * 1.2 * t), FS) == pytest.approx(72.0, abs=0.5)
+
+
+@pytest.mark.parametrize("hr", [50, 72, 96, 130, 170])
+@pytest.mark.parametrize("method", [pos, chrom])
+def test_pos_and_chrom_recover_the_injected_hr(hr: float, method) -> None:
+    assert heart_rate(method(skin_trace(hr), FS), FS) == pytest.approx(hr, abs=1.0)
+
+
+def test_snr_and_quality_separate_pulse_from_noise() -> None:
+    clean = pos(skin_trace(72), FS)
+    noisy = pos(skin_trace(72, noise=3.0), FS)
+    assert snr_db(clean, FS, 72) > snr_db(noisy, FS, 72) + 6
+    assert quality(snr_db(clean, FS, 72)) > 0.8 > quality(-20.0)
+
+
+def test_resample_uniform_from_jittered_timestamps() -> None:
+    rng = np.random.default_rng(1)
+    t = np.cumsum(rng.uniform(0.025, 0.041, 300))
+    x = np.sin(2 * np.pi * 1.5 * t)
+    y = resample_uniform(t, x, FS)
+    assert heart_rate(y, FS) == pytest.approx(90.0, abs=1.0)
+
+
+def test_rppg_monitor_warms_up_then_reads_both_streams() -> None:
+    mon = RppgMonitor(fs=FS)
+    skin = np.ones((4, 4), bool)
+    raw = skin_trace(80, seconds=12) / 255.0
+    readings = []
+    for i, rgb in enumerate(raw):
+        crop = np.broadcast_to(rgb.astype(np.float32), (4, 4, 3))
+        if r := mon.add(i / FS, 7, crop, crop * 0.5, skin):
+            readings.append(r)
+    assert readings[0].warming_up and not readings[-1].warming_up
+    last = readings[-1]
+    assert last.hr_raw["pos"] == pytest.approx(80, abs=1.0)
+    assert last.hr_protected["pos"] == pytest.approx(80, abs=1.0)  # scaling keeps the pulse
+    assert len(readings) == pytest.approx(12, abs=1)  # one per second
+
+
+def test_rppg_monitor_restarts_on_a_new_face() -> None:
+    mon = RppgMonitor(fs=FS, warmup=2.0)
+    skin = np.ones((2, 2), bool)
+    crop = np.full((2, 2, 3), 0.5, np.float32)
+    for i in range(90):
+        mon.add(i / FS, 1, crop, crop, skin)
+    reading = mon.add(3.01, 2, crop, crop, skin)
+    assert reading is None or reading.warming_up
