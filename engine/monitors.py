@@ -3,16 +3,17 @@
 * ``RppgMonitor`` gets, per frame, the mean skin colour of the primary face in the raw and the
   protected crop, and every ``interval`` seconds reads HR (POS and CHROM), SNR and signal
   quality from the last ``window`` seconds of each stream ("warming up" until ``warmup``
-  seconds are buffered).
+  seconds are buffered). The ~15 ms reading can run off the frame loop (``read(*snapshot())``).
 * ``IdentityMonitor`` enrols the user's face from the raw stream (mean of the first
   ``enrol_count`` dlib descriptors) and then measures, for the outgoing frames, the distance to
   that enrolment and whether dlib would match it (distance < 0.6).
-* ``MonitorWorker`` runs the identity monitor off the frame loop, on a background thread.
+* ``IdentityWorker`` runs the identity monitor off the frame loop, in a child process.
 """
 from __future__ import annotations
 
+import multiprocessing as mp
 import queue
-import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -56,13 +57,15 @@ class RppgMonitor:
         self._raw.clear()
         self._prot.clear()
 
-    def add(self, t: float, track_id: int, raw_crop: np.ndarray, out_crop: np.ndarray, skin: np.ndarray) -> RppgReading | None:
-        """Add one frame's crops (float32 RGB) of the primary face; returns a reading when due."""
+    def add(self, t: float, track_id: int, raw_crop: np.ndarray, out_crop: np.ndarray, skin: np.ndarray) -> bool:
+        """Add one frame's crops (float32 RGB) of the primary face (cheap: two masked means).
+        Returns True when a reading is due; compute it with ``read()`` (possibly on another
+        thread: ``read(*snapshot())``)."""
         if track_id != self._track or (self._t and t - self._t[-1] > self.gap_reset):
             self.reset()
             self._track = track_id
         if not skin.any():
-            return None
+            return False
         self._t.append(t)
         self._raw.append(raw_crop[skin].mean(0))
         self._prot.append(out_crop[skin].mean(0))
@@ -71,20 +74,31 @@ class RppgMonitor:
             self._raw.popleft()
             self._prot.popleft()
         if t < self._next:
-            return None
+            return False
         self._next = t + self.interval
-        reading = self._read(t)
+        return True
+
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of the buffered (times, raw RGB means, protected RGB means)."""
+        return np.array(self._t), np.array(self._raw), np.array(self._prot)
+
+    def read(self, times: np.ndarray | None = None, raw: np.ndarray | None = None, prot: np.ndarray | None = None) -> RppgReading:
+        """HR/SNR/quality of both streams from a snapshot (default: the current buffers);
+        appends the reading to ``readings``."""
+        if times is None:
+            times, raw, prot = self.snapshot()
+        reading = self._compute(times, raw, prot)
         self.readings.append(reading)
         return reading
 
-    def _read(self, t: float) -> RppgReading:
-        span = self._t[-1] - self._t[0] if self._t else 0.0
-        if span < self.warmup:
+    def _compute(self, times: np.ndarray, raw_rgb: np.ndarray, prot_rgb: np.ndarray) -> RppgReading:
+        t = float(times[-1]) if len(times) else 0.0
+        if len(times) < 2 or times[-1] - times[0] < self.warmup:
             return RppgReading(t, True, {}, {})
-        times = np.array(self._t)
-        raw = resample_uniform(times, np.array(self._raw), self.fs)
-        prot = resample_uniform(times, np.array(self._prot), self.fs)
-        hr_raw, hr_prot = {}, {}
+        raw = resample_uniform(times, raw_rgb, self.fs)
+        prot = resample_uniform(times, prot_rgb, self.fs)
+        hr_raw: dict[str, float] = {}
+        hr_prot: dict[str, float] = {}
         bvp = {}
         for name, method in METHODS.items():
             for key, rgb, out in (("raw", raw, hr_raw), ("prot", prot, hr_prot)):
@@ -131,38 +145,70 @@ class IdentityMonitor:
         return reading
 
 
-class MonitorWorker(threading.Thread):
-    """Runs ``IdentityMonitor.measure`` jobs on a background thread.
+def _identity_process(jobs: "mp.Queue", results: "mp.Queue", enrol_count: int) -> None:
+    """Child process: measure jobs until ``None``; errors are reported, not raised."""
+    monitor = IdentityMonitor(enrol_count=enrol_count)
+    while (job := jobs.get()) is not None:
+        try:
+            results.put(monitor.measure(*job))
+        except Exception as exc:  # reported to the parent; the loop goes on
+            results.put(f"{type(exc).__name__}: {exc}")
+
+
+class IdentityWorker:
+    """Runs an ``IdentityMonitor`` in a child process: dlib holds the GIL for ~100 ms per
+    descriptor, which would stall every pipeline thread if it ran in-process.
 
     ``blocking=False`` (live): a job offered while the worker is busy is skipped, so the frame
     loop never waits. ``blocking=True`` (offline files): every offered job is measured.
+    Only a region around the face (``margin`` x its size) of each frame is sent.
     """
 
-    def __init__(self, monitor: IdentityMonitor, blocking: bool) -> None:
-        super().__init__(name="vcam-identity", daemon=True)
-        self.monitor = monitor
-        self.blocking = blocking
-        self._jobs: queue.Queue = queue.Queue(maxsize=1)
+    def __init__(self, blocking: bool, enrol_count: int = 3, margin: float = 0.5) -> None:
+        ctx = mp.get_context("spawn")  # never fork a process that runs MediaPipe threads
+        self.blocking, self.margin = blocking, margin
+        self._jobs = ctx.Queue(maxsize=1)
+        self._results = ctx.Queue()
+        self._proc = ctx.Process(target=_identity_process, args=(self._jobs, self._results, enrol_count), name="vcam-identity", daemon=True)
+        self._proc.start()
+        self.readings: list[IdentityReading] = []
+        self.errors: list[str] = []
         self.latest: IdentityReading | None = None
-        self.error: BaseException | None = None
 
     def offer(self, t: float, raw: np.ndarray, out: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+        """Queue one measurement of ``out`` (and ``raw``, while enrolling) in ``box``."""
+        self.poll()
+        x0, y0, x1, y1 = box
+        m = int(self.margin * max(x1 - x0, y1 - y0))
+        h, w = raw.shape[:2]
+        rx0, ry0, rx1, ry1 = max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, w), min(y1 + m, h)
+        job = (t, raw[ry0:ry1, rx0:rx1].copy(), out[ry0:ry1, rx0:rx1].copy(), (x0 - rx0, y0 - ry0, x1 - rx0, y1 - ry0))
         try:
-            self._jobs.put((t, raw, out, box), block=self.blocking)
+            self._jobs.put(job, block=self.blocking)
             return True
         except queue.Full:
             return False
 
-    def run(self) -> None:
-        while (job := self._jobs.get()) is not None:
+    def poll(self) -> IdentityReading | None:
+        """Collect finished readings; returns the newest."""
+        while True:
             try:
-                self.latest = self.monitor.measure(*job)
-            except BaseException as exc:  # reported by the pipeline, the loop goes on
-                self.error = exc
-            finally:
-                self._jobs.task_done()
+                item = self._results.get_nowait()
+            except queue.Empty:
+                return self.latest
+            if isinstance(item, str):
+                self.errors.append(item)
+            else:
+                self.readings.append(item)
+                self.latest = item
 
-    def finish(self) -> None:
-        """Measure what is queued, then stop."""
+    def finish(self, timeout: float = 60.0) -> None:
+        """Measure what is queued, collect it, stop the process."""
         self._jobs.put(None)
-        self.join()
+        deadline = time.monotonic() + timeout
+        while self._proc.is_alive() and time.monotonic() < deadline:
+            self.poll()
+            self._proc.join(0.05)
+        self.poll()
+        if self._proc.is_alive():
+            self._proc.terminate()

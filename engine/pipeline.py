@@ -1,5 +1,6 @@
-"""The orchestrator: capture thread -> ring buffer -> track -> crop -> filter -> composite -> sink,
-with the rPPG and identity monitors watching raw vs. outgoing faces.
+"""The orchestrator: capture thread -> ring buffer -> track + crop (tracking thread) -> filter ->
+composite -> sink (main thread), with the rPPG and identity monitors watching raw vs. outgoing
+faces. The two processing stages run on different threads so consecutive frames overlap.
 
 Usage::
 
@@ -21,7 +22,10 @@ frame's processing raised, the whole frame is pixelated.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -35,7 +39,7 @@ from .face_regions import face_oval
 from .filters import FaceFilter, PixelateFilter
 from .frames import FaceTrack, Frame
 from .metrics import RunMetrics
-from .monitors import IdentityMonitor, MonitorWorker, RppgMonitor, RppgReading
+from .monitors import IdentityWorker, RppgMonitor, RppgReading
 from .sinks import Sink
 from .sources import Source
 from .tracking import FaceTracker
@@ -57,6 +61,17 @@ class PipelineConfig:
     rppg: bool = True
     identity: bool = True
     identity_interval_s: float = 1.0
+
+
+@dataclass
+class Analysis:
+    """Output of the tracking stage: the faces of one frame and their raw crops, or the error."""
+
+    frame: Frame
+    tracks: list[FaceTrack] = field(default_factory=list)
+    crops: list[np.ndarray] = field(default_factory=list)
+    error: Exception | None = None
+    started: float = 0.0  # time.monotonic() when tracking began (offline latency origin)
 
 
 @dataclass
@@ -88,13 +103,13 @@ class Pipeline:
     """Runs one source through one filter into one sink. ``strength`` may change while running."""
 
     def __init__(self, source: Source, sink: Sink, face_filter: FaceFilter, config: PipelineConfig | None = None,
-                 tracker: FaceTracker | None = None, identity_monitor: IdentityMonitor | None = None) -> None:
+                 tracker: FaceTracker | None = None) -> None:
         self.source, self.sink, self.filter = source, sink, face_filter
         self.config = config or PipelineConfig()
         self.tracker = tracker or FaceTracker(max_faces=self.config.max_faces + self.config.extra_faces)
         self.fallback = PixelateFilter()
         self.rppg = RppgMonitor(fs=source.fps) if self.config.rppg else None
-        self.identity = identity_monitor or (IdentityMonitor() if self.config.identity else None)
+        self._rppg_pool = ThreadPoolExecutor(1, thread_name_prefix="vcam-rppg")  # readings off the frame loop
         self.metrics = RunMetrics()
         self._last_face_t: float | None = None
         self._next_identity = 0.0
@@ -103,24 +118,39 @@ class Pipeline:
 
     # -- one frame ------------------------------------------------------------------------
     def process(self, frame: Frame, late: bool = False) -> FrameResult:
-        """Protect one frame. Never returns a raw face while the filter protects."""
+        """Protect one frame (both stages). Never returns a raw face while the filter protects."""
+        return self.protect(self.analyse(frame), late)
+
+    def analyse(self, frame: Frame) -> Analysis:
+        """Tracking stage: find the faces and crop them; errors are kept for ``protect``."""
+        started = time.monotonic()
+        try:
+            tracks = self.tracker.update(frame.image)
+            return Analysis(frame, tracks, [crop_face(frame.image, t) for t in tracks], started=started)
+        except Exception as exc:
+            return Analysis(frame, error=exc, started=started)
+
+    def protect(self, analysis: Analysis, late: bool = False) -> FrameResult:
+        """Filter and compositing stage; any failure obscures the whole frame."""
+        frame = analysis.frame
         protect = self.filter.protects
         try:
-            return self._process(frame, protect, late)
+            if analysis.error is not None:
+                raise analysis.error
+            return self._protect(analysis, protect, late)
         except Exception as exc:
             log.warning("frame %d failed: %s", frame.index, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             if not protect:
                 return FrameResult(frame, frame.image, fallback=None)
             return FrameResult(frame, obscure_frame(frame.image), fallback=f"error: {type(exc).__name__}")
 
-    def _process(self, frame: Frame, protect: bool, late: bool) -> FrameResult:
+    def _protect(self, analysis: Analysis, protect: bool, late: bool) -> FrameResult:
+        frame, tracks = analysis.frame, analysis.tracks
         image = frame.image
-        tracks = self.tracker.update(image)
         out = image.copy()
         fallback = None
         primary = None
-        for i, track in enumerate(tracks):
-            raw = crop_face(image, track)
+        for i, (track, raw) in enumerate(zip(tracks, analysis.crops)):
             safe_only = protect and (i >= self.config.max_faces or late)
             crop = None
             if not safe_only:
@@ -150,9 +180,8 @@ class Pipeline:
         return FrameResult(frame, out, tracks, fallback)
 
     def _monitor(self, frame: Frame, out: np.ndarray, track: FaceTrack, raw: np.ndarray, crop: np.ndarray) -> None:
-        if self.rppg is not None:
-            reading = self.rppg.add(frame.timestamp, track.track_id, raw, crop, track.skin_mask)
-            self.last_rppg = reading or self.last_rppg
+        if self.rppg is not None and self.rppg.add(frame.timestamp, track.track_id, raw, crop, track.skin_mask):
+            self._rppg_pool.submit(self._read_rppg, *self.rppg.snapshot())
         if self._worker is not None and frame.timestamp >= self._next_identity:
             if self._worker.offer(frame.timestamp, frame.image, out, face_box(track)):
                 self._next_identity = frame.timestamp + self.config.identity_interval_s
@@ -162,28 +191,38 @@ class Pipeline:
             on_frame: Callable[[FrameResult], None] | None = None) -> dict:
         """Process until the source ends, ``max_frames`` or ``stop()``; returns the summary."""
         capture = CaptureThread(self.source, self.config.ring_size, self.config.realtime, max_frames)
-        self._worker = MonitorWorker(self.identity, blocking=not capture.live) if self.identity else None
-        if self._worker:
-            self._worker.start()
+        self._worker = IdentityWorker(blocking=not capture.live) if self.config.identity else None
         capture.start()
+        # Live: hand over one frame at a time (a deeper queue only adds latency).
+        analysed: queue.Queue[Analysis | None] = queue.Queue(maxsize=1 if capture.live else 4)
+        tracking = threading.Thread(target=self._track_loop, args=(capture, analysed), name="vcam-track", daemon=True)
+        tracking.start()
         self.metrics = RunMetrics()
         try:
-            while not self._stop and (frame := capture.next_frame()) is not None:
+            while not self._stop and (analysis := analysed.get()) is not None:
+                frame = analysis.frame
                 started = time.monotonic()
                 late = capture.live and (started - frame.captured) * 1000 > self.config.deadline_ms
-                result = self.process(frame, late)
+                result = self.protect(analysis, late)
                 self.sink.send(result.output)
                 done = time.monotonic()
-                self.metrics.frame_done((done - (frame.captured if capture.live else started)) * 1000, result.fallback)
+                self.metrics.frame_done((done - (frame.captured if capture.live else analysis.started)) * 1000, result.fallback)
                 if on_frame:
                     on_frame(result)
                 if self.metrics.second_due():
-                    record = self.metrics.second(capture.dropped, self.last_rppg, self._worker.latest if self._worker else None)
+                    record = self.metrics.second(capture.dropped, self.last_rppg, self._worker.poll() if self._worker else None)
                     if on_second:
                         on_second(record)
         finally:
+            self._stop = True
             capture.stop()
+            while tracking.is_alive():  # unblock the tracking thread if it waits on a full queue
+                try:
+                    analysed.get(timeout=0.05)
+                except queue.Empty:
+                    pass
             capture.join()
+            self._rppg_pool.shutdown(wait=True)
             if self._worker:
                 self._worker.finish()
         if capture.error is not None:
@@ -191,15 +230,26 @@ class Pipeline:
         return self.metrics.summary(
             capture.dropped,
             self.rppg.readings if self.rppg else [],
-            self.identity.readings if self.identity else [],
+            self._worker.readings if self._worker else [],
             {"filter": self.filter.name, "strength": self.config.strength, "source": self.source.name, "sink": self.sink.name},
         )
+
+    def _read_rppg(self, *snapshot: np.ndarray) -> None:
+        self.last_rppg = self.rppg.read(*snapshot)
+
+    def _track_loop(self, capture: CaptureThread, out: "queue.Queue[Analysis | None]") -> None:
+        """Tracking stage thread: frames from the capture ring -> analyses for the main thread."""
+        try:
+            while not self._stop and (frame := capture.next_frame()) is not None:
+                out.put(self.analyse(frame))
+        finally:
+            out.put(None)
 
     def stop(self) -> None:
         """Ask ``run`` to finish after the current frame (thread-safe)."""
         self._stop = True
 
-    _worker: MonitorWorker | None = None
+    _worker: IdentityWorker | None = None
 
     def close(self) -> None:
         self.tracker.close()

@@ -16,6 +16,7 @@ from .backends import InferenceBackend
 from .errors import ModelError
 
 FORMAT_STREAMING = "vcam-streaming-v1"
+FORMAT_WINDOWED = "vcam-windowed-v1"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Export the causal AE to the runtime's streaming ONNX format (one frame + cached state per step).
+"""Export the causal AE to ONNX: the runtime's streaming format (one frame + cached state per
+step) and a windowed format (a whole clip, dynamic length T) for offline use.
 
 Graph: inputs ``frame`` [1, 3, S, S] float32 RGB [0, 1], ``reset`` [1] float32 (1.0 on a stream's
 first frame), ``state_0..state_{n-1}``; outputs ``output`` [1, 3, S, S] and ``state_i_out``.
@@ -14,7 +15,7 @@ from pathlib import Path
 import onnx
 import torch
 
-from vcam.engine.streaming_model import FORMAT_STREAMING
+from vcam.engine.streaming_model import FORMAT_STREAMING, FORMAT_WINDOWED
 from vcam.models.autoencoder import DeidAutoencoder, StreamingWrapper
 
 
@@ -25,6 +26,37 @@ def weights_sha256(model: torch.nn.Module) -> str:
         h.update(name.encode())
         h.update(p.detach().float().contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+def _metadata(ae: DeidAutoencoder, fmt: str, size: int, trained: bool, extra: dict | None) -> dict[str, str]:
+    return {
+        "vcam.format": fmt,
+        "vcam.arch": json.dumps({"name": "DeidAutoencoder", "c1": ae.c1, "c2": ae.c2, "causal": ae.causal, "residual": ae.residual}),
+        "vcam.input_size": str(size),
+        "vcam.colour": "RGB",
+        "vcam.range": "0-1",
+        "vcam.state_shapes": json.dumps(ae.state_shapes(size)),
+        "vcam.trained": "true" if trained else "false",
+        "vcam.weights_sha256": weights_sha256(ae),
+        **(extra or {}),
+    }
+
+
+def _save_with_metadata(path: Path, meta: dict[str, str]) -> Path:
+    model = onnx.load(str(path))
+    onnx.helper.set_model_props(model, meta)
+    onnx.save(model, str(path))
+    return path
+
+
+def export_windowed(ae: DeidAutoencoder, path: str | Path, size: int = 128, trained: bool = True, extra: dict | None = None) -> Path:
+    """Write ``ae`` as a windowed ONNX file: ``clip`` [1, 3, T, S, S] -> ``output``, T dynamic."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        torch.onnx.export(ae.eval(), (torch.rand(1, 3, 8, size, size),), str(path), input_names=["clip"], output_names=["output"],
+                          dynamic_axes={"clip": {2: "T"}, "output": {2: "T"}}, opset_version=17, dynamo=False)
+    return _save_with_metadata(path, _metadata(ae, FORMAT_WINDOWED, size, trained, extra))
 
 
 def export_streaming(ae: DeidAutoencoder, path: str | Path, size: int = 128, trained: bool = True, extra: dict | None = None) -> Path:
@@ -43,18 +75,4 @@ def export_streaming(ae: DeidAutoencoder, path: str | Path, size: int = 128, tra
     out_names = ["output"] + [f"state_{i}_out" for i in range(n)]
     with torch.no_grad():
         torch.onnx.export(StreamingWrapper(ae), args, str(path), input_names=in_names, output_names=out_names, opset_version=17, dynamo=False)
-    model = onnx.load(str(path))
-    meta = {
-        "vcam.format": FORMAT_STREAMING,
-        "vcam.arch": json.dumps({"name": "DeidAutoencoder", "c1": ae.c1, "c2": ae.c2, "causal": ae.causal, "residual": ae.residual}),
-        "vcam.input_size": str(size),
-        "vcam.colour": "RGB",
-        "vcam.range": "0-1",
-        "vcam.state_shapes": json.dumps(shapes),
-        "vcam.trained": "true" if trained else "false",
-        "vcam.weights_sha256": weights_sha256(ae),
-        **(extra or {}),
-    }
-    onnx.helper.set_model_props(model, meta)
-    onnx.save(model, str(path))
-    return path
+    return _save_with_metadata(path, _metadata(ae, FORMAT_STREAMING, size, trained, extra))

@@ -36,7 +36,7 @@ class CausalConv3d(nn.Module):
         """One causal step. ``x`` [B, C, H, W]; ``state`` [B, C, 2, H+2, W+2] (padded past inputs);
         ``reset`` [1] float, 1.0 on a stream's first frame (state := copies of ``x``)."""
         cur = F.pad(x, (1, 1, 1, 1), mode="replicate").unsqueeze(2)
-        state = reset * cur.expand_as(state) + (1.0 - reset) * state
+        state = torch.where(reset > 0.5, cur, state)  # one broadcasting select, no blend arithmetic
         window = torch.cat([state, cur], dim=2)
         return self.conv(window).squeeze(2), window[:, :, 1:]
 

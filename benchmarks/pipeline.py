@@ -1,0 +1,149 @@
+"""Pipeline speed: per-stage ms, end-to-end fps and added latency at 640x480 and 1280x720, with
+the paper-size AE (3->32->64->64, random weights: speed does not depend on their values) and
+the monitors on; plus the cost of recomputing a 64-frame window per output frame vs. streaming.
+
+    python benchmarks/pipeline.py            # table
+    python benchmarks/pipeline.py --json     # one JSON object
+
+Targets (issue #2, this 2-core CPU): >= 30 fps at 720p, p95 added latency <= 40 ms,
+windowed/streaming >= 50x. Throughput runs read the demo as fast as possible; latency runs pace
+it at 30 fps (live) and measure capture -> sink. The monitors' own cost (dlib ~100 ms per
+descriptor in a child process, 1 Hz) is included unless stated.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from vcam.engine.backends import OrtBackend
+from vcam.engine.compositor import mix, paste
+from vcam.engine.crop import crop_face
+from vcam.engine.filters import DeidFilter
+from vcam.engine.monitors import RppgMonitor
+from vcam.engine.pipeline import Pipeline, PipelineConfig
+from vcam.engine.sinks import NullSink, letterbox
+from vcam.engine.sources import DemoSource
+from vcam.engine.streaming_model import StreamingModel
+from vcam.engine.tracking import FaceTracker
+from vcam.export.onnx_export import export_streaming, export_windowed
+from vcam.models.autoencoder import DeidAutoencoder
+
+
+THREADS = 2  # the runtime's default inference threads
+
+
+def _ms(samples: list[float]) -> float:
+    return round(float(np.median(samples)) * 1000, 3)
+
+
+def stage_times(model_path: Path, width: int, height: int, frames: int = 90) -> dict[str, float]:
+    """Median ms of each stage, run serially on one thread."""
+    src = DemoSource(width, height)
+    deid = DeidFilter(StreamingModel(OrtBackend(model_path, threads=THREADS)), allow_untrained=True)
+    rppg = RppgMonitor()
+    times: dict[str, list[float]] = {k: [] for k in ("capture", "track", "crop", "deid", "composite", "monitor_rppg_per_frame", "vcam_letterbox")}
+    with FaceTracker(max_faces=4) as tracker:
+        for i in range(frames):
+            t0 = time.perf_counter()
+            img = src.read()
+            t1 = time.perf_counter()
+            (track,) = tracker.update(img)
+            t2 = time.perf_counter()
+            raw = crop_face(img, track)
+            t3 = time.perf_counter()
+            out_crop = mix(raw, deid.process(raw, track.track_id), 1.0)
+            t4 = time.perf_counter()
+            out = img.copy()
+            paste(out, track, out_crop, raw)
+            t5 = time.perf_counter()
+            if rppg.add(i / 30, track.track_id, raw, out_crop, track.skin_mask):
+                rppg.read()
+            t6 = time.perf_counter()
+            letterbox(out, 1280, 720)
+            t7 = time.perf_counter()
+            for k, a, b in zip(times, (t0, t1, t2, t3, t4, t5, t6), (t1, t2, t3, t4, t5, t6, t7)):
+                times[k].append(b - a)
+    return {k: _ms(v[10:]) for k, v in times.items()}
+
+
+def end_to_end(model_path: Path, width: int, height: int, frames: int, realtime: bool, monitors: bool = True) -> dict:
+    """A full Pipeline run (capture and tracking threads, rPPG + identity monitors) into a null sink."""
+    src = DemoSource(width, height, frames=frames)
+    deid = DeidFilter(StreamingModel(OrtBackend(model_path, threads=THREADS)), allow_untrained=True)
+    with Pipeline(src, NullSink(), deid, PipelineConfig(realtime=realtime, rppg=monitors, identity=monitors)) as pipe:
+        s = pipe.run()
+    return {"fps": s["fps"], "p50_latency_ms": s["p50_latency_ms"], "p95_latency_ms": s["p95_latency_ms"], "dropped_frames": s["dropped_frames"]}
+
+
+def stream_vs_window(stream_path: Path, window_path: Path, repeats: int = 3) -> dict:
+    """Per output frame: one streaming step vs. recomputing the whole 64-frame window."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    win = ort.InferenceSession(str(window_path), opts, providers=["CPUExecutionProvider"])
+    clip = np.random.default_rng(0).random((1, 3, 64, 128, 128), dtype=np.float32)
+    win.run(None, {"clip": clip})
+    t = time.perf_counter()
+    for _ in range(repeats):
+        win.run(None, {"clip": clip})
+    window_ms = (time.perf_counter() - t) / repeats * 1000
+    model = StreamingModel(OrtBackend(stream_path))
+    state, steps = None, []
+    for i in range(64):
+        t = time.perf_counter()
+        _, state = model.step(clip[0, :, i].transpose(1, 2, 0), state)
+        steps.append(time.perf_counter() - t)
+    stream_ms = _ms(steps[4:])
+    return {"window64_ms": round(window_ms, 1), "stream_step_ms": stream_ms, "stream_vs_window_ratio": round(window_ms / stream_ms, 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    ap.add_argument("--frames", type=int, default=300, help="frames per end-to-end run")
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    ae = DeidAutoencoder(residual=True)
+    with tempfile.TemporaryDirectory() as d:
+        stream_path = export_streaming(ae, Path(d) / "s.onnx", trained=False)
+        window_path = export_windowed(ae, Path(d) / "w.onnx", trained=False)
+        result: dict = {"model": f"paper-size AE 3->32->64->64, streaming ONNX fp32, onnxruntime CPU {THREADS} threads"}
+        result["stages_ms_480p"] = stage_times(stream_path, 640, 480)
+        result["stages_ms"] = stage_times(stream_path, 1280, 720)
+        for name, (w, h) in {"480p": (640, 480), "720p": (1280, 720)}.items():
+            thr = end_to_end(stream_path, w, h, args.frames, realtime=False)
+            live = end_to_end(stream_path, w, h, args.frames, realtime=True)
+            result[f"fps_{name}"] = thr["fps"]
+            result[f"p50_latency_ms_{name}"] = live["p50_latency_ms"]
+            result[f"p95_latency_ms_{name}"] = live["p95_latency_ms"]
+            result[f"live_dropped_{name}"] = live["dropped_frames"]
+            result[f"live_fps_{name}"] = live["fps"]
+            bare = end_to_end(stream_path, w, h, args.frames, realtime=True, monitors=False)
+            result[f"p95_latency_ms_{name}_monitors_off"] = bare["p95_latency_ms"]
+        result.update(stream_vs_window(stream_path, window_path))
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"{result['model']}\n")
+    print(f"{'stage (ms, median)':<22}{'480p':>10}{'720p':>10}")
+    for k in result["stages_ms"]:
+        print(f"{k:<22}{result['stages_ms_480p'][k]:>10.2f}{result['stages_ms'][k]:>10.2f}")
+    print()
+    for name in ("480p", "720p"):
+        print(f"{name}: {result[f'fps_{name}']:.1f} fps throughput; live 30 fps source: {result[f'live_fps_{name}']:.1f} fps out, "
+              f"p50 {result[f'p50_latency_ms_{name}']:.1f} ms, p95 {result[f'p95_latency_ms_{name}']:.1f} ms added latency "
+              f"({result[f'p95_latency_ms_{name}_monitors_off']:.1f} ms with monitors off), {result[f'live_dropped_{name}']} dropped")
+    print(f"windowed T=64 recompute {result['window64_ms']:.0f} ms vs streaming step {result['stream_step_ms']:.1f} ms "
+          f"per output frame: {result['stream_vs_window_ratio']:.0f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
