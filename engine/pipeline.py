@@ -71,7 +71,7 @@ class Analysis:
     tracks: list[FaceTrack] = field(default_factory=list)
     crops: list[np.ndarray] = field(default_factory=list)
     error: Exception | None = None
-    started: float = 0.0  # time.monotonic() when tracking began (offline latency origin)
+    track_ms: float = 0.0  # time spent in the tracking stage
 
 
 @dataclass
@@ -126,9 +126,11 @@ class Pipeline:
         started = time.monotonic()
         try:
             tracks = self.tracker.update(frame.image)
-            return Analysis(frame, tracks, [crop_face(frame.image, t) for t in tracks], started=started)
+            analysis = Analysis(frame, tracks, [crop_face(frame.image, t) for t in tracks])
         except Exception as exc:
-            return Analysis(frame, error=exc, started=started)
+            analysis = Analysis(frame, error=exc)
+        analysis.track_ms = (time.monotonic() - started) * 1000
+        return analysis
 
     def protect(self, analysis: Analysis, late: bool = False) -> FrameResult:
         """Filter and compositing stage; any failure obscures the whole frame."""
@@ -206,7 +208,10 @@ class Pipeline:
                 result = self.protect(analysis, late)
                 self.sink.send(result.output)
                 done = time.monotonic()
-                self.metrics.frame_done((done - (frame.captured if capture.live else analysis.started)) * 1000, result.fallback)
+                # Live: capture -> sink. Files: processing time only (no queue waits: the
+                # capture thread reads ahead of the consumer on purpose).
+                latency = (done - frame.captured) * 1000 if capture.live else analysis.track_ms + (done - started) * 1000
+                self.metrics.frame_done(latency, result.fallback)
                 if on_frame:
                     on_frame(result)
                 if self.metrics.second_due():
