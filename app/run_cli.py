@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--filter", choices=FILTERS, help="face filter (default: deid)")
     a("--strength", type=float, help="0..1, how much of the filter is applied (default: 1)")
     a("--model", help="streaming ONNX model for --filter deid (default: the shipped model)")
-    a("--backend", choices=("auto", "cpu", "cuda"), help="inference backend (default: auto)")
+    a("--backend", choices=("auto", "cpu", "cuda", "tensorrt"), help="inference backend (default: auto)")
     a("--threads", type=int, help="inference threads (default: 2)")
     a("--width", type=int, help="camera/demo width (default: 1280)")
     a("--height", type=int, help="camera/demo height (default: 720)")

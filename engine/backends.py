@@ -1,9 +1,12 @@
-"""Inference backends: run an ONNX model file on onnxruntime (CPU or CUDA execution provider).
+"""Inference backends: run an ONNX model file on onnxruntime's CPU, CUDA or TensorRT execution
+provider (the GPU ones come with ``onnxruntime-gpu``; TensorRT engines and timing caches are kept
+in the user cache dir, keyed by onnxruntime). A torch backend for development lives in
+``vcam.export.torch_backend``.
 
 Contract: ``run(feeds)`` takes ``{input name: float32 array}`` and returns the outputs in the
-model's output order; it raises ``ModelError`` if the file cannot be loaded.
-``choose_backend("auto", path)`` prefers CUDA when onnxruntime offers it, else the CPU, and
-says why in ``backend.reason``.
+model's output order; loading raises ``ModelError`` with the fix if the file or provider is
+unusable. ``choose_backend("auto", path)`` prefers TensorRT, then CUDA, then the CPU, and says
+why in ``backend.reason``.
 """
 from __future__ import annotations
 
@@ -14,6 +17,26 @@ import numpy as np
 import onnxruntime as ort
 
 from .errors import ModelError
+
+PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
+
+
+def _provider_list(provider: str, fp16: bool) -> list:
+    """Execution providers in fallback order for onnxruntime."""
+    if provider == "tensorrt":
+        import platformdirs
+
+        cache = platformdirs.user_cache_dir("deid-vcam") + f"/tensorrt-ort{ort.__version__}"
+        options = {"trt_fp16_enable": fp16, "trt_engine_cache_enable": True, "trt_engine_cache_path": cache,
+                   "trt_timing_cache_enable": True, "trt_timing_cache_path": cache}
+        return [("TensorrtExecutionProvider", options), "CUDAExecutionProvider", "CPUExecutionProvider"]
+    if provider == "cuda":
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
 
 
 class InferenceBackend(ABC):
@@ -38,10 +61,10 @@ class InferenceBackend(ABC):
 
 
 class OrtBackend(InferenceBackend):
-    """onnxruntime session. ``provider`` is "cpu" or "cuda"; CPU threads are bounded and
-    spinning is off so the session does not steal cycles from the other pipeline threads."""
+    """onnxruntime session. ``provider`` is "cpu", "cuda" or "tensorrt"; CPU threads are bounded
+    and spinning is off so the session does not steal cycles from the other pipeline threads."""
 
-    def __init__(self, path: Path, provider: str = "cpu", threads: int = 1) -> None:
+    def __init__(self, path: Path, provider: str = "cpu", threads: int = 1, fp16: bool = True) -> None:
         super().__init__(path)
         if not self.path.is_file():
             raise ModelError(f"model file not found: {self.path}")
@@ -49,9 +72,8 @@ class OrtBackend(InferenceBackend):
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if provider == "cuda" else ["CPUExecutionProvider"]
         try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=providers)
+            self.session = ort.InferenceSession(str(self.path), opts, providers=_provider_list(provider, fp16))
         except Exception as exc:  # onnxruntime raises several unrelated types for bad files
             raise ModelError(f"cannot load model {self.path}: {str(exc).splitlines()[0]}") from None
         self.name = f"onnxruntime-{provider}"
@@ -70,20 +92,18 @@ class OrtBackend(InferenceBackend):
 
 
 def choose_backend(kind: str, path: Path, threads: int = 1) -> InferenceBackend:
-    """``kind`` in {"auto", "cpu", "cuda"}; "auto" uses CUDA only where onnxruntime has it."""
+    """``kind`` in {"auto", "cpu", "cuda", "tensorrt"}; "auto" takes the fastest provider that
+    onnxruntime offers on this machine (TensorRT, then CUDA, then CPU)."""
     available = ort.get_available_providers()
     if kind == "auto":
-        if "CUDAExecutionProvider" in available:
-            backend = OrtBackend(path, "cuda", threads)
-            backend.reason = "auto: onnxruntime CUDA execution provider available"
-        else:
-            backend = OrtBackend(path, "cpu", threads)
-            backend.reason = "auto: no CUDA execution provider, using CPU"
-        return backend
-    if kind == "cuda" and "CUDAExecutionProvider" not in available:
-        raise ModelError("backend 'cuda' needs onnxruntime-gpu with a CUDA GPU (pip install 'deid-vcam[gpu]'); use --backend cpu")
-    if kind not in ("cpu", "cuda"):
-        raise ModelError(f"unknown backend {kind!r}; choose auto, cpu or cuda")
+        kind = next(k for k in ("tensorrt", "cuda", "cpu") if PROVIDERS[k] in available)
+        reason = f"auto: {PROVIDERS[kind]} is the fastest provider onnxruntime offers here"
+    elif kind not in PROVIDERS:
+        raise ModelError(f"unknown backend {kind!r}; choose auto, cpu, cuda or tensorrt")
+    elif PROVIDERS[kind] not in available:
+        raise ModelError(f"backend {kind!r} needs onnxruntime-gpu with an NVIDIA GPU (pip install 'deid-vcam[gpu]'; for tensorrt also the TensorRT libraries); use --backend cpu")
+    else:
+        reason = f"requested {kind}"
     backend = OrtBackend(path, kind, threads)
-    backend.reason = f"requested {kind}"
+    backend.reason = reason
     return backend

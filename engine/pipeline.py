@@ -152,7 +152,7 @@ class Pipeline:
         out = image.copy()
         fallback = None
         primary = None
-        for i, (track, raw) in enumerate(zip(tracks, analysis.crops)):
+        for i, (track, raw) in enumerate(zip(tracks, analysis.crops, strict=True)):
             safe_only = protect and (i >= self.config.max_faces or late)
             crop = None
             if not safe_only:

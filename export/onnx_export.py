@@ -28,7 +28,7 @@ def weights_sha256(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def _metadata(ae: DeidAutoencoder, fmt: str, size: int, trained: bool, extra: dict | None) -> dict[str, str]:
+def model_metadata(ae: DeidAutoencoder, fmt: str, size: int, trained: bool, extra: dict | None) -> dict[str, str]:
     return {
         "vcam.format": fmt,
         "vcam.arch": json.dumps({"name": "DeidAutoencoder", "c1": ae.c1, "c2": ae.c2, "causal": ae.causal, "residual": ae.residual}),
@@ -56,7 +56,7 @@ def export_windowed(ae: DeidAutoencoder, path: str | Path, size: int = 128, trai
     with torch.no_grad():
         torch.onnx.export(ae.eval(), (torch.rand(1, 3, 8, size, size),), str(path), input_names=["clip"], output_names=["output"],
                           dynamic_axes={"clip": {2: "T"}, "output": {2: "T"}}, opset_version=17, dynamo=False)
-    return _save_with_metadata(path, _metadata(ae, FORMAT_WINDOWED, size, trained, extra))
+    return _save_with_metadata(path, model_metadata(ae, FORMAT_WINDOWED, size, trained, extra))
 
 
 def export_streaming(ae: DeidAutoencoder, path: str | Path, size: int = 128, trained: bool = True, extra: dict | None = None) -> Path:
@@ -75,4 +75,4 @@ def export_streaming(ae: DeidAutoencoder, path: str | Path, size: int = 128, tra
     out_names = ["output"] + [f"state_{i}_out" for i in range(n)]
     with torch.no_grad():
         torch.onnx.export(StreamingWrapper(ae), args, str(path), input_names=in_names, output_names=out_names, opset_version=17, dynamo=False)
-    return _save_with_metadata(path, _metadata(ae, FORMAT_STREAMING, size, trained, extra))
+    return _save_with_metadata(path, model_metadata(ae, FORMAT_STREAMING, size, trained, extra))

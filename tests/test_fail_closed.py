@@ -9,7 +9,6 @@ import time
 
 import cv2
 import numpy as np
-import pytest
 
 from conftest import EVM_VIDEO, FR_EXAMPLES, need, read_rgb, read_video
 from vcam.engine.filters import BlurFilter, FaceFilter, OffFilter

@@ -110,6 +110,23 @@ def test_backend_selection(onnx_path) -> None:
     assert backend.name.startswith("onnxruntime-") and backend.reason.startswith("auto")
     import onnxruntime as ort
 
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
-        with pytest.raises(ModelError, match="onnxruntime-gpu"):
-            choose_backend("cuda", onnx_path)
+    for kind, provider in (("cuda", "CUDAExecutionProvider"), ("tensorrt", "TensorrtExecutionProvider")):
+        if provider in ort.get_available_providers():
+            assert choose_backend(kind, onnx_path).name == f"onnxruntime-{kind}"
+        else:
+            with pytest.raises(ModelError, match="onnxruntime-gpu"):
+                choose_backend(kind, onnx_path)
+    with pytest.raises(ModelError, match="unknown backend"):
+        choose_backend("metal", onnx_path)
+
+
+def test_torch_backend_matches_onnxruntime(ae, onnx_path, evm_crops) -> None:
+    from vcam.export.torch_backend import TorchBackend
+
+    ort_model = StreamingModel(OrtBackend(onnx_path))
+    torch_model = StreamingModel(TorchBackend(ae, trained=False))
+    s1 = s2 = None
+    for crop in evm_crops[:10]:
+        a, s1 = ort_model.step(crop, s1)
+        b, s2 = torch_model.step(crop, s2)
+    assert np.abs(a - b).max() < 1e-4

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from conftest import EVM_VIDEO, FR_EXAMPLES, LFW, need, read_rgb, read_video
 from vcam.engine.crop import crop_face
