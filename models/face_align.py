@@ -1,0 +1,49 @@
+"""dlib-style face chips, differentiable: the aligning transform is found once on the raw frame
+(dlib's 5-point shape predictor and ``get_face_chip_details``), then chips are sampled from any
+image tensor (e.g. the AE's output) with ``grid_sample``, so gradients flow to the pixels.
+
+``chip_transform`` returns the 2x3 matrix mapping chip pixel coordinates to image pixel
+coordinates; ``sample_chips`` applies it to ``[B, 3, H, W]`` images.
+"""
+from __future__ import annotations
+
+import dlib
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vcam.engine.identity import FaceEmbedder
+
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
+
+
+def details_transform(details: "dlib.chip_details") -> np.ndarray:
+    """Chip (x, y) -> image (x, y) for dlib chip details: the chip's corners map onto the
+    detail rectangle's corners rotated by ``angle`` about its centre (dlib's extract_image_chip)."""
+    r = details.rect
+    cx, cy = (r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2
+    sx = (r.right() - r.left()) / (details.cols - 1)
+    sy = (r.bottom() - r.top()) / (details.rows - 1)
+    c, s = np.cos(details.angle), np.sin(details.angle)
+    rot = np.array([[c, -s], [s, c]]) @ np.diag([sx, sy])
+    centre_chip = np.array([(details.cols - 1) / 2, (details.rows - 1) / 2])
+    return np.hstack([rot, (np.array([cx, cy]) - rot @ centre_chip)[:, None]])
+
+
+def chip_transform(embedder: FaceEmbedder, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """2x3 chip -> image matrix of the face in ``box`` of ``image`` (uint8 RGB)."""
+    shape = embedder._shape(image, dlib.rectangle(*map(int, box)))
+    return details_transform(dlib.get_face_chip_details(shape, CHIP_SIZE, CHIP_PADDING))
+
+
+def sample_chips(images: torch.Tensor, transforms: torch.Tensor, size: int = CHIP_SIZE) -> torch.Tensor:
+    """Bilinear chips ``[B, C, size, size]`` from ``images`` ``[B, C, H, W]`` with per-image
+    chip -> image matrices ``transforms`` ``[B, 2, 3]`` (pixel units); differentiable."""
+    b, _, h, w = images.shape
+    ys, xs = torch.meshgrid(torch.arange(size, dtype=images.dtype), torch.arange(size, dtype=images.dtype), indexing="ij")
+    chip = torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(1, -1, 3).to(images.device)
+    pix = chip @ transforms.to(images.dtype).transpose(1, 2)  # [B, size*size, 2] image pixels
+    norm = torch.stack([pix[..., 0] * 2 / (w - 1) - 1, pix[..., 1] * 2 / (h - 1) - 1], -1)
+    grid = norm.reshape(b, size, size, 2)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=True)

@@ -1,0 +1,76 @@
+"""The torch port of dlib's face recogniser against dlib itself, on all 100 LFW-10 photos."""
+from itertools import combinations
+
+import dlib
+import numpy as np
+import pytest
+import torch
+
+from conftest import LFW, need, read_rgb
+from vcam.engine.errors import ModelError
+from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
+from vcam.models.dlib_resnet import DlibFaceNet, read_dlib_weights
+from vcam.models.face_align import chip_transform, sample_chips
+
+
+@pytest.fixture(scope="module")
+def lfw() -> dict:
+    """Per photo: identity, image, dlib's face box, dlib's chip and dlib's own descriptor."""
+    embedder, detector = FaceEmbedder(), dlib.get_frontal_face_detector()
+    rows = []
+    for path in sorted(need(LFW).glob("*/*.jpg")):
+        img = read_rgb(path)
+        rects = detector(img, 1)
+        r = max(rects, key=lambda r: r.area()) if rects else dlib.rectangle(70, 70, 180, 180)  # LFW faces are centred
+        box = (r.left(), r.top(), r.right(), r.bottom())
+        chip = embedder.chip(img, box)
+        rows.append((path.parent.name, img, box, chip, np.asarray(embedder._net.compute_face_descriptor(chip))))
+    return {"rows": rows, "embedder": embedder}
+
+
+@pytest.fixture(scope="module")
+def net() -> DlibFaceNet:
+    return DlibFaceNet.from_file()
+
+
+def _describe(net: DlibFaceNet, chips: list[np.ndarray]) -> np.ndarray:
+    with torch.no_grad():
+        return net(torch.from_numpy(np.stack(chips)).permute(0, 3, 1, 2).float()).numpy()
+
+
+def test_port_matches_dlib_on_all_lfw10_photos(lfw, net) -> None:
+    rows = lfw["rows"]
+    assert len(rows) == 100
+    ours = _describe(net, [r[3] for r in rows])
+    theirs = np.stack([r[4] for r in rows])
+    assert np.abs(ours - theirs).max() <= 1e-3
+    correct = 0
+    for i, j in combinations(range(len(rows)), 2):
+        d_ours = np.linalg.norm(ours[i] - ours[j]) < DLIB_THRESHOLD
+        d_theirs = np.linalg.norm(theirs[i] - theirs[j]) < DLIB_THRESHOLD
+        assert d_ours == d_theirs, (rows[i][0], rows[j][0])
+        correct += d_ours == (rows[i][0] == rows[j][0])
+    accuracy = correct / (len(rows) * (len(rows) - 1) / 2)
+    assert accuracy >= 0.97
+
+
+def test_differentiable_chips_give_dlibs_descriptor_and_gradients(lfw, net) -> None:
+    embedder = lfw["embedder"]
+    worst = 0.0
+    for _, img, box, _, ref in lfw["rows"][::10]:
+        transform = torch.from_numpy(chip_transform(embedder, img, box)).float()[None]
+        image = torch.from_numpy(img).permute(2, 0, 1)[None].float().requires_grad_(True)
+        desc = net(sample_chips(image, transform))[0]
+        worst = max(worst, float(np.linalg.norm(desc.detach().numpy() - ref)))
+        desc.sum().backward()
+        assert image.grad is not None and image.grad.abs().sum() > 0
+    assert worst < 0.05  # vs. 0.6 decision threshold: uint8 rounding of dlib's chip only
+
+
+def test_missing_or_corrupt_weights_name_the_fix(tmp_path) -> None:
+    with pytest.raises(ModelError, match="reinstall face_recognition_models"):
+        read_dlib_weights(tmp_path / "none.dat")
+    bad = tmp_path / "bad.dat"
+    bad.write_bytes(b"\x01\x05con_4" + b"\x00" * 1000)
+    with pytest.raises(ModelError, match="reinstall face_recognition_models"):
+        read_dlib_weights(bad)
