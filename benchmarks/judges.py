@@ -4,7 +4,8 @@
 
 dlib port vs dlib itself on the 100 LFW-10 photos (same dlib chip into both): max abs descriptor
 difference, agreement of same/different decisions at 0.6 over all 4,950 pairs, and pair
-verification accuracy; POS and CHROM heart rate on the real EVM face video (pulse ~52.7 bpm).
+verification accuracy; POS, CHROM and PhysNet (open-rppg PURE weights) heart rate on the real
+EVM face video (pulse ~52.7 bpm).
 Reads ../shared/data (test data; the product never does).
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from vcam.engine.rppg import METHODS
 from vcam.engine.signals import heart_rate
 from vcam.engine.tracking import FaceTracker
 from vcam.models.dlib_resnet import DlibFaceNet
+from vcam.models.physnet import PhysNet
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -57,10 +59,11 @@ def dlib_parity() -> dict:
             "lfw10_verification_accuracy": correct / pairs, "lfw10_photos": len(names), "lfw10_pairs": pairs}
 
 
-def classic_rppg_evm() -> dict:
+def rppg_evm() -> dict:
+    """HR read on the EVM video by POS, CHROM (skin means) and PhysNet (32x32 crops, whole clip)."""
     cap = cv2.VideoCapture(str(DATA / "video" / "evm" / "face.mp4"))
     fps = cap.get(cv2.CAP_PROP_FPS)
-    means = []
+    means, small = [], []
     with FaceTracker(max_faces=1) as tracker:
         while True:
             ok, bgr = cap.read()
@@ -68,16 +71,22 @@ def classic_rppg_evm() -> dict:
                 break
             img = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             (track,) = tracker.update(img)
-            means.append(crop_face(img, track)[track.skin_mask].mean(0))
+            crop = crop_face(img, track)
+            means.append(crop[track.skin_mask].mean(0))
+            small.append(cv2.resize(crop, (32, 32), interpolation=cv2.INTER_AREA))
     rgb = np.array(means)
-    return {f"{name}_hr_evm_bpm": heart_rate(method(rgb, fps), fps) for name, method in METHODS.items()}
+    result = {f"{name}_hr_evm_bpm": heart_rate(method(rgb, fps), fps) for name, method in METHODS.items()}
+    clip = torch.from_numpy(np.stack(small[: len(small) // 4 * 4])).permute(3, 0, 1, 2)[None]
+    with torch.no_grad():
+        result["physnet_hr_evm_bpm"] = heart_rate(PhysNet.pretrained("pure")(clip)[0].numpy(), fps)
+    return result
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    result = {**dlib_parity(), **classic_rppg_evm()}
+    result = {**dlib_parity(), **rppg_evm()}
     if args.json:
         print(json.dumps(result))
         return

@@ -1,0 +1,35 @@
+"""``vcam-weights``: fetch and convert the pretrained rPPG judges' weights into the user cache
+(needs the ``train`` extra: torch, h5py). Prints where each set is; errors are one line."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from vcam.engine.errors import VcamError
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="vcam-weights", description=__doc__.splitlines()[0])
+    ap.add_argument("names", nargs="*", default=["physnet.pure"], help="weight sets (default: physnet.pure)")
+    args = ap.parse_args(argv)
+    try:
+        from vcam.models import physnet, weights
+    except ImportError as exc:
+        print(f"vcam-weights: error: {exc.name} is missing; install the training extra: pip install 'deid-vcam[train]'", file=sys.stderr)
+        return 2
+    converters = {"physnet": physnet.convert_keras}
+    try:
+        for name in args.names:
+            family = name.split(".")[0]
+            if family not in converters:
+                raise VcamError(f"no converter for {name!r} yet; available: {', '.join(k for k in weights.H5_FILES if k.split('.')[0] in converters)}")
+            weights.ensure_weights(name, converters[family])
+            print(f"{name}: {weights.weights_dir() / (name + '.pt')}")
+    except VcamError as exc:
+        print(f"vcam-weights: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
