@@ -1,13 +1,14 @@
 """Classic rPPG methods on mean-RGB traces (numpy): POS (Wang et al. 2017) and CHROM (de Haan &
 Jeanne 2013). Input: ``rgb`` float (T, 3) spatial means of skin pixels, uniformly sampled at
-``fs``; output: a (T,) blood-volume-pulse signal, zero mean, band-passed to the HR band.
+``fs``; output: a (T,) blood-volume-pulse signal, band-passed to the HR band (``band=None``:
+the raw overlap-added signal, which ``vcam.models.rppg_torch`` reproduces differentiably).
 """
 from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .signals import bandpass
+from .signals import HR_BAND_HZ, bandpass
 
 _POS_PROJECTION = np.array([[0.0, 1.0, -1.0], [-2.0, 1.0, 1.0]])
 
@@ -30,7 +31,7 @@ def _overlap_add(parts: np.ndarray, total: int) -> np.ndarray:
     return out
 
 
-def pos(rgb: np.ndarray, fs: float, window_s: float = 1.6) -> np.ndarray:
+def pos(rgb: np.ndarray, fs: float, window_s: float = 1.6, band: tuple[float, float] | None = HR_BAND_HZ) -> np.ndarray:
     """Plane-Orthogonal-to-Skin pulse signal."""
     cn, _ = _windows(rgb, fs, window_s)
     s = cn @ _POS_PROJECTION.T  # (N, L, 2)
@@ -38,10 +39,11 @@ def pos(rgb: np.ndarray, fs: float, window_s: float = 1.6) -> np.ndarray:
     alpha = s0.std(axis=1, keepdims=True) / (s1.std(axis=1, keepdims=True) + 1e-9)
     h = s0 + alpha * s1
     h -= h.mean(axis=1, keepdims=True)
-    return bandpass(_overlap_add(h, len(rgb)), fs)
+    out = _overlap_add(h, len(rgb))
+    return out if band is None else bandpass(out, fs, band)
 
 
-def chrom(rgb: np.ndarray, fs: float, window_s: float = 1.6) -> np.ndarray:
+def chrom(rgb: np.ndarray, fs: float, window_s: float = 1.6, band: tuple[float, float] | None = HR_BAND_HZ) -> np.ndarray:
     """Chrominance-based pulse signal (sliding 1.6 s windows, Hann-weighted overlap-add)."""
     cn, length = _windows(rgb, fs, window_s)
     x = 3.0 * cn[..., 0] - 2.0 * cn[..., 1]
@@ -49,7 +51,8 @@ def chrom(rgb: np.ndarray, fs: float, window_s: float = 1.6) -> np.ndarray:
     alpha = x.std(axis=1, keepdims=True) / (y.std(axis=1, keepdims=True) + 1e-9)
     s = x - alpha * y
     s = (s - s.mean(axis=1, keepdims=True)) * np.hanning(length)
-    return bandpass(_overlap_add(s, len(rgb)), fs)
+    out = _overlap_add(s, len(rgb))
+    return out if band is None else bandpass(out, fs, band)
 
 
 METHODS = {"pos": pos, "chrom": chrom}
