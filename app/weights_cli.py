@@ -10,14 +10,14 @@ from vcam.engine.errors import VcamError
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="vcam-weights", description=__doc__.splitlines()[0])
-    ap.add_argument("names", nargs="*", default=["physnet.pure"], help="weight sets (default: physnet.pure)")
+    ap.add_argument("names", nargs="*", default=["physnet.pure", "physformer.pure"], help="weight sets (default: physnet.pure physformer.pure)")
     args = ap.parse_args(argv)
     try:
-        from vcam.models import physnet, weights
+        from vcam.models import physformer, physnet, weights
     except ImportError as exc:
         print(f"vcam-weights: error: {exc.name} is missing; install the training extra: pip install 'deid-vcam[train]'", file=sys.stderr)
         return 2
-    converters = {"physnet": physnet.convert_keras}
+    converters = {"physnet": physnet.convert_keras, "physformer": physformer.convert_keras}
     try:
         for name in args.names:
             family = name.split(".")[0]

@@ -4,8 +4,8 @@
 
 dlib port vs dlib itself on the 100 LFW-10 photos (same dlib chip into both): max abs descriptor
 difference, agreement of same/different decisions at 0.6 over all 4,950 pairs, and pair
-verification accuracy; POS, CHROM and PhysNet (open-rppg PURE weights) heart rate on the real
-EVM face video (pulse ~52.7 bpm).
+verification accuracy; POS, CHROM, PhysNet and PhysFormer (open-rppg PURE weights) heart rate on
+the real EVM face video (pulse ~52.7 bpm).
 Reads ../shared/data (test data; the product never does).
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ from vcam.engine.rppg import METHODS
 from vcam.engine.signals import heart_rate
 from vcam.engine.tracking import FaceTracker
 from vcam.models.dlib_resnet import DlibFaceNet
+from vcam.models.physformer import PhysFormer
 from vcam.models.physnet import PhysNet
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -60,10 +61,11 @@ def dlib_parity() -> dict:
 
 
 def rppg_evm() -> dict:
-    """HR read on the EVM video by POS, CHROM (skin means) and PhysNet (32x32 crops, whole clip)."""
+    """HR read on the EVM video by POS, CHROM (skin means), PhysNet (32x32 crops) and PhysFormer
+    (128x128 crops), each over the whole clip."""
     cap = cv2.VideoCapture(str(DATA / "video" / "evm" / "face.mp4"))
     fps = cap.get(cv2.CAP_PROP_FPS)
-    means, small = [], []
+    means, small, full = [], [], []
     with FaceTracker(max_faces=1) as tracker:
         while True:
             ok, bgr = cap.read()
@@ -74,11 +76,14 @@ def rppg_evm() -> dict:
             crop = crop_face(img, track)
             means.append(crop[track.skin_mask].mean(0))
             small.append(cv2.resize(crop, (32, 32), interpolation=cv2.INTER_AREA))
+            full.append(crop)
     rgb = np.array(means)
     result = {f"{name}_hr_evm_bpm": heart_rate(method(rgb, fps), fps) for name, method in METHODS.items()}
-    clip = torch.from_numpy(np.stack(small[: len(small) // 4 * 4])).permute(3, 0, 1, 2)[None]
+    t = len(small) // 4 * 4
     with torch.no_grad():
-        result["physnet_hr_evm_bpm"] = heart_rate(PhysNet.pretrained("pure")(clip)[0].numpy(), fps)
+        for key, net, crops in (("physnet", PhysNet, small), ("physformer", PhysFormer, full)):
+            clip = torch.from_numpy(np.stack(crops[:t])).permute(3, 0, 1, 2)[None]
+            result[f"{key}_hr_evm_bpm"] = heart_rate(net.pretrained("pure")(clip)[0].numpy(), fps)
     return result
 
 

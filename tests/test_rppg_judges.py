@@ -12,6 +12,7 @@ from vcam.engine.errors import ModelError
 from vcam.engine.signals import heart_rate
 from vcam.engine.sources import DemoSource
 from vcam.engine.tracking import FaceTracker
+from vcam.models.physformer import PhysFormer
 from vcam.models.physnet import PhysNet, convert_keras
 from vcam.models.weights import ensure_weights
 
@@ -26,30 +27,56 @@ def physnet(weight_cache: Path) -> PhysNet:
     return PhysNet.pretrained("pure", cache=weight_cache)
 
 
-def clip_32(frames: list[np.ndarray]) -> torch.Tensor:
-    """Tracked face crops resized to PhysNet's 32x32: [1, 3, T, 32, 32] in [0, 1]."""
+@pytest.fixture(scope="session")
+def physformer(weight_cache: Path) -> PhysFormer:
+    return PhysFormer.pretrained("pure", cache=weight_cache)
+
+
+def face_clip(frames: list[np.ndarray], size: int = 128) -> torch.Tensor:
+    """Tracked face crops at ``size``² (area-resized): [1, 3, T, size, size] in [0, 1], T % 4 == 0."""
     with FaceTracker(max_faces=1) as tracker:
-        crops = [cv2.resize(crop_face(f, tracker.update(f)[0]), (32, 32), interpolation=cv2.INTER_AREA) for f in frames]
+        crops = [cv2.resize(crop_face(f, tracker.update(f)[0]), (size, size), interpolation=cv2.INTER_AREA) for f in frames]
     t = len(crops) // 4 * 4
     return torch.from_numpy(np.stack(crops[:t])).permute(3, 0, 1, 2)[None]
 
 
+def demo_frames(hr: float, n: int = 300) -> list[np.ndarray]:
+    """The demo source: a real face photo with an injected pulse of known HR."""
+    src, frames = DemoSource(320, 240, hr_bpm=hr, frames=n), []
+    while (f := src.read()) is not None:
+        frames.append(f)
+    return frames
+
+
 def test_physnet_reads_the_real_evm_pulse(physnet: PhysNet) -> None:
     with torch.no_grad():
-        bvp = physnet(clip_32(read_video(EVM_VIDEO)))[0].numpy()
+        bvp = physnet(face_clip(read_video(EVM_VIDEO), 32))[0].numpy()
     assert abs(bvp.mean()) < 1e-4 and bvp.std() == pytest.approx(1.0, abs=1e-3)
     assert heart_rate(bvp, 30.0) == pytest.approx(EVM_HR_BPM, abs=2.0)
 
 
 @pytest.mark.parametrize("hr", [66.0, 96.0])
 def test_physnet_recovers_a_pulse_injected_into_a_real_face(physnet: PhysNet, hr: float) -> None:
-    src = DemoSource(320, 240, hr_bpm=hr, frames=300)
-    frames = []
-    while (f := src.read()) is not None:
-        frames.append(f)
     with torch.no_grad():
-        bvp = physnet(clip_32(frames))[0].numpy()
+        bvp = physnet(face_clip(demo_frames(hr), 32))[0].numpy()
     assert heart_rate(bvp, 30.0) == pytest.approx(hr, abs=1.0)
+
+
+def test_physformer_reads_the_real_evm_pulse(physformer: PhysFormer) -> None:
+    with torch.no_grad():
+        bvp = physformer(face_clip(read_video(EVM_VIDEO)))[0].numpy()
+    assert heart_rate(bvp, 30.0) == pytest.approx(EVM_HR_BPM, abs=2.0)
+
+
+def test_physformer_recovers_a_pulse_injected_into_a_real_face(physformer: PhysFormer) -> None:
+    with torch.no_grad():
+        bvp = physformer(face_clip(demo_frames(84.0)))[0].numpy()
+    assert heart_rate(bvp, 30.0) == pytest.approx(84.0, abs=1.0)
+
+
+def test_physformer_has_every_tensor_of_the_h5(physformer: PhysFormer) -> None:
+    tensors = sum(v.numel() for k, v in physformer.state_dict().items() if not k.endswith("num_batches_tracked"))
+    assert tensors == 7_395_313  # all 418 datasets of PhysFormer.pure.weights.h5
 
 
 def test_cached_weights_are_reused_and_corrupt_cache_names_the_fix(weight_cache: Path, physnet: PhysNet) -> None:
