@@ -73,3 +73,44 @@ def snr_db(x: np.ndarray, fs: float, hr_bpm: float, band: tuple[float, float] = 
 def quality(snr: float) -> float:
     """Signal quality in [0, 1] from SNR: 0 at -10 dB or less, 1 at +5 dB or more."""
     return float(np.clip((snr + 10.0) / 15.0, 0.0, 1.0))
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two equal-length signals (0 if either is constant)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    a, b = a - a.mean(), b - b.mean()
+    denom = np.sqrt((a * a).sum() * (b * b).sum())
+    return float((a * b).sum() / denom) if denom > 0 else 0.0
+
+
+def spectral_similarity(a: np.ndarray, b: np.ndarray, fs: float, band: tuple[float, float] = HR_BAND_HZ) -> float:
+    """Cosine similarity of the two signals' power spectra inside ``band`` only (the reference
+    implementation's band mask is always false, so it compared whole 0-fs/2 spectra)."""
+    sa, sb = spectrum(a, fs, band), spectrum(b, fs, band)
+    inside = (sa.freqs >= band[0]) & (sa.freqs <= band[1])
+    pa, pb = sa.power[inside], sb.power[inside]
+    denom = np.linalg.norm(pa) * np.linalg.norm(pb)
+    return float(pa @ pb / denom) if denom > 0 else 0.0
+
+
+def windowed_hr(x: np.ndarray, fs: float, window_s: float = 30.0, band: tuple[float, float] = HR_BAND_HZ) -> np.ndarray:
+    """HR (bpm) of consecutive non-overlapping ``window_s`` windows; a signal shorter than one
+    window (or a last part shorter than half a window) counts as one window of its own."""
+    n = int(round(window_s * fs))
+    starts = list(range(0, len(x) - n // 2 + 1, n)) if len(x) > n else [0]
+    return np.array([heart_rate(x[s : s + n], fs, band) for s in starts])
+
+
+@dataclass(frozen=True)
+class HrErrors:
+    mae: float
+    rmse: float
+    pearson: float
+    windows: int
+
+
+def hr_errors(estimated: np.ndarray, reference: np.ndarray) -> HrErrors:
+    """MAE, RMSE (bpm) and Pearson R between per-window HRs (R is 0 for a single window)."""
+    e, r = np.asarray(estimated, np.float64), np.asarray(reference, np.float64)
+    err = e - r
+    return HrErrors(float(np.abs(err).mean()), float(np.sqrt((err**2).mean())), pearson(e, r) if len(e) > 1 else 0.0, len(e))

@@ -4,7 +4,7 @@ import pytest
 from vcam.engine.monitors import RppgMonitor
 from vcam.engine.pulse import SKIN_PULSE_DIRECTION, ppg_waveform
 from vcam.engine.rppg import chrom, pos
-from vcam.engine.signals import heart_rate, quality, resample_uniform, snr_db
+from vcam.engine.signals import heart_rate, hr_errors, pearson, quality, resample_uniform, snr_db, spectral_similarity, windowed_hr
 
 FS = 30.0
 
@@ -69,3 +69,31 @@ def test_rppg_monitor_restarts_on_a_new_face() -> None:
     assert not mon.read().warming_up
     mon.add(3.01, 2, crop, crop, skin)
     assert mon.read().warming_up
+
+
+def test_pearson_known_answers() -> None:
+    x = np.sin(np.linspace(0, 20, 500))
+    assert pearson(x, 3 * x + 2) == pytest.approx(1.0)
+    assert pearson(x, -x) == pytest.approx(-1.0)
+    assert pearson(x, np.ones_like(x)) == 0.0
+
+
+def test_spectral_similarity_is_band_limited() -> None:
+    t = np.arange(600) / FS
+    pulse = np.sin(2 * np.pi * 1.2 * t)
+    assert spectral_similarity(pulse, pulse, FS) == pytest.approx(1.0)
+    assert spectral_similarity(pulse, 0.3 * pulse, FS) == pytest.approx(1.0)
+    # Identical in band, very different out of band (5 Hz): still 1, since only 0.7-3 Hz counts.
+    assert spectral_similarity(pulse, pulse + 3 * np.sin(2 * np.pi * 5 * t), FS) == pytest.approx(1.0, abs=1e-3)
+    assert spectral_similarity(pulse, np.sin(2 * np.pi * 2.5 * t), FS) < 0.05
+
+
+def test_windowed_hr_and_errors() -> None:
+    t = np.arange(int(75 * FS)) / FS
+    x = np.sin(2 * np.pi * 1.2 * t)
+    hrs = windowed_hr(x, FS, 30.0)
+    assert len(hrs) == 3 and np.allclose(hrs, 72.0, atol=0.5)  # 30 s + 30 s + 15 s
+    assert len(windowed_hr(x[: int(10 * FS)], FS, 30.0)) == 1
+    errs = hr_errors(np.array([70.0, 75.0, 80.0]), np.array([72.0, 75.0, 77.0]))
+    assert errs.mae == pytest.approx(5 / 3) and errs.rmse == pytest.approx(np.sqrt(13 / 3)) and errs.windows == 3
+    assert hr_errors(np.array([70.0]), np.array([71.0])).pearson == 0.0
