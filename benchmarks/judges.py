@@ -4,7 +4,7 @@
 
 dlib port vs dlib itself on the 100 LFW-10 photos (same dlib chip into both): max abs descriptor
 difference, agreement of same/different decisions at 0.6 over all 4,950 pairs, and pair
-verification accuracy; POS, CHROM, PhysNet and PhysFormer (open-rppg PURE weights) heart rate on
+verification accuracy (also for SFace, the second, independent recogniser); POS, CHROM, PhysNet and PhysFormer (open-rppg PURE weights) heart rate on
 the real EVM face video (pulse ~52.7 bpm).
 Reads ../shared/data (test data; the product never does).
 """
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from vcam.engine.crop import crop_face
-from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
+from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder, SFaceEmbedder
 from vcam.engine.rppg import METHODS
 from vcam.engine.signals import heart_rate
 from vcam.engine.tracking import FaceTracker
@@ -37,27 +37,31 @@ def _rgb(path: Path) -> np.ndarray:
 
 
 def dlib_parity() -> dict:
-    embedder, detector, net = FaceEmbedder(), dlib.get_frontal_face_detector(), DlibFaceNet.from_file()
-    names, chips, theirs = [], [], []
+    embedder, detector, net, sface = FaceEmbedder(), dlib.get_frontal_face_detector(), DlibFaceNet.from_file(), SFaceEmbedder()
+    names, chips, theirs, sface_desc = [], [], [], []
     for path in sorted((DATA / "faces" / "lfw10").glob("*/*.jpg")):
         img = _rgb(path)
         rects = detector(img, 1)
         r = max(rects, key=lambda r: r.area()) if rects else dlib.rectangle(70, 70, 180, 180)
-        chip = embedder.chip(img, (r.left(), r.top(), r.right(), r.bottom()))
+        box = (r.left(), r.top(), r.right(), r.bottom())
+        chip = embedder.chip(img, box)
+        sface_desc.append(sface.describe(img, box))
         names.append(path.parent.name)
         chips.append(chip)
         theirs.append(np.asarray(embedder._net.compute_face_descriptor(chip)))
     with torch.no_grad():
         ours = net(torch.from_numpy(np.stack(chips)).permute(0, 3, 1, 2).float()).numpy()
     theirs = np.stack(theirs)
-    agree = correct = pairs = 0
+    agree = correct = sface_correct = pairs = 0
     for i, j in combinations(range(len(names)), 2):
         a = np.linalg.norm(ours[i] - ours[j]) < DLIB_THRESHOLD
         agree += a == (np.linalg.norm(theirs[i] - theirs[j]) < DLIB_THRESHOLD)
         correct += a == (names[i] == names[j])
+        sface_correct += sface.match(sface_desc[i], sface_desc[j]) == (names[i] == names[j])
         pairs += 1
     return {"dlib_port_max_abs_diff": float(np.abs(ours - theirs).max()), "dlib_port_decision_agreement": agree / pairs,
-            "lfw10_verification_accuracy": correct / pairs, "lfw10_photos": len(names), "lfw10_pairs": pairs}
+            "lfw10_verification_accuracy": correct / pairs, "sface_lfw10_verification_accuracy": sface_correct / pairs,
+            "lfw10_photos": len(names), "lfw10_pairs": pairs}
 
 
 def rppg_evm() -> dict:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .identity import FaceEmbedder
+from .identity import Embedder, FaceEmbedder
 from .rppg import METHODS
 from .signals import heart_rate, quality, resample_uniform, snr_db
 
@@ -124,7 +124,7 @@ class IdentityReading:
 class IdentityMonitor:
     """Enrol from raw frames, then score protected frames against the enrolment."""
 
-    def __init__(self, embedder: FaceEmbedder | None = None, enrol_count: int = 3, enrolment: np.ndarray | None = None) -> None:
+    def __init__(self, embedder: Embedder | None = None, enrol_count: int = 3, enrolment: np.ndarray | None = None) -> None:
         self.embedder = embedder or FaceEmbedder()
         self.enrol_count = enrol_count
         self._enrol: list[np.ndarray] = []
@@ -139,7 +139,7 @@ class IdentityMonitor:
                 self.enrolment = np.mean(self._enrol, axis=0)
             reading = IdentityReading(t, False, None, None, self.embedder.threshold)
         else:
-            d = float(np.linalg.norm(self.embedder.describe(out, box) - self.enrolment))
+            d = self.embedder.distance(self.embedder.describe(out, box), self.enrolment)
             reading = IdentityReading(t, True, d, d < self.embedder.threshold, self.embedder.threshold)
         self.readings.append(reading)
         return reading
