@@ -74,3 +74,22 @@ def test_missing_or_corrupt_weights_name_the_fix(tmp_path) -> None:
     bad.write_bytes(b"\x01\x05con_4" + b"\x00" * 1000)
     with pytest.raises(ModelError, match="reinstall face_recognition_models"):
         read_dlib_weights(bad)
+
+
+def test_closed_set_classifier_learns_lfw10_identities(lfw, net) -> None:
+    from vcam.models.identity_classifier import train_head
+
+    rows = lfw["rows"]
+    ids = sorted({r[0] for r in rows})
+    chips = torch.from_numpy(np.stack([r[3] for r in rows])).permute(0, 3, 1, 2).float()
+    labels = torch.tensor([ids.index(r[0]) for r in rows])
+    position = [sum(r[0] == rows[k][0] for k in range(i)) for i, r in enumerate(rows)]
+    test = torch.tensor([p >= 7 for p in position])  # the last 3 photos of every identity
+    model = train_head(net, chips[~test], labels[~test])
+    with torch.no_grad():
+        accuracy = (model(chips[test]).argmax(1) == labels[test]).float().mean().item()
+    assert test.sum() == 30 and accuracy >= 0.9
+    # The frozen embedder passes gradients to the pixels (needed by the de-identification loss).
+    x = chips[:2].clone().requires_grad_(True)
+    torch.nn.functional.cross_entropy(model(x), labels[:2]).backward()
+    assert x.grad.abs().sum() > 0 and all(p.grad is None for p in model.embedder.parameters())
