@@ -46,9 +46,10 @@ class CaptureThread(threading.Thread):
         finally:
             self.ring.close()
 
-    def next_frame(self, timeout: float = 5.0) -> Frame | None:
+    def next_frame(self, timeout: float | None = None) -> Frame | None:
         """The next frame to process: the newest one for live sources (older ones are skipped
-        and counted), the oldest one otherwise. ``None`` when the stream has ended."""
+        and counted), the oldest one otherwise. ``None`` when the stream has ended (or on
+        ``timeout``); blocks until then by default: a stalled camera is not an ended stream."""
         frame = self.ring.get(timeout)
         if frame is not None and self.live:
             while len(self.ring):

@@ -114,6 +114,7 @@ class Pipeline:
         self._last_face_t: float | None = None
         self._next_identity = 0.0
         self._stop = False
+        self._worker: IdentityWorker | None = None
         self.last_rppg: RppgReading | None = None
 
     # -- one frame ------------------------------------------------------------------------
@@ -253,8 +254,6 @@ class Pipeline:
     def stop(self) -> None:
         """Ask ``run`` to finish after the current frame (thread-safe)."""
         self._stop = True
-
-    _worker: IdentityWorker | None = None
 
     def close(self) -> None:
         self.tracker.close()
