@@ -107,38 +107,40 @@ class WebcamSource(Source):
         self._cap.release()
 
 
-class DemoSource(Source):
-    """A real public-domain face photo (scikit-image's astronaut) made into a live-looking video.
+class AnimatedPhotoSource(Source):
+    """A real face photo (uint8 RGB) made into a live-looking video with a pulse of known HR.
 
-    Slow head motion (rotation, translation, scale) and lighting drift stay below 0.2 Hz, far
-    from the heart-rate band; a physiological pulse of mean HR ``hr_bpm`` modulates the skin
-    pixels along the skin's blood-volume-pulse colour direction with relative amplitude
-    ``amplitude`` (green channel); sensor noise is added before quantisation.
+    Slow head motion (rotation, translation, scale; optional perspective) and lighting drift stay
+    below 0.2 Hz, far from the heart-rate band, with phases drawn from ``seed``; a physiological
+    pulse of mean HR ``hr_bpm`` modulates the skin pixels along the skin's blood-volume-pulse
+    colour direction with relative amplitude ``amplitude`` (green channel); sensor noise is
+    added before quantisation, and ``jpeg_quality`` re-encodes every frame. ``bvp`` holds the
+    injected pulse, one value per frame (the ground truth).
     """
 
-    def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, hr_bpm: float = 72.0,
-                 amplitude: float = 0.006, frames: int | None = None, seed: int = 0) -> None:
-        from skimage import data  # ships the photo; imported here to keep start-up light
-
+    def __init__(self, photo: np.ndarray, width: int = 640, height: int = 480, fps: float = 30.0, hr_bpm: float = 72.0,
+                 amplitude: float = 0.006, frames: int | None = None, seed: int = 0, motion: float = 1.0,
+                 perspective: float = 0.0, jpeg_quality: int | None = None, anchor: str = "centre", name: str = "photo") -> None:
         from .face_regions import skin_mask
         from .tracking import FaceTracker
 
-        self.name, self.fps, self.hr_bpm, self.frames = "demo", fps, hr_bpm, frames
+        self.name, self.fps, self.hr_bpm, self.frames = name, fps, hr_bpm, frames
         self._size = (width, height)
-        base = _fit(data.astronaut(), width, height)
+        base = _fit(photo, width, height, anchor)
         with FaceTracker(max_faces=1, static=True) as tracker:
             faces = tracker.detect(base)
         if not faces:
-            raise SourceError("demo: no face found in the built-in photo")
-        lm = faces[0]
-        self._centre = lm.mean(0)
-        skin = skin_mask(lm, base.shape[:2]).astype(np.float32)
+            raise SourceError(f"{name}: no face found in the photo")
+        self._centre = faces[0].mean(0)
+        skin = skin_mask(faces[0], base.shape[:2]).astype(np.float32)
         skin = cv2.GaussianBlur(skin, (0, 0), max(width, height) / 200)
         base = base.astype(np.float32)
         self._pulse_img = base * (skin[..., None] * SKIN_PULSE_DIRECTION / SKIN_PULSE_DIRECTION[1])
         self.amplitude = amplitude
         self._rng = np.random.default_rng(seed)
-        self._pulse = ppg_waveform(np.arange(int(fps * 600)) / fps, hr_bpm, rng=np.random.default_rng(seed))
+        self._phases = self._rng.uniform(0, 2 * np.pi, 6)
+        self._motion, self._perspective, self._jpeg = motion, perspective, jpeg_quality
+        self.bvp = ppg_waveform(np.arange(int(fps * 600)) / fps, hr_bpm, rng=np.random.default_rng(seed))
         # Sensor noise: a bank of noisy copies of the photo, one drawn at random per frame
         # (fresh Gaussian noise for a 720p frame would cost more than the rest of the frame).
         self._noisy = [cv2.add(base, cv2.randn(np.empty_like(base), 0.0, 1.5)) for _ in range(8)]
@@ -149,22 +151,39 @@ class DemoSource(Source):
         if self.frames is not None and i >= self.frames:
             return None
         self._index += 1
-        t = i / self.fps
-        gain = 1.0 + 0.03 * np.sin(2 * np.pi * 0.05 * t)
-        p = self._pulse[i % len(self._pulse)]
+        t, ph, k = i / self.fps, self._phases, self._motion
+        gain = 1.0 + 0.03 * np.sin(2 * np.pi * 0.05 * t + ph[0])
         noisy = self._noisy[self._rng.integers(len(self._noisy))]
-        img = cv2.addWeighted(noisy, gain, self._pulse_img, self.amplitude * p, 0.0)
-        angle = 2.0 * np.sin(2 * np.pi * 0.13 * t)
-        scale = 1.0 + 0.015 * np.sin(2 * np.pi * 0.09 * t + 1.0)
-        m = cv2.getRotationMatrix2D(tuple(map(float, self._centre)), angle, scale)
-        w, h = self._size
-        m[:, 2] += (0.012 * w * np.sin(2 * np.pi * 0.07 * t), 0.01 * h * np.sin(2 * np.pi * 0.11 * t + 2.0))
+        img = cv2.addWeighted(noisy, gain, self._pulse_img, self.amplitude * self.bvp[i % len(self.bvp)], 0.0)
         u8 = cv2.convertScaleAbs(img)  # rounds and saturates to uint8 (values are >= 0)
-        return cv2.warpAffine(u8, m, self._size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        w, h = self._size
+        m = cv2.getRotationMatrix2D(tuple(map(float, self._centre)), k * 2.0 * np.sin(2 * np.pi * 0.13 * t + ph[1]),
+                                    1.0 + k * 0.015 * np.sin(2 * np.pi * 0.09 * t + ph[2]))
+        m[:, 2] += (k * 0.012 * w * np.sin(2 * np.pi * 0.07 * t + ph[3]), k * 0.01 * h * np.sin(2 * np.pi * 0.11 * t + ph[4]))
+        if self._perspective:
+            m = np.vstack([m, [self._perspective * np.sin(2 * np.pi * 0.05 * t + ph[5]) / w, 0.0, 1.0]])
+            out = cv2.warpPerspective(u8, m, self._size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        else:
+            out = cv2.warpAffine(u8, m, self._size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        if self._jpeg is not None:
+            ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, self._jpeg])
+            out = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        return out
 
 
-def _fit(img: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Crop ``img`` to the target aspect (keeping the top, where the face is) and resize."""
+class DemoSource(AnimatedPhotoSource):
+    """The built-in demo: scikit-image's public-domain astronaut photo, animated, 72 bpm pulse."""
+
+    def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, hr_bpm: float = 72.0,
+                 amplitude: float = 0.006, frames: int | None = None, seed: int = 0) -> None:
+        from skimage import data  # ships the photo; imported here to keep start-up light
+
+        super().__init__(data.astronaut(), width, height, fps, hr_bpm, amplitude, frames, seed, anchor="top", name="demo")
+
+
+def _fit(img: np.ndarray, width: int, height: int, anchor: str = "centre") -> np.ndarray:
+    """Crop ``img`` to the target aspect (keeping the centre, or the ``top`` where a portrait's
+    face is) and resize."""
     h, w = img.shape[:2]
     target = width / height
     if w / h > target:
@@ -172,7 +191,9 @@ def _fit(img: np.ndarray, width: int, height: int) -> np.ndarray:
         x0 = (w - cw) // 2
         img = img[:, x0 : x0 + cw]
     else:
-        img = img[: int(w / target)]
+        ch = int(w / target)
+        y0 = 0 if anchor == "top" else (h - ch) // 2
+        img = img[y0 : y0 + ch]
     return cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA if width < img.shape[1] else cv2.INTER_CUBIC)
 
 

@@ -1,0 +1,1 @@
+"""Training data: real-dataset loaders and the semi-synthetic set built from real photos."""
