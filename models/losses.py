@@ -7,8 +7,10 @@ Clips are ``[B, 3, T, H, W]`` RGB in [0, 1].
   closed-set classifier's softmax against the true identity (the "NCE" that pushes predictions
   away from the right person) plus ``lam`` x Reg_id, the normalised distance of the softmax from
   the uniform distribution (so the wrong predictions are also not confident).
-* ``open_set_identity``: hinge on the cosine similarity of the dlib embeddings of each protected
-  frame and its original, pushed below ``margin`` (real attackers are open-set recognisers).
+* ``open_set_identity``: hinge on the dlib distance between each protected frame and its
+  original, pushed above the verification threshold plus ``margin`` (real attackers are
+  open-set recognisers; dlib descriptors of different people can still have cosine
+  similarity near 1, so the hinge works on dlib's own Euclidean distance).
 * ``negative_pearson``: 1 - Pearson r per sample, averaged (rPPG preservation against the frozen
   predictor's signal on the original clip).
 
@@ -56,9 +58,10 @@ def deidentification(probs: torch.Tensor, labels: torch.Tensor, lam: float = 0.1
     return nce + lam * reg
 
 
-def open_set_identity(emb_out: torch.Tensor, emb_ref: torch.Tensor, margin: float = 0.0) -> torch.Tensor:
-    """mean(relu(cos(out, ref) - margin)): zero once every protected frame is far enough."""
-    return F.relu(F.cosine_similarity(emb_out, emb_ref, dim=1) - margin).mean()
+def open_set_identity(emb_out: torch.Tensor, emb_ref: torch.Tensor, threshold: float = 0.6, margin: float = 0.1) -> torch.Tensor:
+    """mean(relu(threshold + margin - ||out - ref||)): zero once every protected frame is farther
+    from its original than the recogniser's threshold plus ``margin``."""
+    return F.relu(threshold + margin - (emb_out - emb_ref).norm(dim=1)).mean()
 
 
 def negative_pearson(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

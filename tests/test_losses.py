@@ -27,8 +27,9 @@ def test_deidentification_prefers_wrong_and_unconfident_predictions() -> None:
 
 def test_open_set_hinge_and_negative_pearson() -> None:
     a = torch.randn(4, 128)
-    assert abs(open_set_identity(a, a).item() - 1.0) < 1e-6
-    assert open_set_identity(a, -a).item() == 0.0
+    assert open_set_identity(a, a).item() == torch.tensor(0.7).item()
+    far = a + torch.nn.functional.normalize(torch.randn(4, 128), dim=1) * 0.75
+    assert open_set_identity(a, far).item() == 0.0
     t = torch.linspace(0, 10, 300)
     s = torch.sin(2 * torch.pi * 1.2 * t)[None]
     assert negative_pearson(3 * s + 1, s).item() < 1e-6

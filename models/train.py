@@ -1,0 +1,188 @@
+"""Training of the de-identification AE (Savic & Zhao, BMVC 2023, §3) against frozen judges.
+
+Per step, for a batch of clips (T frames of 128x128 face crops from the runtime's tracker):
+``out = AE(clip)``; L_rec (MSE + SSIM); L_id on K random frames with the closed-set classifier
+(softmax over the training identities on the frozen dlib embedding, chips sampled
+differentiably with the transform dlib finds on the original frame); the open-set term (hinge
+on the dlib distance of protected vs original frames); L_rppg = negative Pearson of the frozen
+PhysNet's pulse on ``out`` vs on the original (both at 32x32). ``beta`` weighs L_id and is used
+with a positive sign because ``deidentification`` already returns the *negative* cross-entropy.
+
+Writes ``<out>/config.json``, ``<out>/checkpoint.pt`` (every epoch; ``resume=True`` continues from
+it; loaded with ``weights_only=True``) and ``<out>/log.jsonl`` (every loss term and validation
+metric per epoch).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
+
+from .autoencoder import DeidAutoencoder
+from .data.synthetic import Clip, make_clip, photo_identities, split_identities
+from .dlib_resnet import DlibFaceNet
+from .face_align import chip_transform, sample_chips
+from .identity_classifier import IdentityClassifier, train_head
+from .losses import LossWeights, deidentification, negative_pearson, open_set_identity, reconstruction, sample_frames
+from .physnet import PhysNet
+
+
+@dataclass
+class TrainConfig:
+    photos: str
+    out: str = "runs/default"
+    clip_len: int = 64
+    clips_per_photo: int = 1
+    val_fraction: float = 0.2
+    epochs: int = 20
+    batch: int = 1
+    lr: float = 3e-4
+    weight_decay: float = 0.05
+    c1: int = 32
+    c2: int = 64
+    residual: bool = True
+    alpha: float = 1.5
+    beta: float = 0.3
+    gamma: float = 0.1
+    lam: float = 0.1
+    delta: float = 0.3
+    k_frames: int = 8
+    seed: int = 0
+    max_steps_per_epoch: int | None = None
+
+
+@dataclass
+class TrainClip:
+    """A clip as tensors, with the dlib chip transforms of its original frames."""
+
+    video: torch.Tensor  # [3, T, 128, 128]
+    chip_tf: torch.Tensor  # [T, 2, 3]
+    label: int
+    identity: str
+
+
+def _prepare(clips: list[Clip], ids: list[str], embedder: FaceEmbedder) -> list[TrainClip]:
+    out = []
+    for c in clips:
+        tf = [chip_transform(embedder, np.round(f * 255).astype(np.uint8), (0, 0, f.shape[1] - 1, f.shape[0] - 1)) for f in c.frames]
+        out.append(TrainClip(torch.from_numpy(c.frames).permute(3, 0, 1, 2).contiguous(), torch.from_numpy(np.stack(tf)).float(),
+                             ids.index(c.identity) if c.identity in ids else -1, c.identity))
+    return out
+
+
+def build_clips(cfg: TrainConfig) -> tuple[list[Clip], list[Clip], list[str]]:
+    """Identity-disjoint train/validation clips from the photo folder."""
+    photos = photo_identities(Path(cfg.photos))
+    train_ids, val_ids = split_identities(list(photos), cfg.val_fraction, cfg.seed)
+    train, val = [], []
+    for ident, paths in photos.items():
+        for i, path in enumerate(paths):
+            for j in range(cfg.clips_per_photo):
+                clip = make_clip(path, ident, cfg.clip_len, seed=cfg.seed * 100_003 + zlib.crc32(f"{ident}/{i}/{j}".encode()) % 100_000)
+                if clip is not None:
+                    (train if ident in train_ids else val).append(clip)
+    return train, val, train_ids
+
+
+class Judges:
+    """The frozen networks: dlib embedding, closed-set classifier, PhysNet."""
+
+    def __init__(self, train: list[TrainClip]) -> None:
+        self.net = DlibFaceNet.from_file()
+        chips = torch.cat([sample_chips(c.video[:, ::8].transpose(0, 1) * 255, c.chip_tf[::8]) for c in train])
+        labels = torch.cat([torch.full((len(range(0, c.video.shape[1], 8)),), c.label) for c in train])
+        self.classifier: IdentityClassifier = train_head(self.net, chips, labels)
+        self.physnet = PhysNet.pretrained("pure")
+
+    def pulse(self, video: torch.Tensor) -> torch.Tensor:
+        """[B, 3, T, 128, 128] -> PhysNet pulse [B, T] at 32x32 (T divisible by 4)."""
+        return self.physnet(F.avg_pool3d(video, (1, 4, 4)))
+
+
+def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: LossWeights, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    video = torch.stack([c.video for c in batch])
+    out = ae(video)
+    idx = sample_frames(video.shape[2], w.k_frames, gen)
+    tf = torch.cat([c.chip_tf[idx] for c in batch])
+    chips_out = sample_chips(out[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, tf)
+    with torch.no_grad():
+        chips_in = sample_chips(video[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, tf)
+        emb_in = judges.net(chips_in)
+        target = judges.pulse(video)
+    emb_out = judges.net(chips_out)
+    labels = torch.tensor([c.label for c in batch]).repeat_interleave(len(idx))
+    probs = torch.softmax(judges.classifier.head(emb_out), dim=1)
+    return {
+        "rec": reconstruction(out, video),
+        "id": deidentification(probs, labels, w.lam),
+        "open_id": open_set_identity(emb_out, emb_in),
+        "rppg": negative_pearson(judges.pulse(out), target),
+    }
+
+
+@torch.no_grad()
+def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip]) -> dict[str, float]:
+    """PSNR, PhysNet pulse correlation and dlib match rate (protected vs original frames)."""
+    psnr, corr, matches = [], [], []
+    for c in clips:
+        video = c.video[None]
+        out = ae(video).clamp(0, 1)
+        psnr.append(float(10 * torch.log10(1 / F.mse_loss(out, video))))
+        corr.append(1 - float(negative_pearson(judges.pulse(out), judges.pulse(video))))
+        idx = torch.arange(0, video.shape[2], 8)
+        chips = lambda v: sample_chips(v[0][:, idx].transpose(0, 1) * 255, c.chip_tf[idx])  # noqa: E731
+        d = (judges.net(chips(out)) - judges.net(chips(video))).norm(dim=1)
+        matches.extend((d < DLIB_THRESHOLD).tolist())
+    return {"val_psnr_db": float(np.mean(psnr)), "val_bvp_r": float(np.mean(corr)), "val_dlib_match_rate": float(np.mean(matches))}
+
+
+def train(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
+    """Train and return the checkpoint path."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    train_clips, val_clips, train_ids = build_clips(cfg)
+    embedder = FaceEmbedder()
+    train_set, val_set = _prepare(train_clips, train_ids, embedder), _prepare(val_clips, train_ids, embedder)
+    judges = Judges(train_set)
+    ae = DeidAutoencoder(cfg.c1, cfg.c2, causal=True, residual=cfg.residual)
+    opt = torch.optim.AdamW(ae.parameters(), lr=cfg.lr, betas=(0.9, 0.99), eps=1e-8, weight_decay=cfg.weight_decay)
+    ckpt, start = out / "checkpoint.pt", 0
+    if resume and ckpt.is_file():
+        state = torch.load(ckpt, weights_only=True)
+        ae.load_state_dict(state["ae"])
+        opt.load_state_dict(state["opt"])
+        start = int(state["epoch"]) + 1
+    w = LossWeights(cfg.alpha, cfg.beta, cfg.gamma, cfg.lam, cfg.delta, cfg.k_frames)
+    for epoch in range(start, cfg.epochs):
+        t0, sums, steps = time.monotonic(), {}, 0
+        order = torch.randperm(len(train_set), generator=gen).tolist()
+        for b in range(0, len(order), cfg.batch):
+            if cfg.max_steps_per_epoch is not None and steps >= cfg.max_steps_per_epoch:
+                break
+            terms = loss_terms(ae, judges, [train_set[i] for i in order[b : b + cfg.batch]], w, gen)
+            total = w.alpha * terms["rec"] + w.beta * terms["id"] + w.gamma * terms["rppg"] + w.delta * terms["open_id"]
+            opt.zero_grad()
+            total.backward()
+            opt.step()
+            for k, v in {**terms, "total": total}.items():
+                sums[k] = sums.get(k, 0.0) + v.item()
+            steps += 1
+        record = {"epoch": epoch, "steps": steps, "seconds": round(time.monotonic() - t0, 1), **{k: v / max(steps, 1) for k, v in sums.items()}}
+        record.update(validate(ae, judges, val_set))
+        with (out / "log.jsonl").open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        torch.save({"ae": ae.state_dict(), "opt": opt.state_dict(), "epoch": epoch}, ckpt)
+        log(record)
+    return ckpt
