@@ -30,3 +30,13 @@ def test_tiny_training_run_logs_checkpoints_and_resumes(tmp_path) -> None:
     ae = DeidAutoencoder(8, 16, residual=True)
     ae.load_state_dict(second["ae"])
     assert json.loads((tmp_path / "run" / "config.json").read_text())["c1"] == 8
+
+
+def test_vcam_train_bad_input_is_one_line(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    for args, message in ((["--photos", str(tmp_path / "none")], "photo folder not found"), ([], "--photos is required"),
+                          (["--photos", str(tmp_path), "--clip-len", "30"], "divisible by 4")):
+        res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", *args], capture_output=True, text=True)
+        assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
