@@ -38,7 +38,10 @@ class CausalConv3d(nn.Module):
         cur = F.pad(x, (1, 1, 1, 1), mode="replicate").unsqueeze(2)
         state = torch.where(reset > 0.5, cur, state)  # one broadcasting select, no blend arithmetic
         window = torch.cat([state, cur], dim=2)
-        return self.conv(window).squeeze(2), window[:, :, 1:]
+        # A 3x3x3 conv over exactly 3 frames is a 3x3 conv over the 3*C stacked channels: the
+        # exported step then holds only 2-D convs, which runtimes optimise (and quantise) best.
+        weight = self.conv.weight.flatten(1, 2)  # [O, C*3, 3, 3], channel-major like the input
+        return F.conv2d(window.flatten(1, 2), weight, self.conv.bias), window[:, :, 1:]
 
 
 class DeidAutoencoder(nn.Module):
