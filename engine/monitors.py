@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 import time
 from collections import deque
@@ -146,7 +147,10 @@ class IdentityMonitor:
 
 
 def _identity_process(jobs: "mp.Queue", results: "mp.Queue", enrol_count: int) -> None:
-    """Child process: measure jobs until ``None``; errors are reported, not raised."""
+    """Child process: measure jobs until ``None``; errors are reported, not raised. Runs at a
+    lower CPU priority: a late identity reading costs nothing, a late frame does."""
+    if hasattr(os, "nice"):
+        os.nice(10)
     monitor = IdentityMonitor(enrol_count=enrol_count)
     while (job := jobs.get()) is not None:
         try:
