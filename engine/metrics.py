@@ -25,8 +25,13 @@ class RunMetrics:
     _sec_start: float = field(default_factory=time.monotonic)
     _sec_frames: int = 0
     _sec_lat: list[float] = field(default_factory=list)
+    _first_done: float = 0.0
+    _last_done: float = 0.0
 
     def frame_done(self, latency_ms: float, fallback: str | None) -> None:
+        now = time.monotonic()
+        self._first_done = self._first_done or now
+        self._last_done = now
         self.frames += 1
         self._sec_frames += 1
         self.latencies_ms.append(latency_ms)
@@ -57,15 +62,17 @@ class RunMetrics:
         return record
 
     def summary(self, dropped: int, rppg: list[RppgReading], identity: list[IdentityReading], extra: dict | None = None) -> dict:
-        """Whole-run figures; HRs are medians of the per-second readings after warm-up."""
+        """Whole-run figures; ``fps`` is measured from the first to the last output frame (start-up
+        and shutdown excluded); HRs are medians of the per-second readings after warm-up."""
         wall = max(time.monotonic() - self.start, 1e-9)
+        span = self._last_done - self._first_done
         ready = [r for r in rppg if not r.warming_up]
         scored = [r for r in identity if r.enrolled]
         lat = np.array(self.latencies_ms) if self.latencies_ms else np.zeros(1)
         out = {
             "frames": self.frames,
             "wall_s": round(wall, 3),
-            "fps": round(self.frames / wall, 2),
+            "fps": round((self.frames - 1) / span, 2) if self.frames > 1 and span > 0 else 0.0,
             "p50_latency_ms": round(float(np.percentile(lat, 50)), 2),
             "p95_latency_ms": round(float(np.percentile(lat, 95)), 2),
             "dropped_frames": dropped,
