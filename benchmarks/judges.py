@@ -48,7 +48,7 @@ def dlib_parity() -> dict:
         sface_desc.append(sface.describe(img, box))
         names.append(path.parent.name)
         chips.append(chip)
-        theirs.append(np.asarray(embedder._net.compute_face_descriptor(chip)))
+        theirs.append(embedder.describe_chip(chip))
     with torch.no_grad():
         ours = net(torch.from_numpy(np.stack(chips)).permute(0, 3, 1, 2).float()).numpy()
     theirs = np.stack(theirs)

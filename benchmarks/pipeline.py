@@ -25,7 +25,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from vcam.engine.backends import OrtBackend
+from vcam.engine.backends import OrtBackend, session_options
 from vcam.engine.compositor import mix, paste
 from vcam.engine.crop import crop_face
 from vcam.engine.filters import DeidFilter
@@ -87,10 +87,7 @@ def end_to_end(model_path: Path, width: int, height: int, frames: int, realtime:
 
 def stream_vs_window(stream_path: Path, window_path: Path, repeats: int = 3) -> dict:
     """Per output frame: one streaming step vs. recomputing the whole 64-frame window."""
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    win = ort.InferenceSession(str(window_path), opts, providers=["CPUExecutionProvider"])
+    win = ort.InferenceSession(str(window_path), session_options(1), providers=["CPUExecutionProvider"])
     clip = np.random.default_rng(0).random((1, 3, 64, 128, 128), dtype=np.float32)
     win.run(None, {"clip": clip})
     t = time.perf_counter()

@@ -25,6 +25,16 @@ PROVIDERS = {
 }
 
 
+def session_options(threads: int = 1) -> ort.SessionOptions:
+    """CPU threads bounded and spinning off, so a session does not steal cycles from the other
+    pipeline threads (or from torch in the same process) between calls."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return opts
+
+
 def _provider_list(provider: str, fp16: bool) -> list:
     """Execution providers in fallback order for onnxruntime."""
     if provider == "tensorrt":
@@ -61,19 +71,14 @@ class InferenceBackend(ABC):
 
 
 class OrtBackend(InferenceBackend):
-    """onnxruntime session. ``provider`` is "cpu", "cuda" or "tensorrt"; CPU threads are bounded
-    and spinning is off so the session does not steal cycles from the other pipeline threads."""
+    """onnxruntime session on ``provider`` "cpu", "cuda" or "tensorrt" (see ``session_options``)."""
 
     def __init__(self, path: Path, provider: str = "cpu", threads: int = 1, fp16: bool = True) -> None:
         super().__init__(path)
         if not self.path.is_file():
             raise ModelError(f"model file not found: {self.path}")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=_provider_list(provider, fp16))
+            self.session = ort.InferenceSession(str(self.path), session_options(threads), providers=_provider_list(provider, fp16))
         except Exception as exc:  # onnxruntime raises several unrelated types for bad files
             raise ModelError(f"cannot load model {self.path}: {str(exc).splitlines()[0]}") from None
         self.name = f"onnxruntime-{provider}"

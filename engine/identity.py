@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from .backends import session_options
 from .errors import ModelError
 
 DLIB_THRESHOLD = 0.6
@@ -64,14 +65,21 @@ class FaceEmbedder(Embedder):
         except RuntimeError as exc:
             raise ModelError(f"cannot load dlib face models from {d}: {exc}; reinstall face_recognition_models") from None
 
+    def shape(self, image: np.ndarray, box: tuple[int, int, int, int]) -> "dlib.full_object_detection":
+        """dlib's 5 landmarks of the face in ``box`` (x0, y0, x1, y1)."""
+        return self._shape(image, dlib.rectangle(*map(int, box)))
+
     def chip(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """uint8 (150, 150, 3) RGB aligned face chip of the face in ``box`` (x0, y0, x1, y1)."""
-        shape = self._shape(image, dlib.rectangle(*map(int, box)))
-        return dlib.get_face_chip(image, shape, size=150, padding=0.25)
+        """uint8 (150, 150, 3) RGB aligned face chip of the face in ``box``."""
+        return dlib.get_face_chip(image, self.shape(image, box), size=150, padding=0.25)
+
+    def describe_chip(self, chip: np.ndarray) -> np.ndarray:
+        """128-d descriptor of an aligned 150x150 face chip."""
+        return np.asarray(self._net.compute_face_descriptor(chip))
 
     def describe(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """128-d descriptor of the face in ``box`` of ``image`` (uint8 RGB)."""
-        return np.asarray(self._net.compute_face_descriptor(self.chip(image, box)))
+        return self.describe_chip(self.chip(image, box))
 
 
 SFACE_COSINE_THRESHOLD = 0.363
@@ -105,9 +113,7 @@ class SFaceEmbedder(Embedder):
         keep = [i for i in model.graph.input if i.name in used and i.name not in {t.name for t in model.graph.initializer}]
         del model.graph.input[:]
         model.graph.input.extend(keep)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts = session_options(threads)
         opts.log_severity_level = 3  # the file's unused initializers make onnxruntime warn on load
         self._session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name

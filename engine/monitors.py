@@ -130,7 +130,6 @@ class IdentityMonitor:
         self.enrol_count = enrol_count
         self._enrol: list[np.ndarray] = []
         self.enrolment = enrolment
-        self.readings: list[IdentityReading] = []
 
     def measure(self, t: float, raw: np.ndarray, out: np.ndarray, box: tuple[int, int, int, int]) -> IdentityReading:
         """Use ``raw`` (uint8 RGB frame) to enrol until enrolled, then score ``out`` in ``box``."""
@@ -142,7 +141,6 @@ class IdentityMonitor:
         else:
             d = self.embedder.distance(self.embedder.describe(out, box), self.enrolment)
             reading = IdentityReading(t, True, d, d < self.embedder.threshold, self.embedder.threshold)
-        self.readings.append(reading)
         return reading
 
 

@@ -33,8 +33,7 @@ def details_transform(details: "dlib.chip_details") -> np.ndarray:
 
 def chip_transform(embedder: FaceEmbedder, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """2x3 chip -> image matrix of the face in ``box`` of ``image`` (uint8 RGB)."""
-    shape = embedder._shape(image, dlib.rectangle(*map(int, box)))
-    return details_transform(dlib.get_face_chip_details(shape, CHIP_SIZE, CHIP_PADDING))
+    return details_transform(dlib.get_face_chip_details(embedder.shape(image, box), CHIP_SIZE, CHIP_PADDING))
 
 
 def sample_chips(images: torch.Tensor, transforms: torch.Tensor, size: int = CHIP_SIZE) -> torch.Tensor:

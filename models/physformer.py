@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .physnet import BN_EPS, _bn, _conv, zscore
-from .weights import ensure_weights
+from .weights import load_frozen
 
 DIM, FF, HEADS, THETA, GRA_SHARP = 96, 144, 12, 0.7, 2.0
 
@@ -81,9 +81,7 @@ class PhysFormer(nn.Module):
     @classmethod
     def pretrained(cls, dataset: str = "pure", cache: Path | None = None) -> "PhysFormer":
         """Frozen, eval-mode PhysFormer with open-rppg's ``dataset`` ("pure" or "rlap") weights."""
-        net = cls()
-        net.load_state_dict(ensure_weights(f"physformer.{dataset}", convert_keras, cache))
-        return net.eval().requires_grad_(False)
+        return load_frozen(cls(), f"physformer.{dataset}", convert_keras, cache)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = zscore(x, (2, 3, 4))

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .weights import ensure_weights
+from .weights import load_frozen
 
 BN_EPS = 1e-3  # Keras default
 INPUT_SIZE = 32
@@ -48,9 +48,7 @@ class PhysNet(nn.Module):
     @classmethod
     def pretrained(cls, dataset: str = "pure", cache: Path | None = None) -> "PhysNet":
         """Frozen, eval-mode PhysNet with open-rppg's ``dataset`` ("pure" or "rlap") weights."""
-        net = cls()
-        net.load_state_dict(ensure_weights(f"physnet.{dataset}", convert_keras, cache))
-        return net.eval().requires_grad_(False)
+        return load_frozen(cls(), f"physnet.{dataset}", convert_keras, cache)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = zscore(x, (2, 3, 4))

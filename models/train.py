@@ -98,8 +98,9 @@ class Judges:
 
     def __init__(self, train: list[TrainClip]) -> None:
         self.net = DlibFaceNet.from_file()
-        chips = torch.cat([sample_chips(c.video[:, ::8].transpose(0, 1) * 255, c.chip_tf[::8]) for c in train])
-        labels = torch.cat([torch.full((len(range(0, c.video.shape[1], 8)),), c.label) for c in train])
+        per_clip = [sample_chips(c.video[:, ::8].transpose(0, 1) * 255, c.chip_tf[::8]) for c in train]
+        chips = torch.cat(per_clip)
+        labels = torch.cat([torch.full((len(x),), c.label) for x, c in zip(per_clip, train, strict=True)])
         self.classifier: IdentityClassifier = train_head(self.net, chips, labels)
         self.physnet = PhysNet.pretrained("pure")
 
@@ -139,8 +140,8 @@ def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip]) -> dic
         psnr.append(float(10 * torch.log10(1 / F.mse_loss(out, video))))
         corr.append(1 - float(negative_pearson(judges.pulse(out), judges.pulse(video))))
         idx = torch.arange(0, video.shape[2], 8)
-        chips = lambda v: sample_chips(v[0][:, idx].transpose(0, 1) * 255, c.chip_tf[idx])  # noqa: E731
-        d = (judges.net(chips(out)) - judges.net(chips(video))).norm(dim=1)
+        emb_out, emb_in = (judges.net(sample_chips(v[0][:, idx].transpose(0, 1) * 255, c.chip_tf[idx])) for v in (out, video))
+        d = (emb_out - emb_in).norm(dim=1)
         matches.extend((d < DLIB_THRESHOLD).tolist())
     return {"val_psnr_db": float(np.mean(psnr)), "val_bvp_r": float(np.mean(corr)), "val_dlib_match_rate": float(np.mean(matches))}
 

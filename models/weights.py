@@ -61,6 +61,12 @@ def h5_tensors(data: bytes) -> dict[str, np.ndarray]:
     return out
 
 
+def load_frozen(net: torch.nn.Module, name: str, convert: Callable[[dict[str, np.ndarray]], dict[str, torch.Tensor]], cache: Path | None = None) -> torch.nn.Module:
+    """``net`` with weight set ``name`` loaded, in eval mode, without gradients (a frozen judge)."""
+    net.load_state_dict(ensure_weights(name, convert, cache))
+    return net.eval().requires_grad_(False)
+
+
 def ensure_weights(name: str, convert: Callable[[dict[str, np.ndarray]], dict[str, torch.Tensor]], cache: Path | None = None) -> dict[str, torch.Tensor]:
     """The torch state dict of weight set ``name`` (see ``H5_FILES``), fetching it if needed."""
     if name not in H5_FILES:

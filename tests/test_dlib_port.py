@@ -24,7 +24,7 @@ def lfw() -> dict:
         r = max(rects, key=lambda r: r.area()) if rects else dlib.rectangle(70, 70, 180, 180)  # LFW faces are centred
         box = (r.left(), r.top(), r.right(), r.bottom())
         chip = embedder.chip(img, box)
-        rows.append((path.parent.name, img, box, chip, np.asarray(embedder._net.compute_face_descriptor(chip))))
+        rows.append((path.parent.name, img, box, chip, embedder.describe_chip(chip)))
     return {"rows": rows, "embedder": embedder}
 
 
