@@ -14,6 +14,9 @@ import sys
 import tomllib
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
 from vcam.engine.errors import VcamError
 
 
@@ -27,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int)
     ap.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     args = ap.parse_args(argv)
+    console = Console()
     try:
         from vcam.models.train import TrainConfig, train
     except ImportError as exc:
@@ -50,12 +54,20 @@ def main(argv: list[str] | None = None) -> int:
             raise VcamError("clip_len must be divisible by 4 (PhysNet's temporal pooling)")
         cfg = TrainConfig(**values)
 
-        def log(r: dict) -> None:
-            print(f"epoch {r['epoch']}: total {r['total']:.4f} (rec {r['rec']:.4f}, id {r['id']:.4f}, open-id {r['open_id']:.4f}, "
-                  f"rppg {r['rppg']:.4f}) | val PSNR {r['val_psnr_db']:.1f} dB, pulse r {r['val_bvp_r']:.3f}, "
-                  f"dlib match {r['val_dlib_match_rate']:.0%} | {r['seconds']:.0f} s", flush=True)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=console, transient=True, disable=not console.is_terminal) as bar:
+            task = bar.add_task("preparing clips and judges", total=None)
 
-        ckpt = train(cfg, resume=args.resume, log=log)
+            def log(r: dict) -> None:
+                console.print(f"epoch {r['epoch']}: total {r['total']:.4f} (rec {r['rec']:.4f}, id {r['id']:.4f}, open-id {r['open_id']:.4f}, "
+                              f"rppg {r['rppg']:.4f}) | val PSNR {r['val_psnr_db']:.1f} dB, SSIM {r['val_ssim']:.3f}, "
+                              f"pulse r {r['val_bvp_r']:.3f}, dlib match {r['val_dlib_match_rate']:.0%} | {r['seconds']:.0f} s",
+                              highlight=False, soft_wrap=True)
+
+            def progress(epoch: int, step: int, steps: int) -> None:
+                bar.update(task, description=f"epoch {epoch + 1}/{cfg.epochs}", completed=step, total=steps)
+
+            ckpt = train(cfg, resume=args.resume, log=log, progress=progress)
         print(f"checkpoint: {ckpt}")
     except VcamError as exc:
         print(f"vcam-train: error: {exc}", file=sys.stderr)

@@ -18,12 +18,14 @@ import dataclasses
 import json
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pytorch_msssim import ssim
 
 from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
 
@@ -32,7 +34,7 @@ from .data.synthetic import Clip, make_clip, photo_identities, split_identities
 from .dlib_resnet import DlibFaceNet
 from .face_align import chip_transform, sample_chips
 from .identity_classifier import IdentityClassifier, train_head
-from .losses import LossWeights, deidentification, negative_pearson, open_set_identity, reconstruction, sample_frames
+from .losses import LossWeights, deidentification, frames, negative_pearson, open_set_identity, reconstruction, sample_frames
 from .physnet import PhysNet
 
 
@@ -46,6 +48,7 @@ class TrainConfig:
     epochs: int = 20
     batch: int = 1
     lr: float = 3e-4
+    lr_final_fraction: float = 0.1
     weight_decay: float = 0.05
     c1: int = 32
     c2: int = 64
@@ -132,22 +135,32 @@ def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: L
 
 @torch.no_grad()
 def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip]) -> dict[str, float]:
-    """PSNR, PhysNet pulse correlation and dlib match rate (protected vs original frames)."""
-    psnr, corr, matches = [], [], []
+    """PSNR, SSIM, PhysNet pulse correlation and dlib match rate (protected vs original frames)."""
+    psnr, sim, corr, matches = [], [], [], []
     for c in clips:
         video = c.video[None]
         out = ae(video).clamp(0, 1)
         psnr.append(float(10 * torch.log10(1 / F.mse_loss(out, video))))
+        sim.append(float(ssim(frames(out), frames(video), data_range=1.0)))
         corr.append(1 - float(negative_pearson(judges.pulse(out), judges.pulse(video))))
         idx = torch.arange(0, video.shape[2], 8)
         emb_out, emb_in = (judges.net(sample_chips(v[0][:, idx].transpose(0, 1) * 255, c.chip_tf[idx])) for v in (out, video))
         d = (emb_out - emb_in).norm(dim=1)
         matches.extend((d < DLIB_THRESHOLD).tolist())
-    return {"val_psnr_db": float(np.mean(psnr)), "val_bvp_r": float(np.mean(corr)), "val_dlib_match_rate": float(np.mean(matches))}
+    return {"val_psnr_db": float(np.mean(psnr)), "val_ssim": float(np.mean(sim)), "val_bvp_r": float(np.mean(corr)), "val_dlib_match_rate": float(np.mean(matches))}
 
 
-def train(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
-    """Train and return the checkpoint path."""
+def _epoch_order(n: int, batch: int, cap: int | None, gen: torch.Generator) -> list[list[int]]:
+    order = torch.randperm(n, generator=gen).tolist()
+    batches = [order[b : b + batch] for b in range(0, n, batch)]
+    return batches[:cap] if cap is not None else batches
+
+
+def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = print,
+          progress: Callable[[int, int, int], None] | None = None) -> Path:
+    """Train and return the checkpoint path. ``log`` gets one record per epoch; ``progress``
+    (if given) is called after every step with (epoch, step, steps in the epoch). The learning
+    rate follows a cosine from ``lr`` down to ``lr * lr_final_fraction`` over the whole run."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
@@ -159,31 +172,36 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> Path:
     judges = Judges(train_set)
     ae = DeidAutoencoder(cfg.c1, cfg.c2, causal=True, residual=cfg.residual)
     opt = torch.optim.AdamW(ae.parameters(), lr=cfg.lr, betas=(0.9, 0.99), eps=1e-8, weight_decay=cfg.weight_decay)
+    per_epoch = len(_epoch_order(len(train_set), cfg.batch, cfg.max_steps_per_epoch, torch.Generator()))
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, cfg.epochs * per_epoch), eta_min=cfg.lr * cfg.lr_final_fraction)
     ckpt, start = out / "checkpoint.pt", 0
     if resume and ckpt.is_file():
         state = torch.load(ckpt, weights_only=True)
         ae.load_state_dict(state["ae"])
         opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        gen.set_state(state["gen"])
         start = int(state["epoch"]) + 1
     w = LossWeights(cfg.alpha, cfg.beta, cfg.gamma, cfg.lam, cfg.delta, cfg.k_frames)
     for epoch in range(start, cfg.epochs):
-        t0, sums, steps = time.monotonic(), {}, 0
-        order = torch.randperm(len(train_set), generator=gen).tolist()
-        for b in range(0, len(order), cfg.batch):
-            if cfg.max_steps_per_epoch is not None and steps >= cfg.max_steps_per_epoch:
-                break
-            terms = loss_terms(ae, judges, [train_set[i] for i in order[b : b + cfg.batch]], w, gen)
+        t0, sums = time.monotonic(), {}
+        batches = _epoch_order(len(train_set), cfg.batch, cfg.max_steps_per_epoch, gen)
+        for steps, batch in enumerate(batches, 1):
+            terms = loss_terms(ae, judges, [train_set[i] for i in batch], w, gen)
             total = w.alpha * terms["rec"] + w.beta * terms["id"] + w.gamma * terms["rppg"] + w.delta * terms["open_id"]
             opt.zero_grad()
             total.backward()
             opt.step()
+            sched.step()
             for k, v in {**terms, "total": total}.items():
                 sums[k] = sums.get(k, 0.0) + v.item()
-            steps += 1
-        record = {"epoch": epoch, "steps": steps, "seconds": round(time.monotonic() - t0, 1), **{k: v / max(steps, 1) for k, v in sums.items()}}
+            if progress is not None:
+                progress(epoch, steps, len(batches))
+        steps = len(batches)
+        record = {"epoch": epoch, "steps": steps, "seconds": round(time.monotonic() - t0, 1), "lr": sched.get_last_lr()[0], **{k: v / max(steps, 1) for k, v in sums.items()}}
         record.update(validate(ae, judges, val_set))
         with (out / "log.jsonl").open("a") as f:
             f.write(json.dumps(record) + "\n")
-        torch.save({"ae": ae.state_dict(), "opt": opt.state_dict(), "epoch": epoch}, ckpt)
+        torch.save({"ae": ae.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch}, ckpt)
         log(record)
     return ckpt
