@@ -15,6 +15,7 @@ from typing import Any
 import platformdirs
 import tomli_w
 
+from vcam.engine.backends import BACKENDS, PRECISIONS
 from vcam.engine.errors import ConfigError
 from vcam.engine.filters import FILTERS
 
@@ -35,7 +36,8 @@ class Config:
     filter: str = "deid"  # deid | blur | pixelate | off
     strength: float = 1.0  # 0 = raw face, 1 = full filter
     model: str = ""  # streaming ONNX model; empty = the shipped default
-    backend: str = "auto"  # auto | cpu | cuda | tensorrt
+    backend: str = "auto"  # auto | tensorrt | cuda | cpu
+    precision: str = "auto"  # auto (INT8 model on CPU/TensorRT if present) | fp32 | int8
     threads: int = 2  # inference threads (2 measured best on a 2-core CPU)
     width: int = 1280  # requested camera size / demo size
     height: int = 720
@@ -59,7 +61,8 @@ class Config:
         checks = [
             ("filter", self.filter in FILTERS, f"one of {', '.join(FILTERS)}"),
             ("strength", 0.0 <= self.strength <= 1.0, "between 0 and 1"),
-            ("backend", self.backend in ("auto", "cpu", "cuda", "tensorrt"), "auto, cpu, cuda or tensorrt"),
+            ("backend", self.backend in BACKENDS, ", ".join(BACKENDS)),
+            ("precision", self.precision in PRECISIONS, ", ".join(PRECISIONS)),
             ("threads", 1 <= self.threads <= 64, "between 1 and 64"),
             ("width", 16 <= self.width <= 7680, "between 16 and 7680"),
             ("height", 16 <= self.height <= 4320, "between 16 and 4320"),

@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from vcam.engine.backends import BACKENDS, PRECISIONS
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS, make_filter
 from vcam.engine.native_log import NativeLogFilter
@@ -37,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--filter", choices=FILTERS, help="face filter (default: deid)")
     a("--strength", type=float, help="0..1, how much of the filter is applied (default: 1)")
     a("--model", help="streaming ONNX model for --filter deid (default: the shipped model)")
-    a("--backend", choices=("auto", "cpu", "cuda", "tensorrt"), help="inference backend (default: auto)")
+    a("--backend", choices=BACKENDS, help="inference backend (default: auto = tensorrt, cuda, cpu in that order)")
+    a("--precision", choices=PRECISIONS, help="auto (the INT8 model next to --model if present, on cpu/tensorrt) | fp32 | int8")
     a("--threads", type=int, help="inference threads (default: 2)")
     a("--width", type=int, help="camera/demo width (default: 1280)")
     a("--height", type=int, help="camera/demo height (default: 720)")
@@ -59,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-CONFIG_KEYS = ("source", "sink", "filter", "strength", "model", "backend", "threads", "width", "height", "fps", "mjpg",
+CONFIG_KEYS = ("source", "sink", "filter", "strength", "model", "backend", "precision", "threads", "width", "height", "fps", "mjpg",
                "out_width", "out_height", "vcam_device", "vcam_backend", "max_faces", "realtime", "monitors")
 
 
@@ -78,7 +80,7 @@ def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool) ->
         raise VcamError("--frames must be >= 1")
     if json_path is not None and not json_path.parent.is_dir():
         raise VcamError(f"cannot write {json_path}: folder {json_path.parent} does not exist")
-    face_filter = make_filter(cfg.filter, cfg.model_path(), cfg.backend, cfg.threads)
+    face_filter = make_filter(cfg.filter, cfg.model_path(), cfg.backend, cfg.threads, cfg.precision)
     source = open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.mjpg, frames)
     stop_hook: list = []
     try:

@@ -1,12 +1,11 @@
-"""Inference backends: run an ONNX model file on onnxruntime's CPU, CUDA or TensorRT execution
-provider (the GPU ones come with ``onnxruntime-gpu``; TensorRT engines and timing caches are kept
-in the user cache dir, keyed by onnxruntime). A torch backend for development lives in
-``vcam.export.torch_backend``.
+"""Inference backends: run an ONNX model file on onnxruntime's CPU or CUDA execution provider
+(CUDA comes with ``onnxruntime-gpu``) or natively on TensorRT (:mod:`.tensorrt_backend`). A torch
+backend for development lives in ``vcam.export.torch_backend``.
 
 Contract: ``run(feeds)`` takes ``{input name: float32 array}`` and returns the outputs in the
 model's output order; loading raises ``ModelError`` with the fix if the file or provider is
-unusable. ``choose_backend("auto", path)`` prefers TensorRT, then CUDA, then the CPU, and says
-why in ``backend.reason``.
+unusable. ``choose_backend("auto", path)`` prefers TensorRT, then CUDA, then the CPU (the INT8
+companion file ``<model>.int8.onnx`` if it exists, else fp32), and says why in ``backend.reason``.
 """
 from __future__ import annotations
 
@@ -21,8 +20,9 @@ from .errors import ModelError
 PROVIDERS = {
     "cpu": "CPUExecutionProvider",
     "cuda": "CUDAExecutionProvider",
-    "tensorrt": "TensorrtExecutionProvider",
 }
+BACKENDS = ("auto", "tensorrt", "cuda", "cpu")
+PRECISIONS = ("auto", "fp32", "int8")
 
 
 def session_options(threads: int = 1) -> ort.SessionOptions:
@@ -33,20 +33,6 @@ def session_options(threads: int = 1) -> ort.SessionOptions:
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return opts
-
-
-def _provider_list(provider: str, fp16: bool) -> list:
-    """Execution providers in fallback order for onnxruntime."""
-    if provider == "tensorrt":
-        import platformdirs
-
-        cache = platformdirs.user_cache_dir("deid-vcam") + f"/tensorrt-ort{ort.__version__}"
-        options = {"trt_fp16_enable": fp16, "trt_engine_cache_enable": True, "trt_engine_cache_path": cache,
-                   "trt_timing_cache_enable": True, "trt_timing_cache_path": cache}
-        return [("TensorrtExecutionProvider", options), "CUDAExecutionProvider", "CPUExecutionProvider"]
-    if provider == "cuda":
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    return ["CPUExecutionProvider"]
 
 
 class InferenceBackend(ABC):
@@ -71,14 +57,14 @@ class InferenceBackend(ABC):
 
 
 class OrtBackend(InferenceBackend):
-    """onnxruntime session on ``provider`` "cpu", "cuda" or "tensorrt" (see ``session_options``)."""
+    """onnxruntime session on ``provider`` "cpu" or "cuda" (see ``session_options``)."""
 
-    def __init__(self, path: Path, provider: str = "cpu", threads: int = 1, fp16: bool = True) -> None:
+    def __init__(self, path: Path, provider: str = "cpu", threads: int = 1) -> None:
         super().__init__(path)
         if not self.path.is_file():
             raise ModelError(f"model file not found: {self.path}")
         try:
-            self.session = ort.InferenceSession(str(self.path), session_options(threads), providers=_provider_list(provider, fp16))
+            self.session = ort.InferenceSession(str(self.path), session_options(threads), providers=[PROVIDERS[provider], PROVIDERS["cpu"]] if provider != "cpu" else [PROVIDERS["cpu"]])
         except Exception as exc:  # onnxruntime raises several unrelated types for bad files
             raise ModelError(f"cannot load model {self.path}: {str(exc).splitlines()[0]}") from None
         self.name = f"onnxruntime-{provider}"
@@ -96,19 +82,45 @@ class OrtBackend(InferenceBackend):
         return self.session.run(self._outputs, feeds)
 
 
-def choose_backend(kind: str, path: Path, threads: int = 1) -> InferenceBackend:
-    """``kind`` in {"auto", "cpu", "cuda", "tensorrt"}; "auto" takes the fastest provider that
-    onnxruntime offers on this machine (TensorRT, then CUDA, then CPU)."""
-    available = ort.get_available_providers()
+def int8_companion(path: Path) -> Path:
+    """Where ``vcam-export --int8`` puts the INT8 version of ``path``: ``<stem>.int8.onnx``."""
+    return Path(path).with_suffix(".int8.onnx")
+
+
+def _usable(kind: str) -> bool:
+    if kind == "tensorrt":
+        from . import tensorrt_backend
+
+        return tensorrt_backend.available()
+    return PROVIDERS[kind] in ort.get_available_providers()
+
+
+def choose_backend(kind: str, path: Path, threads: int = 1, precision: str = "auto") -> InferenceBackend:
+    """``kind`` in ``BACKENDS``: "auto" takes the fastest usable one here (TensorRT, then the CUDA
+    provider, then the CPU). ``precision`` in ``PRECISIONS``: "auto" runs the INT8 companion file
+    on the CPU (or TensorRT) when it exists next to ``path``, else fp32 (fp16 on TensorRT)."""
+    if kind not in BACKENDS:
+        raise ModelError(f"unknown backend {kind!r}; choose {', '.join(BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r}; choose {', '.join(PRECISIONS)}")
+    path, int8 = Path(path), int8_companion(path)
     if kind == "auto":
-        kind = next(k for k in ("tensorrt", "cuda", "cpu") if PROVIDERS[k] in available)
-        reason = f"auto: {PROVIDERS[kind]} is the fastest provider onnxruntime offers here"
-    elif kind not in PROVIDERS:
-        raise ModelError(f"unknown backend {kind!r}; choose auto, cpu, cuda or tensorrt")
-    elif PROVIDERS[kind] not in available:
-        raise ModelError(f"backend {kind!r} needs onnxruntime-gpu with an NVIDIA GPU (pip install 'deid-vcam[gpu]'; for tensorrt also the TensorRT libraries); use --backend cpu")
+        kind = next(k for k in ("tensorrt", "cuda", "cpu") if _usable(k))
+        reason = f"auto: {kind} is the fastest backend usable here"
+    elif not _usable(kind):
+        raise ModelError(f"backend {kind!r} needs an NVIDIA GPU with pip install 'deid-vcam[gpu]' (onnxruntime-gpu; for tensorrt also TensorRT and cuda-python); use --backend cpu")
     else:
         reason = f"requested {kind}"
-    backend = OrtBackend(path, kind, threads)
+    if precision == "int8" and not int8.is_file():
+        raise ModelError(f"no INT8 model at {int8}; make one with vcam-export --streaming --int8 --calib VIDEO")
+    use_int8 = kind != "cuda" and (precision == "int8" or (precision == "auto" and int8.is_file()))
+    if use_int8:
+        reason += f", INT8 model {int8.name}"
+    if kind == "tensorrt":
+        from .tensorrt_backend import TensorRTBackend
+
+        backend: InferenceBackend = TensorRTBackend(int8 if use_int8 else path, "int8" if use_int8 else "fp16")
+    else:
+        backend = OrtBackend(int8 if use_int8 else path, kind, threads)
     backend.reason = reason
     return backend

@@ -85,7 +85,8 @@ class DeidFilter(FaceFilter):
             del self._states[tid]
 
 
-def make_filter(name: str, model: Path | None = None, backend: str = "auto", threads: int = 1, allow_untrained: bool = False) -> FaceFilter:
+def make_filter(name: str, model: Path | None = None, backend: str = "auto", threads: int = 1, precision: str = "auto",
+                allow_untrained: bool = False) -> FaceFilter:
     """Build a filter by name; ``deid`` loads ``model`` (raises ``ModelError`` if unusable)."""
     if name == "off":
         return OffFilter()
@@ -96,5 +97,5 @@ def make_filter(name: str, model: Path | None = None, backend: str = "auto", thr
     if name == "deid":
         if model is None or not Path(model).is_file():
             raise ModelError(f"filter 'deid' needs a trained model and none was found{f' at {model}' if model else ''}; train one with vcam-train, pass --model PATH, or use --filter blur")
-        return DeidFilter(StreamingModel(choose_backend(backend, Path(model), threads)), allow_untrained)
+        return DeidFilter(StreamingModel(choose_backend(backend, Path(model), threads, precision)), allow_untrained)
     raise ModelError(f"unknown filter {name!r}; choose one of {', '.join(FILTERS)}")

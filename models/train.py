@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 import time
 import zlib
 from collections.abc import Callable
@@ -80,6 +81,15 @@ def _prepare(clips: list[Clip], ids: list[str], embedder: FaceEmbedder) -> list[
         out.append(TrainClip(torch.from_numpy(c.frames).permute(3, 0, 1, 2).contiguous(), torch.from_numpy(np.stack(tf)).float(),
                              ids.index(c.identity) if c.identity in ids else -1, c.identity))
     return out
+
+
+def source_commit() -> str:
+    """The git commit of the code that runs, or "unknown" outside a git checkout."""
+    try:
+        res = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent)
+    except OSError:
+        return "unknown"
+    return res.stdout.strip() if res.returncode == 0 else "unknown"
 
 
 def build_clips(cfg: TrainConfig) -> tuple[list[Clip], list[Clip], list[str]]:
@@ -163,7 +173,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
     rate follows a cosine from ``lr`` down to ``lr * lr_final_fraction`` over the whole run."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2))
+    (out / "config.json").write_text(json.dumps({**dataclasses.asdict(cfg), "commit": source_commit()}, indent=2))
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_clips, val_clips, train_ids = build_clips(cfg)

@@ -105,19 +105,45 @@ def test_wrong_signature_model_is_refused(tmp_path) -> None:
         StreamingModel(OrtBackend(path))
 
 
-def test_backend_selection(onnx_path) -> None:
-    backend = choose_backend("auto", onnx_path)
-    assert backend.name.startswith("onnxruntime-") and backend.reason.startswith("auto")
+def test_backend_selection(onnx_path, tmp_path) -> None:
+    import shutil
+
     import onnxruntime as ort
 
-    for kind, provider in (("cuda", "CUDAExecutionProvider"), ("tensorrt", "TensorrtExecutionProvider")):
-        if provider in ort.get_available_providers():
-            assert choose_backend(kind, onnx_path).name == f"onnxruntime-{kind}"
-        else:
-            with pytest.raises(ModelError, match="onnxruntime-gpu"):
+    from vcam.engine import tensorrt_backend
+
+    backend = choose_backend("auto", onnx_path)
+    assert backend.reason.startswith("auto") and "INT8" not in backend.reason
+    for kind, usable in (("cuda", "CUDAExecutionProvider" in ort.get_available_providers()), ("tensorrt", tensorrt_backend.available())):
+        if not usable:
+            with pytest.raises(ModelError, match="NVIDIA GPU"):
                 choose_backend(kind, onnx_path)
     with pytest.raises(ModelError, match="unknown backend"):
         choose_backend("metal", onnx_path)
+    with pytest.raises(ModelError, match="vcam-export --streaming --int8"):
+        choose_backend("cpu", onnx_path, precision="int8")
+    # An INT8 companion next to the model is picked on the CPU unless fp32 is asked for.
+    model = shutil.copy(onnx_path, tmp_path / "m.onnx")
+    shutil.copy(onnx_path, tmp_path / "m.int8.onnx")
+    assert choose_backend("cpu", model).path.name == "m.int8.onnx"
+    assert "INT8" in choose_backend("cpu", model).reason
+    assert choose_backend("cpu", model, precision="fp32").path.name == "m.onnx"
+
+
+def test_tensorrt_backend_refuses_cleanly_or_matches_onnxruntime(onnx_path, evm_crops) -> None:
+    from vcam.engine import tensorrt_backend
+
+    if not tensorrt_backend.available():
+        with pytest.raises(ModelError, match="TensorRT is not installed|cuda-python|no CUDA GPU"):
+            tensorrt_backend.TensorRTBackend(onnx_path, "fp32")
+        pytest.skip("no TensorRT + CUDA GPU here: the refusal path was checked")
+    trt_model = StreamingModel(tensorrt_backend.TensorRTBackend(onnx_path, "fp32"))
+    ort_model = StreamingModel(OrtBackend(onnx_path))
+    s1 = s2 = None
+    for crop in evm_crops[:10]:
+        a, s1 = ort_model.step(crop, s1)
+        b, s2 = trt_model.step(crop, s2)
+    assert np.abs(a - b).max() < 1e-3
 
 
 def test_torch_backend_matches_onnxruntime(ae, onnx_path, evm_crops) -> None:
