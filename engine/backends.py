@@ -59,12 +59,12 @@ class InferenceBackend(ABC):
 class OrtBackend(InferenceBackend):
     """onnxruntime session on ``provider`` "cpu" or "cuda" (see ``session_options``)."""
 
-    def __init__(self, path: Path, provider: str = "cpu", threads: int = 1) -> None:
+    def __init__(self, path: Path, provider: str = "cpu", threads: int = 1, options: ort.SessionOptions | None = None) -> None:
         super().__init__(path)
         if not self.path.is_file():
             raise ModelError(f"model file not found: {self.path}")
         try:
-            self.session = ort.InferenceSession(str(self.path), session_options(threads), providers=[PROVIDERS[provider], PROVIDERS["cpu"]] if provider != "cpu" else [PROVIDERS["cpu"]])
+            self.session = ort.InferenceSession(str(self.path), options or session_options(threads), providers=[PROVIDERS[provider], PROVIDERS["cpu"]] if provider != "cpu" else [PROVIDERS["cpu"]])
         except Exception as exc:  # onnxruntime raises several unrelated types for bad files
             raise ModelError(f"cannot load model {self.path}: {str(exc).splitlines()[0]}") from None
         self.name = f"onnxruntime-{provider}"

@@ -71,6 +71,19 @@ class VideoFileSource(Source):
         self._cap.release()
 
 
+class ArraySource(Source):
+    """Frames already in memory (uint8 RGB), e.g. a decoded evaluation clip."""
+
+    def __init__(self, frames: list[np.ndarray], fps: float = 30.0, name: str = "frames") -> None:
+        self._frames, self.fps, self.name, self._next = frames, fps, name, 0
+
+    def read(self) -> np.ndarray | None:
+        if self._next >= len(self._frames):
+            return None
+        self._next += 1
+        return self._frames[self._next - 1]
+
+
 class WebcamSource(Source):
     """A camera by index or device path; requests size, fps and optionally MJPG."""
 

@@ -31,7 +31,8 @@ def weights_sha256(model: torch.nn.Module) -> str:
 def model_metadata(ae: DeidAutoencoder, fmt: str, size: int, trained: bool, extra: dict | None) -> dict[str, str]:
     return {
         "vcam.format": fmt,
-        "vcam.arch": json.dumps({"name": "DeidAutoencoder", "c1": ae.c1, "c2": ae.c2, "causal": ae.causal, "residual": ae.residual}),
+        "vcam.arch": json.dumps({"name": "DeidAutoencoder", "c1": ae.c1, "c2": ae.c2, "causal": ae.causal, "residual": ae.residual,
+                                 "residual_scale": ae.residual_scale}),
         "vcam.input_size": str(size),
         "vcam.colour": "RGB",
         "vcam.range": "0-1",

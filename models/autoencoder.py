@@ -45,11 +45,12 @@ class CausalConv3d(nn.Module):
 
 
 class DeidAutoencoder(nn.Module):
-    """Paper AE (channels c1=32, c2=64 by default). ``residual`` adds the tanh output to the input."""
+    """Paper AE (channels c1=32, c2=64 by default). ``residual`` adds ``residual_scale`` x the
+    tanh output to the input, which bounds the perturbation (L-inf <= ``residual_scale``)."""
 
-    def __init__(self, c1: int = 32, c2: int = 64, causal: bool = True, residual: bool = False) -> None:
+    def __init__(self, c1: int = 32, c2: int = 64, causal: bool = True, residual: bool = False, residual_scale: float = 1.0) -> None:
         super().__init__()
-        self.c1, self.c2, self.causal, self.residual = c1, c2, causal, residual
+        self.c1, self.c2, self.causal, self.residual, self.residual_scale = c1, c2, causal, residual, residual_scale
         self.enc1 = CausalConv3d(3, c1, causal)
         self.enc2 = CausalConv3d(c1, c2, causal)
         self.mid = CausalConv3d(c2, c2, causal)
@@ -61,7 +62,7 @@ class DeidAutoencoder(nn.Module):
 
     def _out(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         y = torch.tanh(y)
-        return x + y if self.residual else y
+        return x + self.residual_scale * y if self.residual else y
 
     def forward(self, clip: torch.Tensor) -> torch.Tensor:
         """``[B, 3, T, H, W]`` -> ``[B, 3, T, H, W]``."""

@@ -54,6 +54,7 @@ class TrainConfig:
     c1: int = 32
     c2: int = 64
     residual: bool = True
+    residual_scale: float = 1.0
     alpha: float = 1.5
     beta: float = 0.3
     gamma: float = 0.1
@@ -180,7 +181,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
     embedder = FaceEmbedder()
     train_set, val_set = _prepare(train_clips, train_ids, embedder), _prepare(val_clips, train_ids, embedder)
     judges = Judges(train_set)
-    ae = DeidAutoencoder(cfg.c1, cfg.c2, causal=True, residual=cfg.residual)
+    ae = DeidAutoencoder(cfg.c1, cfg.c2, causal=True, residual=cfg.residual, residual_scale=cfg.residual_scale)
     opt = torch.optim.AdamW(ae.parameters(), lr=cfg.lr, betas=(0.9, 0.99), eps=1e-8, weight_decay=cfg.weight_decay)
     per_epoch = len(_epoch_order(len(train_set), cfg.batch, cfg.max_steps_per_epoch, torch.Generator()))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, cfg.epochs * per_epoch), eta_min=cfg.lr * cfg.lr_final_fraction)

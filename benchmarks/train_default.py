@@ -1,0 +1,98 @@
+"""Validation report of the shipped de-identification model (issue #4 goals), in streaming mode
+through the runtime's own frame processing:
+
+* the identity-disjoint validation identities of the training split (real LFW photos of people
+  never seen in training, each animated into a 10 s clip with an injected pulse), and
+* the real EVM face video (pulse ~52.7 bpm; its gallery is its own raw frames).
+
+    python benchmarks/train_default.py [--model engine/assets/deid_default.onnx] [--json]
+
+Keys (validation split): ``dlib_match_rate`` (protected frames verified by dlib against the
+person's original photos; goal <= 0.05, raw frames ~1.0 as ``dlib_match_rate_raw``),
+``dhr_pos_bpm`` / ``dhr_physnet_bpm`` (mean |HR protected - HR raw| over clips; goal <= 1),
+``bvp_r`` (mean Pearson r of raw vs protected POS pulse; goal >= 0.95), ``psnr_db`` (face crop;
+goal >= 34), ``ssim`` (face crop; goal >= 0.96); the same under ``evm``. The test data lives in
+../shared/data (override with --photos / --video); the split comes from the model's training config.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from vcam.engine.backends import OrtBackend
+from vcam.engine.filters import DeidFilter, OffFilter
+from vcam.engine.identity import FaceEmbedder
+from vcam.engine.streaming_model import StreamingModel
+from vcam.models.data.synthetic import photo_identities, split_identities
+from vcam.models.evaluation.clips import EvalClip, photo_clips, video_clip
+from vcam.models.evaluation.evaluate import ClipResult, evaluate_clip, privacy_summary, templates_for
+from vcam.models.evaluation.utility import PulseJudges
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipResult], attackers: dict) -> dict:
+    templates = templates_for(clips, raw, attackers)
+    prot, unprot = privacy_summary(results, templates, attackers)["dlib"], privacy_summary(raw, templates, attackers)["dlib"]
+    return {
+        "dlib_match_rate": prot["match_rate"],
+        "dlib_match_rate_raw": unprot["match_rate"],
+        "dhr_pos_bpm": float(np.mean([r.pulse["pos"]["dhr"] for r in results])),
+        "dhr_physnet_bpm": float(np.mean([r.pulse["physnet"]["dhr"] for r in results])),
+        "bvp_r": float(np.mean([r.pulse["pos"]["bvp_r"] for r in results])),
+        "bvp_r_physnet": float(np.mean([r.pulse["physnet"]["bvp_r"] for r in results])),
+        "psnr_db": float(np.mean([r.crop_psnr for r in results])),
+        "ssim": float(np.mean([r.crop_ssim for r in results])),
+        "frame_psnr_db": float(np.mean([r.frame_psnr for r in results])),
+        "filter_ms": float(np.median([r.filter_ms for r in results])),
+        "clips": len(results),
+    }
+
+
+def run(model: Path, photos: Path, video: Path) -> dict:
+    meta = StreamingModel(OrtBackend(model)).info.metadata
+    cfg = json.loads(meta.get("vcam.training_config", "{}"))
+    _, val_ids = split_identities(list(photo_identities(photos)), cfg.get("val_fraction", 0.2), cfg.get("seed", 0))
+    attackers, judges = {"dlib": FaceEmbedder()}, PulseJudges()
+
+    def deid() -> DeidFilter:
+        return DeidFilter(StreamingModel(OrtBackend(model, threads=2)))
+
+    report: dict = {"model": str(model), "validation_identities": val_ids}
+    for key, clips in (("validation", photo_clips(photos, val_ids)), ("evm", [video_clip(video)])):
+        raw = [evaluate_clip(c, OffFilter, attackers, judges) for c in clips]
+        prot = [evaluate_clip(c, deid, attackers, judges) for c in clips]
+        report[key] = summarise(clips, prot, raw, attackers)
+    report.update({k: report["validation"][k] for k in ("dlib_match_rate", "dhr_pos_bpm", "dhr_physnet_bpm", "bvp_r", "psnr_db", "ssim")})
+    return report
+
+
+GOALS = {"dlib_match_rate": ("<=", 0.05), "dhr_pos_bpm": ("<=", 1.0), "dhr_physnet_bpm": ("<=", 1.0), "bvp_r": (">=", 0.95),
+         "psnr_db": (">=", 34.0), "ssim": (">=", 0.96)}
+
+
+def table(r: dict) -> str:
+    lines = [f"{'metric':18} {'goal':>8} {'validation':>11} {'EVM video':>10}"]
+    for k, (op, goal) in GOALS.items():
+        lines.append(f"{k:18} {op + str(goal):>8} {r['validation'][k]:>11.3f} {r['evm'][k]:>10.3f}")
+    lines.append(f"{'dlib_match_rate_raw':18} {'':>8} {r['validation']['dlib_match_rate_raw']:>11.3f} {r['evm']['dlib_match_rate_raw']:>10.3f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, default=ROOT / "engine" / "assets" / "deid_default.onnx")
+    ap.add_argument("--photos", type=Path, default=DATA / "faces" / "lfw10")
+    ap.add_argument("--video", type=Path, default=DATA / "video" / "evm" / "face.mp4")
+    ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    args = ap.parse_args()
+    for p in (args.model, args.photos, args.video):
+        if not p.exists():
+            sys.exit(f"train_default: {p} not found")
+    result = run(args.model, args.photos, args.video)
+    print(json.dumps(result, indent=2) if args.json else table(result))

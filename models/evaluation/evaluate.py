@@ -1,0 +1,146 @@
+"""One clip through one filter -> every per-clip measurement; clips -> per-filter privacy summary.
+
+Usage::
+
+    from vcam.engine.filters import make_filter
+    from vcam.engine.identity import FaceEmbedder
+    from vcam.models.evaluation.clips import photo_clips
+    from vcam.models.evaluation.evaluate import evaluate_clip, privacy_summary, templates_for
+    from vcam.models.evaluation.utility import PulseJudges
+
+    clips = photo_clips(root, ["George_W_Bush"])
+    attackers, judges = {"dlib": FaceEmbedder()}, PulseJudges()
+    results = [evaluate_clip(c, lambda: make_filter("blur"), attackers, judges) for c in clips]
+    summary = privacy_summary(results, templates_for(clips, results, attackers))
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vcam.engine.filters import FaceFilter
+from vcam.engine.identity import Embedder
+
+from . import fidelity, privacy
+from .clips import EvalClip
+from .protect import ProtectedRun, protect_clip, transport
+from .utility import PulseJudges, agreement
+
+
+@dataclass
+class ClipResult:
+    clip: str
+    identity: str
+    filter_ms: float
+    fallback_share: float
+    crop_psnr: float
+    crop_ssim: float
+    frame_psnr: float
+    frame_ssim: float
+    flicker: float
+    pulse: dict[str, dict] = field(default_factory=dict)  # judge -> PulseAgreement fields
+    emb_raw: dict[str, np.ndarray] = field(default_factory=dict)  # attacker -> [n, d]
+    emb_out: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def scalars(self) -> dict:
+        """Everything but the embeddings (for report.json)."""
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("emb_")}
+
+
+def measure_run(clip: EvalClip, run: ProtectedRun, attackers: dict[str, Embedder], judges: PulseJudges,
+                judge_names: tuple[str, ...], every: int = 10) -> ClipResult:
+    raw_crops, out_crops, skin = run.crops()
+    n = len(run.face_frames)
+    sample = run.face_frames[:: max(1, n // 30)]
+    result = ClipResult(
+        clip.name, clip.identity, run.filter_ms, float(np.mean([f is not None for f in run.fallbacks])),
+        fidelity.psnr(raw_crops, out_crops), fidelity.ssim(raw_crops[:: max(1, n // 30)], out_crops[:: max(1, n // 30)]),
+        fidelity.psnr(np.stack(run.raw), np.stack(run.out)),
+        fidelity.ssim(np.stack([run.raw[i] for i in sample]), np.stack([run.out[i] for i in sample])),
+        fidelity.flicker(raw_crops, out_crops),
+    )
+    truth = clip.bvp[run.face_frames] if clip.bvp is not None else None
+    for judge in judge_names:
+        raw_p, out_p = judges.pulse(judge, raw_crops, skin, clip.fps), judges.pulse(judge, out_crops, skin, clip.fps)
+        result.pulse[judge] = agreement(raw_p, out_p, clip.fps, truth).as_dict()
+    for name, embedder in attackers.items():
+        result.emb_raw[name], result.emb_out[name] = privacy.run_embeddings(embedder, run, every)
+    return result
+
+
+def evaluate_clip(clip: EvalClip, make_filter: Callable[[], FaceFilter], attackers: dict[str, Embedder], judges: PulseJudges,
+                  judge_names: tuple[str, ...] = ("pos", "physnet"), via_transport: bool = False) -> ClipResult:
+    """Protect ``clip`` as the runtime does (optionally followed by the I420 + H.264 path to the
+    meeting app) and measure it."""
+    run = protect_clip(clip, make_filter)
+    if via_transport:
+        run = transport(run, clip.fps)
+    return measure_run(clip, run, attackers, judges, judge_names)
+
+
+def templates_for(clips: list[EvalClip], results: list[ClipResult], attackers: dict[str, Embedder]) -> dict[str, dict[str, np.ndarray]]:
+    """attacker -> identity -> gallery template: the mean embedding of the identity's original
+    photos, or of its raw video frames when it has no photos."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for name, embedder in attackers.items():
+        out[name] = {}
+        for ident in sorted({c.identity for c in clips}):
+            photos = next((c.gallery for c in clips if c.identity == ident and c.gallery), [])
+            template = privacy.gallery_template(embedder, photos) if photos else None
+            if template is None:
+                template = np.concatenate([r.emb_raw[name] for r in results if r.identity == ident]).mean(0)
+            out[name][ident] = template
+    return out
+
+
+def privacy_summary(results: list[ClipResult], templates: dict[str, dict[str, np.ndarray]], attackers: dict[str, Embedder],
+                    raw_results: list[ClipResult] | None = None) -> dict[str, dict]:
+    """Per attacker: match rate, EER, rank-1, closed-set and parrot accuracy, jitter.
+
+    ``raw_results`` (the unprotected run of the same clips) trains the closed-set classifier on
+    original frames; without it the raw embeddings of ``results`` are used (they are the same frames).
+    """
+    summary = {}
+    for name, embedder in attackers.items():
+        gallery = templates[name]
+        probes = np.concatenate([r.emb_out[name] for r in results])
+        labels = [r.identity for r in results for _ in range(len(r.emb_out[name]))]
+        genuine = np.array([embedder.distance(p, gallery[y]) for p, y in zip(probes, labels, strict=True)])
+        impostor = np.array([embedder.distance(p, gallery[o]) for p, y in zip(probes, labels, strict=True) for o in gallery if o != y])
+        row = {
+            "match_rate": float(np.mean(genuine < embedder.threshold)),
+            "eer": privacy.eer(genuine, impostor) if len(impostor) else None,
+            "rank1": privacy.rank1(embedder, probes, labels, gallery) if len(gallery) > 1 else None,
+            "jitter": float(np.mean([privacy.jitter(embedder, r.emb_out[name]) for r in results])),
+            "genuine": genuine.tolist(),
+            "impostor": impostor.tolist(),
+        }
+        if len(gallery) > 1:
+            source = raw_results or results
+            raw_x = np.concatenate([r.emb_raw[name] for r in source])
+            raw_y = [r.identity for r in source for _ in range(len(r.emb_raw[name]))]
+            row["closed_set_accuracy"] = privacy.EmbeddingClassifier(raw_x, raw_y).accuracy(probes, labels)
+            row["parrot_accuracy"] = parrot_accuracy(results, name)
+        summary[name] = row
+    return summary
+
+
+def parrot_accuracy(results: list[ClipResult], attacker: str) -> float | None:
+    """Classifier fitted on protected frames of the even-numbered clips of each identity,
+    tested on the odd-numbered ones (the attacker who has seen protected footage of everyone)."""
+    train, test = [], []
+    for ident in sorted({r.identity for r in results}):
+        own = [r for r in results if r.identity == ident]
+        if len(own) < 2:
+            continue
+        train += own[::2]
+        test += own[1::2]
+    if len({r.identity for r in train}) < 2:
+        return None
+    x = np.concatenate([r.emb_out[attacker] for r in train])
+    y = [r.identity for r in train for _ in range(len(r.emb_out[attacker]))]
+    tx = np.concatenate([r.emb_out[attacker] for r in test])
+    ty = [r.identity for r in test for _ in range(len(r.emb_out[attacker]))]
+    return privacy.EmbeddingClassifier(x, y).accuracy(tx, ty)

@@ -1,0 +1,93 @@
+"""Run a face filter over a clip exactly as the runtime does (``Pipeline.process``: the same
+tracker, crop, streaming filter, compositing and fail-closed fallbacks), and the transport path
+to a meeting app (pyvirtualcam's RGB -> I420 conversion, then an H.264 round trip).
+
+``ProtectedRun`` keeps the raw and outgoing full frames and the raw frame's first face track;
+``crops()`` cuts both with that same track, so crop metrics compare like with like.
+"""
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import av
+import cv2
+import numpy as np
+
+from vcam.engine.crop import crop_face
+from vcam.engine.filters import FaceFilter
+from vcam.engine.frames import FaceTrack, Frame
+from vcam.engine.pipeline import Pipeline, PipelineConfig
+from vcam.engine.sinks import NullSink
+from vcam.engine.sources import ArraySource
+
+from .clips import EvalClip
+
+
+@dataclass
+class ProtectedRun:
+    raw: list[np.ndarray]
+    out: list[np.ndarray]
+    tracks: list[FaceTrack | None]
+    fallbacks: list[str | None]
+    filter_ms: float  # median per frame, filter + compositing (tracking excluded)
+
+    @property
+    def face_frames(self) -> list[int]:
+        return [i for i, t in enumerate(self.tracks) if t is not None]
+
+    def crops(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(raw crops, outgoing crops, skin masks) of the frames with a face: float32 [N, S, S, 3]."""
+        idx = self.face_frames
+        raw = np.stack([crop_face(self.raw[i], self.tracks[i]) for i in idx])
+        out = np.stack([crop_face(self.out[i], self.tracks[i]) for i in idx])
+        return raw, out, np.stack([self.tracks[i].skin_mask for i in idx])
+
+    def with_output(self, out: list[np.ndarray]) -> "ProtectedRun":
+        return ProtectedRun(self.raw, out, self.tracks, self.fallbacks, self.filter_ms)
+
+
+def protect_clip(clip: EvalClip, make_filter: Callable[[], FaceFilter], strength: float = 1.0, max_faces: int = 2) -> ProtectedRun:
+    """Every frame of ``clip`` through a fresh filter (fresh temporal state) and the runtime's
+    frame processing; monitors off."""
+    cfg = PipelineConfig(strength=strength, max_faces=max_faces, rppg=False, identity=False)
+    outs, tracks, fallbacks, times = [], [], [], []
+    with Pipeline(ArraySource(clip.frames, clip.fps, clip.name), NullSink(), make_filter(), cfg) as pipe:
+        for i, image in enumerate(clip.frames):
+            analysis = pipe.analyse(Frame(i, i / clip.fps, image))
+            t0 = time.perf_counter()
+            result = pipe.protect(analysis)
+            times.append(time.perf_counter() - t0)
+            outs.append(result.output)
+            tracks.append(analysis.tracks[0] if analysis.tracks else None)
+            fallbacks.append(result.fallback)
+    return ProtectedRun(list(clip.frames), outs, tracks, fallbacks, float(np.median(times) * 1000))
+
+
+def i420_roundtrip(image: np.ndarray) -> np.ndarray:
+    """RGB -> I420 -> RGB as pyvirtualcam's I420 path does (4:2:0 chroma, BT.601 via OpenCV)."""
+    return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420), cv2.COLOR_YUV2RGB_I420)
+
+
+def h264_roundtrip(frames: list[np.ndarray], fps: float, bitrate: int = 1_500_000) -> list[np.ndarray]:
+    """Encode with libx264 at ``bitrate`` bit/s (a typical 720p video-call rate), decode again."""
+    h, w = frames[0].shape[:2]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=round(fps))
+        stream.width, stream.height, stream.pix_fmt, stream.bit_rate = w - w % 2, h - h % 2, "yuv420p", bitrate
+        stream.options = {"preset": "veryfast", "tune": "zerolatency"}
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image[: h - h % 2, : w - w % 2]), format="rgb24")))
+        container.mux(stream.encode(None))
+    buf.seek(0)
+    with av.open(buf, "r") as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    return [cv2.copyMakeBorder(d, 0, h - d.shape[0], 0, w - d.shape[1], cv2.BORDER_REPLICATE) for d in decoded]
+
+
+def transport(run: ProtectedRun, fps: float, bitrate: int = 1_500_000) -> ProtectedRun:
+    """The outgoing frames as the meeting app receives them (I420 conversion + H.264)."""
+    return run.with_output(h264_roundtrip([i420_roundtrip(f) for f in run.out], fps, bitrate))

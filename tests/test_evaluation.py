@@ -1,0 +1,107 @@
+"""Evaluation metrics on cases with known answers, and the runtime-faithful protect/transport path."""
+import numpy as np
+import pytest
+
+from conftest import EVM_VIDEO, LFW, need
+from vcam.engine.filters import OffFilter, PixelateFilter
+from vcam.engine.identity import FaceEmbedder
+from vcam.engine.pulse import ppg_waveform
+from vcam.engine.signals import heart_rate
+from vcam.models.evaluation import fidelity, privacy
+from vcam.models.evaluation.clips import load_clips, photo_clips, video_clip
+from vcam.models.evaluation.evaluate import evaluate_clip, privacy_summary, templates_for
+from vcam.models.evaluation.protect import h264_roundtrip, i420_roundtrip, protect_clip, transport
+from vcam.models.evaluation.utility import PulseJudges, agreement
+
+
+def test_eer_known_answers() -> None:
+    genuine, impostor = np.array([0.1, 0.2, 0.3]), np.array([0.7, 0.8, 0.9])
+    assert privacy.eer(genuine, impostor) == 0.0  # separable
+    same = np.linspace(0, 1, 101)
+    assert privacy.eer(same, same) == pytest.approx(0.5, abs=0.02)  # indistinguishable
+    assert privacy.eer(impostor, genuine) == 1.0  # inverted: every decision wrong
+    _, far, tar = privacy.roc(genuine, impostor)
+    assert far[0] == tar[0] == 0.0 and far[-1] == tar[-1] == 1.0 and np.all(np.diff(far) >= 0)
+
+
+def test_classifier_and_rank1_on_separable_embeddings() -> None:
+    rng = np.random.default_rng(0)
+    centres = {"a": np.zeros(8), "b": np.ones(8)}
+    x = np.concatenate([c + 0.05 * rng.standard_normal((20, 8)) for c in centres.values()])
+    y = ["a"] * 20 + ["b"] * 20
+    assert privacy.EmbeddingClassifier(x, y).accuracy(x, y) == 1.0
+    emb = FaceEmbedder.__new__(FaceEmbedder)  # distance() needs no model
+    assert privacy.rank1(emb, x, y, centres) == 1.0
+    assert privacy.rank1(emb, x, y[::-1], centres) == 0.0
+
+
+def test_pulse_agreement_of_a_known_72_bpm_pulse() -> None:
+    fs = 30.0
+    bvp = ppg_waveform(np.arange(600) / fs, 72.0, hrv_bpm=0.0)
+    same = agreement(bvp, bvp, fs, truth=bvp)
+    assert same.hr_raw == pytest.approx(72.0, abs=0.5) and same.dhr == 0.0
+    assert same.bvp_r == pytest.approx(1.0) and same.ss == pytest.approx(1.0)
+    shifted = agreement(bvp, ppg_waveform(np.arange(600) / fs, 90.0, hrv_bpm=0.0), fs)
+    assert shifted.dhr == pytest.approx(18.0, abs=1.0) and shifted.ss < 0.5
+
+
+def test_fidelity_known_answers() -> None:
+    a = np.full((4, 16, 16, 3), 100, np.uint8)
+    assert fidelity.psnr(a, a) == float("inf") and fidelity.ssim(a, a) == pytest.approx(1.0)
+    b = a + 1
+    assert fidelity.psnr(a, b) == pytest.approx(20 * np.log10(255.0), abs=0.01)
+    flick = a.copy()
+    flick[1::2] += 10
+    assert fidelity.flicker(a, flick) == pytest.approx(10.0)
+
+
+@pytest.fixture(scope="module")
+def evm_clip():
+    return video_clip(need(EVM_VIDEO), max_seconds=4)
+
+
+def test_protect_clip_off_is_identity_and_pixelate_changes_the_face(evm_clip) -> None:
+    off = protect_clip(evm_clip, OffFilter)
+    assert all(np.array_equal(a, b) for a, b in zip(off.raw, off.out, strict=True))
+    assert len(off.face_frames) == len(evm_clip.frames)
+    pix = protect_clip(evm_clip, PixelateFilter)
+    raw, out, skin = pix.crops()
+    assert fidelity.psnr(raw, out) < 30.0 and skin.dtype == bool
+
+
+def test_transport_path_keeps_frames_close_and_the_pulse(evm_clip) -> None:
+    image = evm_clip.frames[0]
+    assert fidelity.psnr(image, i420_roundtrip(image)) > 30.0
+    decoded = h264_roundtrip(evm_clip.frames[:30], evm_clip.fps)
+    assert len(decoded) == 30 and decoded[0].shape == image.shape
+    assert fidelity.psnr(np.stack(evm_clip.frames[:30]), np.stack(decoded)) > 28.0
+    run = transport(protect_clip(evm_clip, OffFilter), evm_clip.fps)
+    raw, out, skin = run.crops()
+    judges = PulseJudges()
+    a = agreement(judges.pulse("pos", raw, skin, evm_clip.fps), judges.pulse("pos", out, skin, evm_clip.fps), evm_clip.fps)
+    assert a.bvp_r > 0.8
+
+
+def test_evaluate_photo_clips_off_matches_and_pixelate_hides() -> None:
+    root = need(LFW)
+    clips = photo_clips(root, ["George_W_Bush", "Tony_Blair"], seconds=6.0, size=256)[::4]
+    assert {c.identity for c in clips} == {"George_W_Bush", "Tony_Blair"} and all(c.bvp is not None for c in clips)
+    attackers, judges = {"dlib": FaceEmbedder()}, PulseJudges()
+    off = [evaluate_clip(c, OffFilter, attackers, judges, ("pos",)) for c in clips]
+    pix = [evaluate_clip(c, PixelateFilter, attackers, judges, ("pos",)) for c in clips]
+    templates = templates_for(clips, off, attackers)
+    s_off, s_pix = (privacy_summary(r, templates, attackers, off)["dlib"] for r in (off, pix))
+    assert s_off["match_rate"] > 0.9 and s_off["eer"] < 0.1 and s_off["rank1"] > 0.9
+    assert s_pix["match_rate"] < s_off["match_rate"]
+    assert all(r.crop_psnr == float("inf") for r in off) and all(r.crop_psnr < 30 for r in pix)
+    assert all(abs(r.pulse["pos"]["hr_raw"] - heart_rate(c.bvp, c.fps)) < 5.0 for r, c in zip(off, clips, strict=True))
+
+
+def test_load_clips_names_the_expected_layouts(tmp_path) -> None:
+    from vcam.engine.errors import VcamError
+
+    with pytest.raises(VcamError, match="dataset not found"):
+        load_clips(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VcamError, match="photo folder"):
+        load_clips(tmp_path / "empty")
