@@ -11,7 +11,6 @@ real face crops (``--calib``, else the built-in demo face) and printed; it must 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -21,11 +20,13 @@ from vcam.engine.crop import video_face_crops
 from vcam.engine.errors import ModelError, VcamError
 from vcam.engine.sources import DemoSource, VideoFileSource
 
+from .cli import Parser
+
 PARITY_LIMIT = 1e-4
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="vcam-export", description=__doc__.splitlines()[0])
+    ap = Parser(prog="vcam-export", description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", required=True, type=Path, help="checkpoint.pt (or its run folder) from vcam-train")
     ap.add_argument("--out", required=True, type=Path, help="output .onnx path")
     ap.add_argument("--streaming", action="store_true", help="frame-by-frame format with cached state (what vcam-run needs)")

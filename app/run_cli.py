@@ -26,12 +26,13 @@ from vcam.engine.pipeline import Pipeline, PipelineConfig
 from vcam.engine.sinks import Sink, open_sink
 from vcam.engine.sources import open_source
 
+from .cli import Parser
 from .config import Config, resolve
 from .status import StatusLine
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vcam-run", description="De-identify faces in a video stream while keeping the rPPG pulse.")
+    p = Parser(prog="vcam-run", description="De-identify faces in a video stream while keeping the rPPG pulse.")
     a = p.add_argument
     a("--source", help="demo | camera index | /dev/videoN | video file (default: 0)")
     a("--sink", help="virtualcam | null | preview | output video path (default: virtualcam)")

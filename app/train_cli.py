@@ -8,7 +8,6 @@ per epoch (losses, validation PSNR / pulse correlation / dlib match rate); bad i
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 import tomllib
@@ -19,9 +18,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vcam.engine.errors import VcamError
 
+from .cli import Parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="vcam-train", description=__doc__.splitlines()[0])
+    ap = Parser(prog="vcam-train", description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, help="TOML file with TrainConfig fields")
     ap.add_argument("--photos", help="folder with one sub-folder of photos per identity")
     ap.add_argument("--out", help="run folder (config.json, checkpoint.pt, log.jsonl)")

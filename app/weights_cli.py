@@ -2,14 +2,15 @@
 (needs the ``train`` extra: torch, h5py). Prints where each set is; errors are one line."""
 from __future__ import annotations
 
-import argparse
 import sys
 
 from vcam.engine.errors import VcamError
 
+from .cli import Parser
+
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="vcam-weights", description=__doc__.splitlines()[0])
+    ap = Parser(prog="vcam-weights", description=__doc__.splitlines()[0])
     ap.add_argument("names", nargs="*", default=["physnet.pure", "physformer.pure"], help="weight sets (default: physnet.pure physformer.pure)")
     args = ap.parse_args(argv)
     try:

@@ -15,8 +15,10 @@ Usage::
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -43,41 +45,81 @@ class ClipResult:
     pulse: dict[str, dict] = field(default_factory=dict)  # judge -> PulseAgreement fields
     emb_raw: dict[str, np.ndarray] = field(default_factory=dict)  # attacker -> [n, d]
     emb_out: dict[str, np.ndarray] = field(default_factory=dict)
+    signals: dict[str, np.ndarray] = field(default_factory=dict)  # judge -> [2, n] raw / protected pulse
+    example: np.ndarray | None = None  # |protected - raw| of the middle frame's face crop, float32 [S, S, 3]
+
+    def save(self, path: Path) -> None:
+        """``<path>.json`` (numbers) + ``<path>.npz`` (arrays), so an evaluation can resume."""
+        arrays = {f"emb_raw.{k}": v for k, v in self.emb_raw.items()} | {f"emb_out.{k}": v for k, v in self.emb_out.items()}
+        arrays |= {f"signals.{k}": v for k, v in self.signals.items()}
+        if self.example is not None:
+            arrays["example"] = self.example
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path.with_suffix(".npz"), **arrays)
+        path.with_suffix(".json").write_text(json.dumps(self.scalars()))
+
+    @classmethod
+    def load(cls, path: Path) -> "ClipResult | None":
+        """A saved result, or None if it is missing or incomplete."""
+        try:
+            result = cls(**json.loads(path.with_suffix(".json").read_text()))
+            with np.load(path.with_suffix(".npz"), allow_pickle=False) as z:
+                for key in z.files:
+                    kind, _, name = key.partition(".")
+                    if kind == "example":
+                        result.example = z[key]
+                    else:
+                        getattr(result, kind)[name] = z[key]
+        except (OSError, ValueError, TypeError):
+            return None
+        return result
 
     def scalars(self) -> dict:
-        """Everything but the embeddings (for report.json)."""
-        return {k: v for k, v in self.__dict__.items() if not k.startswith("emb_")}
+        """The per-clip numbers (no arrays) for report.json."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("emb_raw", "emb_out", "signals", "example")}
 
 
 def measure_run(clip: EvalClip, run: ProtectedRun, attackers: dict[str, Embedder], judges: PulseJudges,
-                judge_names: tuple[str, ...], every: int = 10) -> ClipResult:
+                judge_names: tuple[str, ...], every: int = 10, raw_cache: dict | None = None) -> ClipResult:
+    """Measure one protected run. ``raw_cache`` (a dict kept across filters) saves recomputing
+    the raw side (pulses, embeddings) of a clip for every filter: it depends only on the clip."""
     raw_crops, out_crops, skin = run.crops()
     n = len(run.face_frames)
-    sample = run.face_frames[:: max(1, n // 30)]
+    step = max(1, n // 30)
+    sample = run.face_frames[::step]
     result = ClipResult(
         clip.name, clip.identity, run.filter_ms, float(np.mean([f is not None for f in run.fallbacks])),
-        fidelity.psnr(raw_crops, out_crops), fidelity.ssim(raw_crops[:: max(1, n // 30)], out_crops[:: max(1, n // 30)]),
+        fidelity.psnr(raw_crops, out_crops), fidelity.ssim(raw_crops[::step], out_crops[::step]),
         fidelity.psnr(np.stack(run.raw), np.stack(run.out)),
         fidelity.ssim(np.stack([run.raw[i] for i in sample]), np.stack([run.out[i] for i in sample])),
         fidelity.flicker(raw_crops, out_crops),
     )
+    result.example = np.abs(out_crops[n // 2] - raw_crops[n // 2])
+    raw_side = (raw_cache if raw_cache is not None else {}).setdefault(clip.name, {"pulse": {}, "emb": {}})
+    idx = run.face_frames[::every]
     truth = clip.bvp[run.face_frames] if clip.bvp is not None else None
     for judge in judge_names:
-        raw_p, out_p = judges.pulse(judge, raw_crops, skin, clip.fps), judges.pulse(judge, out_crops, skin, clip.fps)
-        result.pulse[judge] = agreement(raw_p, out_p, clip.fps, truth).as_dict()
+        if judge not in raw_side["pulse"]:
+            raw_side["pulse"][judge] = judges.pulse(judge, raw_crops, skin, clip.fps)
+        out_pulse = judges.pulse(judge, out_crops, skin, clip.fps)
+        result.pulse[judge] = agreement(raw_side["pulse"][judge], out_pulse, clip.fps, truth).as_dict()
+        result.signals[judge] = np.stack([raw_side["pulse"][judge], out_pulse])
     for name, embedder in attackers.items():
-        result.emb_raw[name], result.emb_out[name] = privacy.run_embeddings(embedder, run, every)
+        if name not in raw_side["emb"]:
+            raw_side["emb"][name] = privacy.frame_embeddings(embedder, run.raw, run.tracks, idx)
+        result.emb_raw[name] = raw_side["emb"][name]
+        result.emb_out[name] = privacy.frame_embeddings(embedder, run.out, run.tracks, idx)
     return result
 
 
 def evaluate_clip(clip: EvalClip, make_filter: Callable[[], FaceFilter], attackers: dict[str, Embedder], judges: PulseJudges,
-                  judge_names: tuple[str, ...] = ("pos", "physnet"), via_transport: bool = False) -> ClipResult:
+                  judge_names: tuple[str, ...] = ("pos", "physnet"), via_transport: bool = False, raw_cache: dict | None = None) -> ClipResult:
     """Protect ``clip`` as the runtime does (optionally followed by the I420 + H.264 path to the
     meeting app) and measure it."""
     run = protect_clip(clip, make_filter)
     if via_transport:
         run = transport(run, clip.fps)
-    return measure_run(clip, run, attackers, judges, judge_names)
+    return measure_run(clip, run, attackers, judges, judge_names, raw_cache=raw_cache)
 
 
 def templates_for(clips: list[EvalClip], results: list[ClipResult], attackers: dict[str, Embedder]) -> dict[str, dict[str, np.ndarray]]:

@@ -23,9 +23,8 @@ from torch import nn
 
 from vcam.engine.identity import Embedder
 from vcam.engine.pipeline import face_box
+from vcam.engine.frames import FaceTrack
 from vcam.engine.tracking import FaceTracker
-
-from .protect import ProtectedRun
 
 
 def photo_embedding(embedder: Embedder, image: np.ndarray, tracker: FaceTracker) -> np.ndarray | None:
@@ -40,12 +39,9 @@ def gallery_template(embedder: Embedder, photos: list[np.ndarray]) -> np.ndarray
     return np.mean(embs, axis=0) if embs else None
 
 
-def run_embeddings(embedder: Embedder, run: ProtectedRun, every: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """(raw, protected) embeddings of every ``every``-th frame with a face."""
-    idx = run.face_frames[::every]
-    raw = np.stack([embedder.describe(run.raw[i], face_box(run.tracks[i])) for i in idx])
-    out = np.stack([embedder.describe(run.out[i], face_box(run.tracks[i])) for i in idx])
-    return raw, out
+def frame_embeddings(embedder: Embedder, frames: list[np.ndarray], tracks: list[FaceTrack | None], idx: list[int]) -> np.ndarray:
+    """Embeddings [len(idx), d] of ``frames[i]`` in the box of ``tracks[i]`` (the raw frame's face)."""
+    return np.stack([embedder.describe(frames[i], face_box(tracks[i])) for i in idx])
 
 
 def distances(embedder: Embedder, probes: np.ndarray, template: np.ndarray) -> np.ndarray:

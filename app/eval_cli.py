@@ -1,0 +1,141 @@
+"""``vcam-eval``: the paper's evaluation protocol for any filter on any dataset.
+
+    vcam-eval --dataset PATH [--dataset PATH ...] --filters deid,blur,pixelate,off [--model M] --out report/
+
+Each ``--dataset`` is a video file, a folder of identity-labelled photos (each photo animated into
+a clip with an injected pulse), or an rPPG dataset folder (PURE, UBFC-rPPG, generic); ``demo`` is
+the built-in demo face. Every clip runs through each filter in streaming mode exactly as the
+runtime does, directly and (unless ``--no-transport``) after the I420 + H.264 path to the meeting
+app. Writes report.json, report.md and PNG figures; per-clip results are kept under
+``<out>/clips`` so an interrupted run continues where it stopped (``--fresh`` starts over).
+Needs the ``train`` extra (torch judges, matplotlib).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from vcam.engine.errors import VcamError
+from vcam.engine.filters import FILTERS, make_filter
+
+from .cli import Parser
+from .config import DEFAULT_MODEL
+
+ATTACKERS = ("dlib", "sface")
+JUDGES = ("pos", "chrom", "physnet", "physformer")
+
+
+def _csv(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items or any(v not in allowed for v in items):
+        raise argparse.ArgumentTypeError(f"{what} must be a comma-separated subset of {', '.join(allowed)}")
+    return items
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="vcam-eval", description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", action="append", help="video file, photo folder, rPPG dataset folder, or 'demo' (repeatable; default demo)")
+    p.add_argument("--filters", type=lambda v: _csv(v, FILTERS, "--filters"), default=list(FILTERS), help="default: all")
+    p.add_argument("--model", type=Path, help="streaming ONNX model for deid (default: the shipped model)")
+    p.add_argument("--attackers", type=lambda v: _csv(v, ATTACKERS, "--attackers"), default=list(ATTACKERS))
+    p.add_argument("--judges", type=lambda v: _csv(v, JUDGES, "--judges"), default=list(JUDGES))
+    p.add_argument("--out", type=Path, default=Path("report"), help="output folder (default: report/)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of animated photo clips (default: 10)")
+    p.add_argument("--per-identity", type=int, default=2, help="photos animated per identity (default: 2; 0 = all)")
+    p.add_argument("--no-transport", dest="transport", action="store_false", help="skip the I420 + H.264 path")
+    p.add_argument("--fresh", action="store_true", help="ignore per-clip results of an earlier run in --out")
+    return p
+
+
+def load_dataset(spec: str, seconds: float, per_identity: int) -> list:
+    from vcam.engine.sources import DemoSource
+    from vcam.models.evaluation.clips import EvalClip, load_clips
+
+    if spec == "demo":
+        src = DemoSource(640, 480, frames=round(seconds * 30))
+        frames = []
+        while (f := src.read()) is not None:
+            frames.append(f)
+        return [EvalClip("demo", frames, src.fps, "demo", src.bvp[: len(frames)])]
+    clips = load_clips(spec, seconds=seconds)
+    if not per_identity:
+        return clips
+    kept, seen = [], {}
+    for c in clips:
+        seen[c.identity] = seen.get(c.identity, 0) + 1
+        if seen[c.identity] <= per_identity:
+            kept.append(c)
+    return kept
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        from vcam.engine.identity import FaceEmbedder, SFaceEmbedder
+        from vcam.models.evaluation import report as report_mod
+        from vcam.models.evaluation.evaluate import ClipResult, evaluate_clip, templates_for
+        from vcam.models.evaluation.utility import PulseJudges
+    except ImportError as exc:
+        print(f"vcam-eval: error: {exc.name} is missing; install the training extra: pip install 'deid-vcam[train]'", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    try:
+        datasets = args.dataset or ["demo"]
+        for spec in datasets:
+            if spec != "demo" and not Path(spec).exists():
+                raise VcamError(f"dataset not found: {spec}")
+        model = args.model or DEFAULT_MODEL
+        if "deid" in args.filters:
+            make_filter("deid", model, "cpu")  # fail now, not after an hour
+        if args.fresh and (args.out / "clips").exists():
+            shutil.rmtree(args.out / "clips")
+        attackers = {"dlib": FaceEmbedder, "sface": SFaceEmbedder}
+        attackers = {a: attackers[a]() for a in args.attackers}
+        judges = PulseJudges()
+        results: dict = {}
+        templates: dict = {}
+        paths = ["direct", "transport"] if args.transport else ["direct"]
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=console, transient=True) as bar:
+            for spec in datasets:
+                task = bar.add_task(f"loading {spec}", total=None)
+                clips = load_dataset(spec, args.seconds, args.per_identity)
+                name = "demo" if spec == "demo" else Path(spec).name
+                bar.update(task, total=len(clips) * len(args.filters) * len(paths), completed=0, description=name)
+                results[name] = {p: {f: [] for f in args.filters} for p in paths}
+                for clip in clips:
+                    raw_cache: dict = {}
+                    for f in args.filters:
+                        for p in paths:
+                            file = args.out / "clips" / name / p / f / clip.name.replace("/", "__")
+                            result = ClipResult.load(file)
+                            if result is None:
+                                result = evaluate_clip(clip, lambda f=f: make_filter(f, model, "cpu"),
+                                                       attackers, judges, tuple(args.judges), p == "transport", raw_cache)
+                                result.save(file)
+                            results[name][p][f].append(result)
+                            bar.advance(task)
+                templates[name] = templates_for(clips, results[name]["direct"][args.filters[0]], attackers)
+        config = {"datasets": datasets, "filters": args.filters, "attackers": args.attackers, "judges": args.judges,
+                  "model": str(model) if "deid" in args.filters else None, "seconds": args.seconds,
+                  "per_identity": args.per_identity, "transport": args.transport}
+        rep = report_mod.write(results, templates, attackers, args.out, config)
+        console.print(f"wrote {args.out / 'report.md'}, report.json and {len(rep['figures'])} figures in {time.monotonic() - started:.0f} s")
+    except VcamError as exc:
+        print(f"vcam-eval: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("vcam-eval: interrupted; finished clips are kept, run again to continue", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""vcam-eval end to end on a real face video: report files, sane numbers, resume, one-line errors."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import EVM_VIDEO, need
+
+
+def vcam_eval(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vcam.app.eval_cli", *args], capture_output=True, text=True, timeout=900)
+
+
+def test_eval_writes_report_with_sane_numbers_and_resumes(tmp_path) -> None:
+    args = ("--dataset", str(need(EVM_VIDEO)), "--filters", "off,pixelate", "--attackers", "dlib", "--judges", "pos",
+            "--no-transport", "--out", str(tmp_path))
+    res = vcam_eval(*args)
+    assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    direct = report["datasets"]["face.mp4"]["direct"]
+    assert direct["off"]["privacy"]["dlib"]["match_rate"] == 1.0
+    assert direct["off"]["fidelity"]["crop_psnr"] == "inf"
+    assert direct["pixelate"]["fidelity"]["crop_psnr"] < 30.0
+    assert direct["off"]["utility"]["pos"]["dhr_bpm"] == 0.0
+    md = (tmp_path / "report.md").read_text()
+    assert "| dlib: match rate at threshold | 100.0 % |" in md
+    assert all((tmp_path / f).is_file() for f in report["figures"])
+    # A second run reuses the per-clip results: same numbers.
+    (tmp_path / "report.json").unlink()
+    assert vcam_eval(*args).returncode == 0
+    assert json.loads((tmp_path / "report.json").read_text())["datasets"] == report["datasets"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "nowhere.mp4"], "dataset not found"),
+    (["--filters", "off,sparkle"], "--filters must be a comma-separated subset"),
+    (["--filters", "deid", "--model", "none.onnx"], "needs a trained model"),
+])
+def test_bad_input_is_one_line(tmp_path, args, message) -> None:
+    res = vcam_eval(*args, "--out", str(tmp_path))
+    assert res.returncode == 2 and message in res.stderr and res.stderr.strip().count("\n") <= 1, res.stderr
