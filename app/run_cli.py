@@ -20,14 +20,13 @@ from typing import Any
 
 from vcam.engine.backends import BACKENDS, PRECISIONS
 from vcam.engine.errors import VcamError
-from vcam.engine.filters import FILTERS, make_filter
+from vcam.engine.filters import FILTERS
 from vcam.engine.native_log import NativeLogFilter
-from vcam.engine.pipeline import Pipeline, PipelineConfig
-from vcam.engine.sinks import Sink, open_sink
-from vcam.engine.sources import open_source
+from vcam.engine.pipeline import Pipeline
 
 from .cli import Parser
 from .config import Config, resolve
+from .session import backend_info, build_pipeline
 from .status import StatusLine
 
 
@@ -66,35 +65,17 @@ CONFIG_KEYS = ("source", "sink", "filter", "strength", "model", "backend", "prec
                "out_width", "out_height", "vcam_device", "vcam_backend", "max_faces", "realtime", "monitors")
 
 
-def open_output(cfg: Config, fps: float, pipeline_stop: list) -> Sink:
-    """The sink named by ``cfg.sink`` (the preview window lives in the app layer)."""
-    if cfg.sink == "preview":
-        from .preview import PreviewSink
-
-        return PreviewSink(on_close=lambda: pipeline_stop and pipeline_stop[0]())
-    return open_sink(cfg.sink, fps, cfg.out_width, cfg.out_height, cfg.vcam_device or None, cfg.vcam_backend or None)
-
-
 def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool) -> int:
     """Build the pipeline from ``cfg`` and run it; returns the exit code."""
     if frames is not None and frames < 1:
         raise VcamError("--frames must be >= 1")
     if json_path is not None and not json_path.parent.is_dir():
         raise VcamError(f"cannot write {json_path}: folder {json_path.parent} does not exist")
-    face_filter = make_filter(cfg.filter, cfg.model_path(), cfg.backend, cfg.threads, cfg.precision)
-    source = open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.mjpg, frames)
-    stop_hook: list = []
-    try:
-        sink = open_output(cfg, source.fps, stop_hook)
-    except BaseException:
-        source.close()
-        raise
-    pcfg = PipelineConfig(strength=cfg.strength, max_faces=cfg.max_faces, hold_s=cfg.hold_s, deadline_ms=cfg.deadline_ms,
-                          ring_size=cfg.ring_size, realtime=cfg.realtime, rppg=cfg.monitors, identity=cfg.monitors)
+    pipe: Pipeline | None = None
+    pipe = build_pipeline(cfg, frames, on_preview_close=lambda: pipe.stop() if pipe else None)
     status = StatusLine(enabled=not quiet)
     interrupted = False
-    with Pipeline(source, sink, face_filter, pcfg) as pipe:
-        stop_hook.append(pipe.stop)
+    with pipe:
 
         def on_sigint(signum: int, frame: Any) -> None:
             nonlocal interrupted
@@ -108,10 +89,7 @@ def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool) ->
         finally:
             signal.signal(signal.SIGINT, previous)
             status.finish()
-        backend = getattr(getattr(face_filter, "model", None), "backend", None)
-        if backend is not None:
-            summary["backend"] = backend.name
-            summary["backend_reason"] = backend.reason
+        summary.update(backend_info(pipe.filter))
     if json_path is not None:
         report = {"config": vars(cfg), "seconds": pipe.metrics.seconds, "summary": summary}
         json_path.write_text(json.dumps(report, indent=2, default=float), encoding="utf-8")

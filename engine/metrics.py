@@ -25,6 +25,7 @@ class RunMetrics:
     _sec_start: float = field(default_factory=time.monotonic)
     _sec_frames: int = 0
     _sec_lat: list[float] = field(default_factory=list)
+    _sec_fallbacks: int = 0
     _first_done: float = 0.0
     _last_done: float = 0.0
 
@@ -38,6 +39,7 @@ class RunMetrics:
         self._sec_lat.append(latency_ms)
         if fallback:
             self.fallback_frames[fallback] = self.fallback_frames.get(fallback, 0) + 1
+            self._sec_fallbacks += 1
 
     def second_due(self) -> bool:
         return time.monotonic() - self._sec_start >= 1.0
@@ -49,6 +51,7 @@ class RunMetrics:
             "fps": round(self._sec_frames / max(now - self._sec_start, 1e-9), 2),
             "p50_latency_ms": _median(self._sec_lat),
             "dropped_frames": dropped,
+            "fallback_frames": self._sec_fallbacks,
             "hr_raw_bpm": rppg.hr_raw.get("pos") if rppg else None,
             "hr_protected_bpm": rppg.hr_protected.get("pos") if rppg else None,
             "rppg_quality_raw": rppg.quality_raw if rppg else None,
@@ -58,7 +61,7 @@ class RunMetrics:
             "identity_match": identity.match if identity else None,
         }
         self.seconds.append(record)
-        self._sec_start, self._sec_frames, self._sec_lat = now, 0, []
+        self._sec_start, self._sec_frames, self._sec_lat, self._sec_fallbacks = now, 0, [], 0
         return record
 
     def summary(self, dropped: int, rppg: list[RppgReading], identity: list[IdentityReading], extra: dict | None = None) -> dict:

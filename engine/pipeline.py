@@ -136,19 +136,21 @@ class Pipeline:
     def protect(self, analysis: Analysis, late: bool = False) -> FrameResult:
         """Filter and compositing stage; any failure obscures the whole frame."""
         frame = analysis.frame
-        protect = self.filter.protects
+        face_filter = self.filter  # one filter for the whole frame, even if set_filter() runs meanwhile
+        protect = face_filter.protects
         try:
             if analysis.error is not None:
                 raise analysis.error
-            return self._protect(analysis, protect, late)
+            return self._protect(analysis, face_filter, late)
         except Exception as exc:
             log.warning("frame %d failed: %s", frame.index, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             if not protect:
                 return FrameResult(frame, frame.image, fallback=None)
             return FrameResult(frame, obscure_frame(frame.image), fallback=f"error: {type(exc).__name__}")
 
-    def _protect(self, analysis: Analysis, protect: bool, late: bool) -> FrameResult:
+    def _protect(self, analysis: Analysis, face_filter: FaceFilter, late: bool) -> FrameResult:
         frame, tracks = analysis.frame, analysis.tracks
+        protect = face_filter.protects
         image = frame.image
         out = image.copy()
         fallback = None
@@ -158,7 +160,7 @@ class Pipeline:
             crop = None
             if not safe_only:
                 try:
-                    crop = mix(raw, self.filter.process(raw, track.track_id), self.config.strength)
+                    crop = mix(raw, face_filter.process(raw, track.track_id), self.config.strength)
                 except Exception as exc:
                     if not protect:
                         raise
@@ -170,10 +172,10 @@ class Pipeline:
                 crop = self.fallback.process(raw, track.track_id)
                 paste(out, track, crop)
             elif crop is not raw:
-                paste(out, track, crop, raw if self.filter.residual else None)
+                paste(out, track, crop, raw if face_filter.residual else None)
             if i == 0:
                 primary = (track, raw, crop)
-        self.filter.forget({t.track_id for t in tracks})
+        face_filter.forget({t.track_id for t in tracks})
         if tracks:
             self._last_face_t = frame.timestamp
         elif protect and self._last_face_t is not None and frame.timestamp - self._last_face_t < self.config.hold_s:
@@ -250,6 +252,11 @@ class Pipeline:
                 out.put(self.analyse(frame))
         finally:
             out.put(None)
+
+    def set_filter(self, face_filter: FaceFilter) -> None:
+        """Swap the filter between frames (thread-safe: one attribute store; the next frame
+        uses the new filter with fresh temporal state)."""
+        self.filter = face_filter
 
     def stop(self) -> None:
         """Ask ``run`` to finish after the current frame (thread-safe)."""

@@ -1,0 +1,46 @@
+"""Build a running pipeline from a ``Config`` (shared by ``vcam-run`` and the tray app)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from vcam.engine.filters import FaceFilter, make_filter
+from vcam.engine.pipeline import Pipeline, PipelineConfig
+from vcam.engine.sinks import Sink, open_sink
+from vcam.engine.sources import open_source
+
+from .config import Config
+
+
+def filter_for(cfg: Config, name: str | None = None) -> FaceFilter:
+    """The filter ``name`` (default ``cfg.filter``) with the config's model and backend."""
+    return make_filter(name or cfg.filter, cfg.model_path(), cfg.backend, cfg.threads, cfg.precision)
+
+
+def open_output(cfg: Config, fps: float, on_preview_close: Callable[[], None] | None = None) -> Sink:
+    """The sink named by ``cfg.sink`` (the preview window lives in the app layer)."""
+    if cfg.sink == "preview":
+        from .preview import PreviewSink
+
+        return PreviewSink(on_close=on_preview_close)
+    return open_sink(cfg.sink, fps, cfg.out_width, cfg.out_height, cfg.vcam_device or None, cfg.vcam_backend or None)
+
+
+def build_pipeline(cfg: Config, frames: int | None = None, face_filter: FaceFilter | None = None,
+                   on_preview_close: Callable[[], None] | None = None) -> Pipeline:
+    """Filter, source, sink and pipeline for ``cfg``; nothing is left open if a step fails."""
+    face_filter = face_filter or filter_for(cfg)
+    source = open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.mjpg, frames)
+    try:
+        sink = open_output(cfg, source.fps, on_preview_close)
+    except BaseException:
+        source.close()
+        raise
+    pcfg = PipelineConfig(strength=cfg.strength, max_faces=cfg.max_faces, hold_s=cfg.hold_s, deadline_ms=cfg.deadline_ms,
+                          ring_size=cfg.ring_size, realtime=cfg.realtime, rppg=cfg.monitors, identity=cfg.monitors)
+    return Pipeline(source, sink, face_filter, pcfg)
+
+
+def backend_info(face_filter: FaceFilter) -> dict[str, str]:
+    """{"backend", "backend_reason"} of a model-based filter, else {}."""
+    backend = getattr(getattr(face_filter, "model", None), "backend", None)
+    return {"backend": backend.name, "backend_reason": backend.reason} if backend is not None else {}
