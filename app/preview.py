@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -20,6 +21,16 @@ def has_display() -> bool:
     return not sys.platform.startswith("linux") or bool(
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")
     )
+
+
+def qt_application() -> QApplication:
+    """The process's QApplication. OpenCV's Qt build (pulled in by MediaPipe) points
+    ``QT_QPA_PLATFORM_PLUGIN_PATH`` at its own Qt plugins on import, which PySide6 cannot load
+    (no xcb display then); that setting is dropped first."""
+    plugin_path = os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "")
+    if "cv2" in Path(plugin_path).parts:
+        del os.environ["QT_QPA_PLATFORM_PLUGIN_PATH"]
+    return QApplication.instance() or QApplication([])
 
 
 class FrameLabel(QLabel):
@@ -51,7 +62,7 @@ class PreviewSink(Sink):
     def __init__(self, title: str = "deid-vcam preview", on_close: Callable[[], None] | None = None) -> None:
         if not has_display():
             raise SinkError("preview needs a display (DISPLAY is not set): use --sink out.mp4, or set QT_QPA_PLATFORM=offscreen")
-        self.app = QApplication.instance() or QApplication([])
+        self.app = qt_application()
         self.label = FrameLabel(on_close)
         self.label.setWindowTitle(title)
         self.label.show()

@@ -1,0 +1,249 @@
+"""``vcam-tray``: the desktop app. A system-tray icon whose colour shows the state (grey off,
+green protecting, amber degraded, red error) with a menu for protection, strength, filter,
+camera, virtual device, monitors and quit; where no system tray exists (GNOME without
+AppIndicator, offscreen) the same controls appear in a small window. Settings are the shared
+config file of ``vcam-run``; changes are saved.
+
+    vcam-tray [--config FILE] [--source SPEC] [--sink SPEC]
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QMenu, QPushButton, QSlider,
+                               QSystemTrayIcon, QVBoxLayout, QWidget)
+
+from vcam.engine.devices import cameras, loopback_devices
+from vcam.engine.errors import VcamError
+from vcam.engine.filters import FILTERS
+
+from .cli import Parser
+from .config import Config, resolve
+from .controller import EngineController
+from .monitor_window import MonitorWindow
+from .preview import qt_application
+
+STATE_COLOURS = {"off": "#9e9e9e", "protecting": "#2e7d32", "degraded": "#f9a825", "error": "#c62828"}
+STRENGTH_PRESETS = (("Light (50 %)", 0.5), ("Medium (75 %)", 0.75), ("Full (100 %)", 1.0))
+MIN_STRENGTH = 0.2  # below this the filter no longer protects; turning protection off is the toggle
+PROTECTING_FILTERS = tuple(f for f in FILTERS if f != "off")
+
+
+def state_icon(state: str, size: int = 64) -> QIcon:
+    """A filled circle in the state's colour with a lighter ring (drawn, no image files)."""
+    pix = QPixmap(size, size)
+    pix.fill(Qt.GlobalColor.transparent)
+    p = QPainter(pix)
+    p.setRenderHint(QPainter.RenderHint.Antialiasing)
+    colour = QColor(STATE_COLOURS[state])
+    p.setBrush(colour)
+    p.setPen(colour.lighter(150))
+    p.drawEllipse(4, 4, size - 8, size - 8)
+    p.end()
+    return QIcon(pix)
+
+
+def slider_to_strength(value: int) -> float:
+    """Slider position 0..100 -> strength MIN_STRENGTH..1."""
+    return MIN_STRENGTH + (1.0 - MIN_STRENGTH) * value / 100.0
+
+
+def strength_to_slider(strength: float) -> int:
+    return round(max(0.0, strength - MIN_STRENGTH) / (1.0 - MIN_STRENGTH) * 100)
+
+
+def source_choices(current: str) -> list[tuple[str, str]]:
+    """(label, source spec) of the cameras found, the demo, and the current source."""
+    items = [(f"{d.name} ({d.path})", d.path) for d in cameras()] + [("Demo face", "demo")]
+    if current not in [s for _, s in items]:
+        items.append((current, current))
+    return items
+
+
+def vcam_choices(current: str) -> list[tuple[str, str]]:
+    items = [("First loopback device", "")] + [(f"{d.name} ({d.path})", d.path) for d in loopback_devices()]
+    if current not in [s for _, s in items]:
+        items.append((current, current))
+    return items
+
+
+class ControlWindow(QWidget):
+    """The tray menu's controls as a window (used when there is no system tray)."""
+
+    def __init__(self, app: "TrayApp") -> None:
+        super().__init__()
+        self.setWindowTitle("deid-vcam")
+        ctl = app.controller
+        form = QFormLayout()
+        self.protect = QCheckBox("Protect my identity")
+        self.protect.setChecked(ctl.protecting)
+        self.protect.toggled.connect(app.set_protection)
+        self.strength = QSlider(Qt.Orientation.Horizontal)
+        self.strength.setRange(0, 100)
+        self.strength.setValue(strength_to_slider(ctl.cfg.strength))
+        self.strength.valueChanged.connect(lambda v: app.set_strength(slider_to_strength(v)))
+        self.filter = QComboBox()
+        self.filter.addItems(PROTECTING_FILTERS)
+        self.filter.setCurrentText(ctl.cfg.filter if ctl.cfg.filter in PROTECTING_FILTERS else "deid")
+        self.filter.currentTextChanged.connect(app.set_filter)
+        self.source = QComboBox()
+        for label, spec in source_choices(ctl.cfg.source):
+            self.source.addItem(label, spec)
+        self.source.setCurrentIndex(self.source.findData(ctl.cfg.source))
+        self.source.activated.connect(lambda i: app.set_source(self.source.itemData(i)))
+        self.vcam = QComboBox()
+        for label, spec in vcam_choices(ctl.cfg.vcam_device):
+            self.vcam.addItem(label, spec)
+        self.vcam.setCurrentIndex(self.vcam.findData(ctl.cfg.vcam_device))
+        self.vcam.activated.connect(lambda i: app.set_vcam_device(self.vcam.itemData(i)))
+        form.addRow(self.protect)
+        form.addRow("Strength", self.strength)
+        form.addRow("Filter", self.filter)
+        form.addRow("Camera", self.source)
+        form.addRow("Virtual camera", self.vcam)
+        monitors = QPushButton("Open monitors")
+        monitors.clicked.connect(app.show_monitors)
+        quit_button = QPushButton("Quit")
+        quit_button.clicked.connect(app.quit)
+        self.state = QLabel()
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.state)
+        layout.addLayout(form)
+        layout.addWidget(monitors)
+        layout.addWidget(self.message)
+        layout.addWidget(quit_button)
+
+    def show_state(self, state: str) -> None:
+        self.state.setText(f"<b style='color:{STATE_COLOURS[state]}'>&#9679;</b> {state}")
+        self.setWindowIcon(state_icon(state))
+
+
+class TrayApp:
+    """Wires the controller to a tray icon (or the fallback window) and the monitors window."""
+
+    def __init__(self, controller: EngineController, use_tray: bool | None = None) -> None:
+        self.controller = controller
+        self.app = qt_application()
+        self.app.setQuitOnLastWindowClosed(False)
+        self.monitors = MonitorWindow()
+        self.use_tray = QSystemTrayIcon.isSystemTrayAvailable() if use_tray is None else use_tray
+        self.tray: QSystemTrayIcon | None = None
+        self.window: ControlWindow | None = None
+        self.messages: list[str] = []
+        if self.use_tray:
+            self._build_tray()
+        else:
+            self.window = ControlWindow(self)
+            self.window.show()
+        controller.state_changed.connect(self._on_state)
+        controller.error.connect(self._notify)
+        controller.second.connect(self.monitors.update_record)
+        controller.preview.connect(self.monitors.update_preview)
+        self._on_state(controller.state)
+
+    # -- tray menu -----------------------------------------------------------------------
+    def _build_tray(self) -> None:
+        ctl = self.controller
+        self.tray = QSystemTrayIcon(state_icon(ctl.state))
+        menu = QMenu()
+        self.protect_action = QAction("Protect my identity", menu, checkable=True, checked=ctl.protecting)
+        self.protect_action.toggled.connect(self.set_protection)
+        menu.addAction(self.protect_action)
+        strength = menu.addMenu("Strength")
+        group = QActionGroup(strength)
+        for label, value in STRENGTH_PRESETS:
+            action = QAction(label, strength, checkable=True, checked=abs(ctl.cfg.strength - value) < 1e-6)
+            action.triggered.connect(lambda _=False, v=value: self.set_strength(v))
+            group.addAction(action)
+            strength.addAction(action)
+        self._choice_menu(menu, "Filter", [(f, f) for f in PROTECTING_FILTERS], ctl.cfg.filter, self.set_filter)
+        self._choice_menu(menu, "Camera", source_choices(ctl.cfg.source), ctl.cfg.source, self.set_source)
+        self._choice_menu(menu, "Virtual camera", vcam_choices(ctl.cfg.vcam_device), ctl.cfg.vcam_device, self.set_vcam_device)
+        menu.addSeparator()
+        menu.addAction("Open monitors", self.show_monitors)
+        menu.addAction("Quit", self.quit)
+        self.menu = menu
+        self.tray.setContextMenu(menu)
+        self.tray.show()
+
+    def _choice_menu(self, parent: QMenu, title: str, items: list[tuple[str, str]], current: str, on_pick) -> QMenu:
+        sub = parent.addMenu(title)
+        group = QActionGroup(sub)
+        for label, value in items:
+            action = QAction(label, sub, checkable=True, checked=value == current)
+            action.triggered.connect(lambda _=False, v=value: on_pick(v))
+            group.addAction(action)
+            sub.addAction(action)
+        return sub
+
+    # -- actions -------------------------------------------------------------------------
+    def set_protection(self, on: bool) -> None:
+        self.controller.set_protection(on)
+
+    def set_strength(self, strength: float) -> None:
+        self.controller.set_strength(strength)
+
+    def set_filter(self, name: str) -> None:
+        self.controller.set_filter(name)
+
+    def set_source(self, spec: str) -> None:
+        self.controller.set_source(spec)
+
+    def set_vcam_device(self, device: str) -> None:
+        self.controller.set_vcam_device(device)
+
+    def show_monitors(self) -> None:
+        self.monitors.show()
+        self.monitors.raise_()
+
+    def quit(self) -> None:
+        self.controller.stop()
+        self.monitors.close()
+        if self.window:
+            self.window.close()
+        if self.tray:
+            self.tray.hide()
+        self.app.quit()
+
+    # -- feedback ------------------------------------------------------------------------
+    def _on_state(self, state: str) -> None:
+        if self.tray:
+            self.tray.setIcon(state_icon(state))
+            self.tray.setToolTip(f"deid-vcam: {state}")
+        if self.window:
+            self.window.show_state(state)
+
+    def _notify(self, message: str) -> None:
+        self.messages.append(message)
+        if self.tray:
+            self.tray.showMessage("deid-vcam", message, QSystemTrayIcon.MessageIcon.Warning, 8000)
+        if self.window:
+            self.window.message.setText(message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = Parser(prog="vcam-tray", description=__doc__.splitlines()[0])
+    ap.add_argument("--config", type=Path, help="config file (default: the user config dir's deid-vcam/config.toml)")
+    ap.add_argument("--source", help="override the camera for this session (not saved)")
+    ap.add_argument("--sink", help="override the output for this session, e.g. preview (not saved)")
+    args = ap.parse_args(argv)
+    overrides = {k: v for k, v in {"source": args.source, "sink": args.sink}.items() if v is not None}
+    try:
+        cfg: Config = resolve(overrides, args.config)
+        saved = resolve({}, args.config)
+    except VcamError as exc:
+        print(f"vcam-tray: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    controller = EngineController(cfg, args.config, session_only={k: getattr(saved, k) for k in overrides})
+    tray = TrayApp(controller)
+    controller.start()
+    return tray.app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
