@@ -3,7 +3,17 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench screenshots system-deps clean
+
+# Debian packages of the real-tray test (Xvfb + the trayer tray host, Qt's xcb libraries). Installed
+# when missing and apt-get can run (root or passwordless sudo); otherwise that one test skips.
+TRAY_DEBS = xvfb trayer xauth libxcb-icccm4 libxcb-keysyms1 libxcb-render-util0 libxcb-image0 libxcb-cursor0 \
+            libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libdbus-1-3
+system-deps:
+	@if command -v Xvfb >/dev/null && command -v trayer >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] && SUDO= || { sudo -n true 2>/dev/null && SUDO=sudo; }; }; then \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(TRAY_DEBS) >/dev/null; \
+	else echo "note: Xvfb/trayer not installable here; the real-tray test will skip"; fi
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +31,16 @@ demo: $(VENV)/.runtime
 	mkdir -p out
 	$(BIN)/vcam-run --source demo --width 1280 --height 720 --sink out/demo.mp4 --filter blur --frames 450 --json out/demo.json
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev system-deps
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/backends.py
+	$(BIN)/python benchmarks/train_default.py
+
+screenshots: $(VENV)/.dev
+	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/screenshots.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
