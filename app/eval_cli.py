@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise VcamError(f"dataset not found: {spec}")
         model = args.model or DEFAULT_MODEL
         if "deid" in args.filters:
-            make_filter("deid", model, "cpu")  # fail now, not after an hour
+            make_filter("deid", model, "auto")  # fail now, not after an hour
         if args.fresh and (args.out / "clips").exists():
             shutil.rmtree(args.out / "clips")
         attackers = {"dlib": FaceEmbedder, "sface": SFaceEmbedder}
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
                             file = args.out / "clips" / name / p / f / clip.name.replace("/", "__")
                             result = ClipResult.load(file)
                             if result is None:
-                                result = evaluate_clip(clip, lambda f=f: make_filter(f, model, "cpu"),
+                                result = evaluate_clip(clip, lambda f=f: make_filter(f, model, "auto"),
                                                        attackers, judges, tuple(args.judges), p == "transport", raw_cache)
                                 result.save(file)
                             results[name][p][f].append(result)

@@ -75,6 +75,8 @@ def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool) ->
     pipe = build_pipeline(cfg, frames, on_preview_close=lambda: pipe.stop() if pipe else None)
     status = StatusLine(enabled=not quiet)
     interrupted = False
+    if (info := backend_info(pipe.filter)) and not quiet:
+        print(f"vcam-run: model on {info['backend']} ({info['backend_reason']})", file=sys.stderr)
     with pipe:
 
         def on_sigint(signum: int, frame: Any) -> None:

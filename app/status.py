@@ -44,4 +44,5 @@ class StatusLine:
     def summary_line(s: dict) -> str:
         return (f"done: {s['frames']} frames, {s['fps']:.1f} fps, p95 latency {s['p95_latency_ms']:.0f} ms, "
                 f"HR raw/protected {_num(s.get('hr_raw_bpm'), '{:.1f}')}/{_num(s.get('hr_protected_bpm'), '{:.1f}')} bpm, "
-                f"identity match rate {_num(s.get('identity_match_rate'), '{:.0%}')}, dropped {s['dropped_frames']}")
+                f"identity match rate {_num(s.get('identity_match_rate'), '{:.0%}')}, dropped {s['dropped_frames']}"
+                + (f", backend {s['backend']}" if s.get("backend") else ""))
