@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clip-len", type=int)
     ap.add_argument("--seed", type=int)
     ap.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    ap.add_argument("--stop-after", type=int, metavar="EPOCH", help="stop after this epoch (0-based) keeping the full LR schedule; --resume continues")
     args = ap.parse_args(argv)
     console = Console()
     try:
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             def progress(epoch: int, step: int, steps: int) -> None:
                 bar.update(task, description=f"epoch {epoch + 1}/{cfg.epochs}", completed=step, total=steps)
 
-            ckpt = train(cfg, resume=args.resume, log=log, progress=progress)
+            ckpt = train(cfg, resume=args.resume, log=log, progress=progress, stop_after=args.stop_after)
         print(f"checkpoint: {ckpt}")
     except VcamError as exc:
         print(f"vcam-train: error: {exc}", file=sys.stderr)

@@ -8,8 +8,11 @@ Metadata (``vcam.*`` keys) describes the contract; the runtime validates it
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import onnx
@@ -43,6 +46,15 @@ def model_metadata(ae: DeidAutoencoder, fmt: str, size: int, trained: bool, extr
     }
 
 
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """No grad, and no TorchScript-exporter warning about strided slices it cannot constant-fold
+    (harmless: onnxruntime folds them at load) in users' terminals."""
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Constant folding", category=UserWarning)
+        yield
+
+
 def _save_with_metadata(path: Path, meta: dict[str, str]) -> Path:
     model = onnx.load(str(path))
     onnx.helper.set_model_props(model, meta)
@@ -54,7 +66,7 @@ def export_windowed(ae: DeidAutoencoder, path: str | Path, size: int = 128, trai
     """Write ``ae`` as a windowed ONNX file: ``clip`` [1, 3, T, S, S] -> ``output``, T dynamic."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
+    with _quiet_exporter():
         torch.onnx.export(ae.eval(), (torch.rand(1, 3, 8, size, size),), str(path), input_names=["clip"], output_names=["output"],
                           dynamic_axes={"clip": {2: "T"}, "output": {2: "T"}}, opset_version=17, dynamo=False)
     return _save_with_metadata(path, model_metadata(ae, FORMAT_WINDOWED, size, trained, extra))
@@ -74,6 +86,6 @@ def export_streaming(ae: DeidAutoencoder, path: str | Path, size: int = 128, tra
     args = (torch.rand(1, 3, size, size), torch.ones(1), *[torch.zeros(s) for s in shapes])
     in_names = ["frame", "reset"] + [f"state_{i}" for i in range(n)]
     out_names = ["output"] + [f"state_{i}_out" for i in range(n)]
-    with torch.no_grad():
+    with _quiet_exporter():
         torch.onnx.export(StreamingWrapper(ae), args, str(path), input_names=in_names, output_names=out_names, opset_version=17, dynamo=False)
     return _save_with_metadata(path, model_metadata(ae, FORMAT_STREAMING, size, trained, extra))

@@ -168,10 +168,12 @@ def _epoch_order(n: int, batch: int, cap: int | None, gen: torch.Generator) -> l
 
 
 def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = print,
-          progress: Callable[[int, int, int], None] | None = None) -> Path:
+          progress: Callable[[int, int, int], None] | None = None, stop_after: int | None = None) -> Path:
     """Train and return the checkpoint path. ``log`` gets one record per epoch; ``progress``
     (if given) is called after every step with (epoch, step, steps in the epoch). The learning
-    rate follows a cosine from ``lr`` down to ``lr * lr_final_fraction`` over the whole run."""
+    rate follows a cosine from ``lr`` down to ``lr * lr_final_fraction`` over the whole run.
+    ``stop_after`` ends the run after that epoch (0-based) without changing the schedule, so a
+    time-boxed run and a later ``resume`` give exactly the uninterrupted run."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({**dataclasses.asdict(cfg), "commit": source_commit()}, indent=2))
@@ -194,7 +196,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
         gen.set_state(state["gen"])
         start = int(state["epoch"]) + 1
     w = LossWeights(cfg.alpha, cfg.beta, cfg.gamma, cfg.lam, cfg.delta, cfg.k_frames)
-    for epoch in range(start, cfg.epochs):
+    for epoch in range(start, cfg.epochs if stop_after is None else min(cfg.epochs, stop_after + 1)):
         t0, sums = time.monotonic(), {}
         batches = _epoch_order(len(train_set), cfg.batch, cfg.max_steps_per_epoch, gen)
         for steps, batch in enumerate(batches, 1):

@@ -19,7 +19,7 @@ def test_tiny_training_run_logs_checkpoints_and_resumes(tmp_path) -> None:
     ckpt = train(cfg, log=lambda r: None)
     first = torch.load(ckpt, weights_only=True)
     assert first["epoch"] == 0
-    train(TrainConfig(**{**cfg.__dict__, "epochs": 2}), resume=True, log=lambda r: None)
+    train(TrainConfig(**{**cfg.__dict__, "epochs": 3}), resume=True, log=lambda r: None, stop_after=1)
     second = torch.load(ckpt, weights_only=True)
     assert second["epoch"] == 1
     assert any(not torch.equal(first["ae"][k], second["ae"][k]) for k in first["ae"])
