@@ -63,15 +63,7 @@ def load_dataset(spec: str, seconds: float, per_identity: int) -> list:
         while (f := src.read()) is not None:
             frames.append(f)
         return [EvalClip("demo", frames, src.fps, "demo", src.bvp[: len(frames)])]
-    clips = load_clips(spec, seconds=seconds)
-    if not per_identity:
-        return clips
-    kept, seen = [], {}
-    for c in clips:
-        seen[c.identity] = seen.get(c.identity, 0) + 1
-        if seen[c.identity] <= per_identity:
-            kept.append(c)
-    return kept
+    return load_clips(spec, seconds=seconds, per_identity=per_identity or None)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ the README shows what users see. Works offscreen or under Xvfb:
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -34,8 +35,9 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     tray.monitors.grab().save(str(OUT / "monitors.png"))
     tray.window.grab().save(str(OUT / "controls.png"))
-    controller.stop()
-    print(f"wrote {OUT / 'monitors.png'} and {OUT / 'controls.png'}")
+    tray.quit()
+    print(f"wrote {OUT / 'monitors.png'} and {OUT / 'controls.png'}", flush=True)
+    os._exit(0)  # see vcam.app.tray.main: skip the interpreter's teardown of Qt objects
 
 
 if __name__ == "__main__":

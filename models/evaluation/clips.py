@@ -43,14 +43,15 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def photo_clips(root: Path, identities: list[str] | None = None, seconds: float = 10.0, size: int = 320,
-                fps: float = 30.0, seed: int = 0) -> list[EvalClip]:
-    """One animated clip per photo of ``identities`` (all if None); the gallery is every photo of
-    the identity. HR is drawn per clip from 50-120 bpm (resting video-call range)."""
+                fps: float = 30.0, seed: int = 0, per_identity: int | None = None) -> list[EvalClip]:
+    """One animated clip per photo of ``identities`` (all if None; the first ``per_identity``
+    photos of each if given); the gallery is every photo of the identity. HR is drawn per clip
+    from 50-120 bpm (resting video-call range)."""
     photos = photo_identities(Path(root))
     clips = []
     for ident in identities or sorted(photos):
         gallery = [read_rgb(p) for p in photos[ident]]
-        for path, image in zip(photos[ident], gallery, strict=True):
+        for path, image in list(zip(photos[ident], gallery, strict=True))[:per_identity]:
             clip_seed = seed * 100_003 + zlib.crc32(f"{ident}/{path.name}".encode()) % 100_000
             rng = np.random.default_rng(clip_seed)
             try:
