@@ -32,7 +32,7 @@ def count_frames(path: Path) -> int:
 def evm_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     out = tmp_path_factory.mktemp("evm")
     runs = {}
-    for flt in ("off", "blur"):
+    for flt in ("off", "blur", "deid"):
         res = vcam_run("--source", str(need(EVM_VIDEO)), "--sink", str(out / f"{flt}.mp4"), "--filter", flt,
                        "--json", str(out / f"{flt}.json"), "--quiet")
         assert res.returncode == 0, res.stderr
@@ -41,13 +41,18 @@ def evm_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     return runs
 
 
-@pytest.mark.parametrize("flt", ["off", "blur"])
+@pytest.mark.parametrize("flt", ["off", "blur", "deid"])
 def test_evm_video_heart_rate_survives(evm_runs, flt: str) -> None:
     s = evm_runs[flt]["summary"]
     assert SUMMARY_KEYS <= set(s)
     assert abs(s["hr_raw_bpm"] - s["hr_protected_bpm"]) < 1.0
     assert s["hr_raw_bpm"] == pytest.approx(EVM_HR_BPM, abs=1.5)
     assert s["dropped_frames"] == 0 and s["frames"] == count_frames(evm_runs[flt]["video"])
+
+
+def test_shipped_model_runs_by_default_on_the_int8_cpu_backend(evm_runs) -> None:
+    s = evm_runs["deid"]["summary"]
+    assert s["filter"] == "deid" and s["backend"] == "onnxruntime-cpu" and "INT8 model deid_default.int8.onnx" in s["backend_reason"]
 
 
 def test_off_keeps_identity_and_json_has_per_second_records(evm_runs) -> None:
@@ -76,7 +81,7 @@ def test_demo_source_to_file(tmp_path) -> None:
         (["--source", "63", "--sink", "null", "--filter", "blur"], "no camera at 63"),
         (["--source", "/dev/video98", "--sink", "null", "--filter", "blur"], "no camera device"),
         (["--source", "demo", "--sink", "virtualcam", "--filter", "blur", "--frames", "2"], "virtual camera"),
-        (["--source", "demo", "--sink", "null", "--filter", "deid"], "needs a trained model"),
+        (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "/nonexistent/m.onnx"], "needs a trained model"),
         (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "pyproject.toml"], "cannot load model"),
         (["--source", "demo", "--sink", "null", "--strength", "1.5"], "strength must be between 0 and 1"),
         (["--source", "demo", "--sink", "/no/such/dir/o.mp4", "--filter", "blur"], "does not exist"),
