@@ -1,9 +1,13 @@
-"""Shared command-line plumbing: argument errors are one line (``prog: error: ...``), exit 2."""
+"""Shared command-line plumbing: argument errors, bad input and Ctrl-C each give one line on
+stderr (``prog: error: ...``) and a non-zero exit: 2 (or the error's own code), 130 for Ctrl-C."""
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import NoReturn
+
+from vcam.engine.errors import VcamError
 
 
 class Parser(argparse.ArgumentParser):
@@ -12,3 +16,22 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
         sys.exit(2)
+
+
+def guarded(prog: str, body: Callable[[], int], interrupted: str = "interrupted") -> int:
+    """``body()``'s exit code; a ``VcamError`` becomes one error line and its exit code, Ctrl-C
+    the line ``prog: <interrupted>`` and 130."""
+    try:
+        return body()
+    except VcamError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{prog}: {interrupted}", file=sys.stderr)
+        return 130
+
+
+def train_extra_missing(prog: str, exc: ImportError) -> int:
+    """The one-line fix when a command of the training side runs without the ``train`` extra."""
+    print(f"{prog}: error: {exc.name} is missing; install the training extra: pip install 'deid-vcam[train]'", file=sys.stderr)
+    return 2

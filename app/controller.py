@@ -128,6 +128,7 @@ class EngineController(QObject):
     # -- internals -----------------------------------------------------------------------
     def _make_filter(self):
         self._degraded_reason = None
+        self._backend = {}
         if not self.protecting:
             return OffFilter()
         try:

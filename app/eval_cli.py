@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS, make_filter
 
-from .cli import Parser
+from .cli import Parser, guarded, train_extra_missing
 from .config import DEFAULT_MODEL
 
 ATTACKERS = ("dlib", "sface")
@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
         from vcam.models.evaluation.evaluate import ClipResult, evaluate_clip, templates_for
         from vcam.models.evaluation.utility import PulseJudges
     except ImportError as exc:
-        print(f"vcam-eval: error: {exc.name} is missing; install the training extra: pip install 'deid-vcam[train]'", file=sys.stderr)
-        return 2
+        return train_extra_missing("vcam-eval", exc)
     started = time.monotonic()
-    try:
+
+    def body() -> int:
         datasets = args.dataset or ["demo"]
         for spec in datasets:
             if spec != "demo" and not Path(spec).exists():
@@ -120,13 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                   "per_identity": args.per_identity, "transport": args.transport}
         rep = report_mod.write(results, templates, attackers, args.out, config)
         console.print(f"wrote {args.out / 'report.md'}, report.json and {len(rep['figures'])} figures in {time.monotonic() - started:.0f} s")
-    except VcamError as exc:
-        print(f"vcam-eval: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("vcam-eval: interrupted; finished clips are kept, run again to continue", file=sys.stderr)
-        return 130
-    return 0
+        return 0
+
+    return guarded("vcam-eval", body, "interrupted; finished clips are kept, run again to continue")
 
 
 if __name__ == "__main__":

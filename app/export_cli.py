@@ -20,7 +20,7 @@ from vcam.engine.crop import video_face_crops
 from vcam.engine.errors import ModelError, VcamError
 from vcam.engine.sources import DemoSource, VideoFileSource
 
-from .cli import Parser
+from .cli import Parser, guarded, train_extra_missing
 
 PARITY_LIMIT = 1e-4
 
@@ -41,9 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         from vcam.export.onnx_export import export_streaming, export_windowed
         from vcam.export.parity import precision_psnr, torch_vs_onnx
     except ImportError as exc:
-        print(f"vcam-export: error: {exc.name} is missing; install the training extra: pip install 'deid-vcam[train]'", file=sys.stderr)
-        return 2
-    try:
+        return train_extra_missing("vcam-export", exc)
+
+    def body() -> int:
         if args.int8 and not (args.streaming and args.calib):
             raise VcamError("--int8 needs --streaming and --calib VIDEO (calibration face crops)")
         if args.tensorrt and not args.streaming:
@@ -75,10 +75,9 @@ def main(argv: list[str] | None = None) -> int:
 
             for model, precision in ((path, "fp16" if args.fp16 else "fp32"),) + (((int8_companion(path), "int8"),) if args.int8 else ()):
                 print(f"TensorRT engine: {build_engine(model, precision)}")
-    except VcamError as exc:
-        print(f"vcam-export: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+        return 0
+
+    return guarded("vcam-export", body)
 
 
 if __name__ == "__main__":

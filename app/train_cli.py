@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vcam.engine.errors import VcamError
 
-from .cli import Parser
+from .cli import Parser, guarded, train_extra_missing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from vcam.models.train import TrainConfig, train
     except ImportError as exc:
-        print(f"vcam-train: error: {exc.name} is missing; install the training extra: pip install 'deid-vcam[train]'", file=sys.stderr)
-        return 2
-    try:
+        return train_extra_missing("vcam-train", exc)
+
+    def body() -> int:
         values = {}
         if args.config:
             try:
@@ -71,13 +71,9 @@ def main(argv: list[str] | None = None) -> int:
 
             ckpt = train(cfg, resume=args.resume, log=log, progress=progress, stop_after=args.stop_after)
         print(f"checkpoint: {ckpt}")
-    except VcamError as exc:
-        print(f"vcam-train: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("vcam-train: interrupted (the last finished epoch is in the checkpoint; --resume continues)", file=sys.stderr)
-        return 130
-    return 0
+        return 0
+
+    return guarded("vcam-train", body, "interrupted (the last finished epoch is in the checkpoint; --resume continues)")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import sys
 
 from vcam.engine.errors import VcamError
 
-from .cli import Parser
+from .cli import Parser, guarded, train_extra_missing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,20 +16,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from vcam.models import physformer, physnet, weights
     except ImportError as exc:
-        print(f"vcam-weights: error: {exc.name} is missing; install the training extra: pip install 'deid-vcam[train]'", file=sys.stderr)
-        return 2
+        return train_extra_missing("vcam-weights", exc)
     converters = {"physnet": physnet.convert_keras, "physformer": physformer.convert_keras}
-    try:
+
+    def body() -> int:
         for name in args.names:
             family = name.split(".")[0]
             if family not in converters:
                 raise VcamError(f"no converter for {name!r} yet; available: {', '.join(k for k in weights.H5_FILES if k.split('.')[0] in converters)}")
             weights.ensure_weights(name, converters[family])
             print(f"{name}: {weights.weights_dir() / (name + '.pt')}")
-    except VcamError as exc:
-        print(f"vcam-weights: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
+        return 0
+
+    return guarded("vcam-weights", body)
 
 
 if __name__ == "__main__":

@@ -137,40 +137,29 @@ def test_tensorrt_backend_refuses_cleanly_or_matches_onnxruntime(onnx_path, evm_
         with pytest.raises(ModelError, match="TensorRT is not installed|cuda-python|no CUDA GPU"):
             tensorrt_backend.TensorRTBackend(onnx_path, "fp32")
         pytest.skip("no TensorRT + CUDA GPU here: the refusal path was checked")
+    from vcam.export.parity import stream
+
     trt_model = StreamingModel(tensorrt_backend.TensorRTBackend(onnx_path, "fp32"))
     ort_model = StreamingModel(OrtBackend(onnx_path))
-    s1 = s2 = None
-    for crop in evm_crops[:10]:
-        a, s1 = ort_model.step(crop, s1)
-        b, s2 = trt_model.step(crop, s2)
-    assert np.abs(a - b).max() < 1e-3
+    assert np.abs(stream(ort_model, evm_crops[:10]) - stream(trt_model, evm_crops[:10])).max() < 1e-3
 
 
 def test_torch_backend_matches_onnxruntime(ae, onnx_path, evm_crops) -> None:
     from vcam.export.torch_backend import TorchBackend
 
+    from vcam.export.parity import stream
+
     ort_model = StreamingModel(OrtBackend(onnx_path))
     torch_model = StreamingModel(TorchBackend(ae, trained=False))
-    s1 = s2 = None
-    for crop in evm_crops[:10]:
-        a, s1 = ort_model.step(crop, s1)
-        b, s2 = torch_model.step(crop, s2)
-    assert np.abs(a - b).max() < 1e-4
+    assert np.abs(stream(ort_model, evm_crops[:10]) - stream(torch_model, evm_crops[:10])).max() < 1e-4
 
 
 def test_int8_export_keeps_contract_and_quality(onnx_path, evm_crops, tmp_path) -> None:
+    from vcam.export.parity import precision_psnr
     from vcam.export.quantize import quantize_streaming
 
     int8 = quantize_streaming(onnx_path, tmp_path / "int8.onnx", evm_crops[:32])
     fp32_model, int8_model = StreamingModel(OrtBackend(onnx_path)), StreamingModel(OrtBackend(int8))
     assert int8_model.info.metadata["vcam.precision"] == "int8"
     assert int8_model.info.metadata["vcam.weights_sha256"] == fp32_model.info.metadata["vcam.weights_sha256"]
-    a_state = b_state = None
-    a_out, b_out = [], []
-    for crop in evm_crops[32:]:  # frames not used for calibration
-        a, a_state = fp32_model.step(crop, a_state)
-        b, b_state = int8_model.step(crop, b_state)
-        a_out.append(a)
-        b_out.append(b)
-    psnr = 10 * np.log10(1.0 / np.mean((np.stack(a_out) - np.stack(b_out)) ** 2))
-    assert psnr > 40.0
+    assert precision_psnr(onnx_path, int8, evm_crops[32:]) > 40.0  # frames not used for calibration
