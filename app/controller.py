@@ -14,11 +14,10 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from vcam.engine.errors import VcamError
-from vcam.engine.filters import OffFilter, PixelateFilter
+from vcam.engine.filters import OffFilter, PixelateFilter, clamp_strength
 from vcam.engine.identity import DLIB_THRESHOLD
 from vcam.engine.pipeline import FrameResult, Pipeline
 
@@ -104,7 +103,7 @@ class EngineController(QObject):
         self._set_state(self._protect_state())
 
     def set_strength(self, strength: float) -> None:
-        self.cfg.strength = float(np.clip(strength, 0.0, 1.0))
+        self.cfg.strength = clamp_strength(strength)
         if self.pipe is not None:
             self.pipe.config.strength = self.cfg.strength
         self._save()

@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--source", help="demo | camera index | /dev/videoN | video file (default: 0)")
     a("--sink", help="virtualcam | null | preview | output video path (default: virtualcam)")
     a("--filter", choices=FILTERS, help="face filter (default: deid)")
-    a("--strength", type=float, help="0..1, how much of the filter is applied (default: 1)")
+    a("--strength", type=float, help="0.2..1, how strongly the filter acts (default: 1)")
     a("--model", help="streaming ONNX model for --filter deid (default: the shipped model)")
     a("--backend", choices=BACKENDS, help="inference backend (default: auto = tensorrt, cuda, cpu in that order)")
     a("--precision", choices=PRECISIONS, help="auto (the INT8 model next to --model if present, on cpu/tensorrt) | fp32 | int8")

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QMenu,
 
 from vcam.engine.devices import cameras, loopback_devices
 from vcam.engine.errors import VcamError
-from vcam.engine.filters import FILTERS
+from vcam.engine.filters import FILTERS, MIN_STRENGTH
 
 from .cli import Parser
 from .config import Config, resolve
@@ -29,7 +29,6 @@ from .preview import qt_application
 
 STATE_COLOURS = {"off": "#9e9e9e", "protecting": "#2e7d32", "degraded": "#f9a825", "error": "#c62828"}
 STRENGTH_PRESETS = (("Light (50 %)", 0.5), ("Medium (75 %)", 0.75), ("Full (100 %)", 1.0))
-MIN_STRENGTH = 0.2  # below this the filter no longer protects; turning protection off is the toggle
 PROTECTING_FILTERS = tuple(f for f in FILTERS if f != "off")
 
 

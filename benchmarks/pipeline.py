@@ -26,7 +26,7 @@ import onnxruntime as ort
 import torch
 
 from vcam.engine.backends import OrtBackend, session_options
-from vcam.engine.compositor import mix, paste
+from vcam.engine.compositor import paste
 from vcam.engine.crop import crop_face
 from vcam.engine.filters import DeidFilter
 from vcam.engine.monitors import RppgMonitor
@@ -61,7 +61,7 @@ def stage_times(model_path: Path, width: int, height: int, frames: int = 90) -> 
             t2 = time.perf_counter()
             raw = crop_face(img, track)
             t3 = time.perf_counter()
-            out_crop = mix(raw, deid.process(raw, track.track_id), 1.0)
+            out_crop = deid.process(raw, track.track_id)
             t4 = time.perf_counter()
             out = img.copy()
             paste(out, track, out_crop, raw)

@@ -1,8 +1,7 @@
 """Compositor: paste a processed face crop back into the frame.
 
-``out = x + s * (F(x) - x)`` is mixed in crop space (``s`` = strength in [0, 1]), then
-inverse-warped into the face's bounding box and blended with the feathered face-oval mask.
-Two modes: *replace* pastes the crop itself (blur, pixelate, the safe fallback: nothing of the
+The filtered crop is inverse-warped into the face's bounding box and blended with the
+feathered face-oval mask. Two modes: *replace* pastes the crop itself (blur, pixelate, the safe fallback: nothing of the
 original face survives inside the mask); *residual* adds only the upsampled difference to the
 raw crop (the AE's perturbation), so a face larger than the 128 px crop keeps its full-resolution
 detail. The frame (uint8 RGB) is modified in place.
@@ -13,13 +12,6 @@ import cv2
 import numpy as np
 
 from .frames import FaceTrack
-
-
-def mix(raw_crop: np.ndarray, filtered_crop: np.ndarray, strength: float) -> np.ndarray:
-    """``raw + strength * (filtered - raw)``, float32 (S, S, 3) in [0, 1]."""
-    if strength >= 1.0:
-        return filtered_crop
-    return raw_crop + np.float32(strength) * (filtered_crop - raw_crop)
 
 
 def paste(image: np.ndarray, track: FaceTrack, crop: np.ndarray, base: np.ndarray | None = None) -> None:

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 
 from .capture import CaptureThread
-from .compositor import mix, paste
+from .compositor import paste
 from .crop import crop_face
 from .face_regions import face_oval
 from .filters import FaceFilter, PixelateFilter
@@ -160,7 +160,7 @@ class Pipeline:
             crop = None
             if not safe_only:
                 try:
-                    crop = mix(raw, face_filter.process(raw, track.track_id), self.config.strength)
+                    crop = face_filter.process(raw, track.track_id, self.config.strength)
                 except Exception as exc:
                     if not protect:
                         raise

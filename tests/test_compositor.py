@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 from conftest import FR_EXAMPLES, LFW, read_rgb
-from vcam.engine.compositor import mix, paste
+from vcam.engine.compositor import paste
 from vcam.engine.crop import crop_face
-from vcam.engine.filters import make_filter
+from vcam.app.config import DEFAULT_MODEL
+from vcam.engine.filters import MIN_STRENGTH, make_filter
 from vcam.engine.tracking import FaceTracker
 
 
@@ -60,13 +61,24 @@ def test_paste_changes_only_the_face_box(face) -> None:
     assert _face_region(out, track).mean() < _face_region(img, track).mean() - 40
 
 
-@pytest.mark.parametrize("strength", [0.0, 0.5, 1.0])
-def test_strength_mixes_linearly(face, strength: float) -> None:
+def test_strength_scales_the_ae_perturbation_down_to_the_floor(face) -> None:
     img, track = face
     raw = crop_face(img, track)
-    blurred = make_filter("blur").process(raw, 0)
-    mixed = mix(raw, blurred, strength)
-    np.testing.assert_allclose(mixed, raw + strength * (blurred - raw), atol=1e-6)
+    full = make_filter("deid", DEFAULT_MODEL).process(raw, 0)
+    for strength, expected in ((0.5, 0.5), (0.0, MIN_STRENGTH), (-1.0, MIN_STRENGTH)):
+        mixed = make_filter("deid", DEFAULT_MODEL).process(raw, 0, strength)  # fresh temporal state
+        np.testing.assert_allclose(mixed - raw, expected * (full - raw), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["blur", "pixelate"])
+def test_weaker_baselines_keep_less_blur_but_never_the_raw_detail(face, name: str) -> None:
+    img, track = face
+    raw = crop_face(img, track)
+    f = make_filter(name)
+    strong, weak, floor = (f.process(raw, 0, s) for s in (1.0, 0.5, 0.0))
+    err = [np.abs(x - raw).mean() for x in (strong, weak, floor)]
+    assert err[0] > err[1] > err[2] > 0.01
+    assert np.array_equal(floor, f.process(raw, 0, MIN_STRENGTH))
 
 
 def test_blur_and_pixelate_baselines(face) -> None:

@@ -9,9 +9,10 @@ import time
 
 import cv2
 import numpy as np
+import pytest
 
 from conftest import EVM_VIDEO, FR_EXAMPLES, need, read_rgb, read_video
-from vcam.engine.filters import BlurFilter, FaceFilter, OffFilter
+from vcam.engine.filters import BlurFilter, FaceFilter, OffFilter, make_filter
 from vcam.engine.frames import Frame
 from vcam.engine.face_regions import face_oval_mask
 from vcam.engine.pipeline import Pipeline, PipelineConfig, obscure_frame
@@ -24,16 +25,16 @@ class BrokenFilter(FaceFilter):
 
     name = "broken"
 
-    def process(self, crop: np.ndarray, track_id: int) -> np.ndarray:
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
         raise RuntimeError("inference exploded")
 
 
 class SlowBlur(BlurFilter):
     """Fault injection: a filter slower than the frame budget."""
 
-    def process(self, crop: np.ndarray, track_id: int) -> np.ndarray:
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
         time.sleep(0.12)
-        return super().process(crop, track_id)
+        return super().process(crop, track_id, strength)
 
 
 def pipeline(face_filter: FaceFilter, **cfg) -> Pipeline:
@@ -58,6 +59,15 @@ def test_the_leak_measure_detects_a_raw_face() -> None:
     with pipeline(OffFilter()) as p:
         result = p.process(Frame(0, 0.0, img))
     assert raw_detail(img, result.output, result.faces[0]) > 0.99
+
+
+@pytest.mark.parametrize("name", ["blur", "pixelate"])
+def test_strength_zero_does_not_hand_back_the_raw_face(name: str) -> None:
+    frames = read_video(EVM_VIDEO, limit=1)
+    with pipeline(make_filter(name), strength=0.0) as p:
+        result = p.process(Frame(0, 0.0, frames[0]))
+    assert result.fallback is None
+    assert_not_identifiable(frames[0], result.output, result.faces[0])
 
 
 def test_extra_faces_beyond_max_faces_get_the_fallback() -> None:

@@ -12,8 +12,8 @@ import pytest
 from conftest import EVM_VIDEO, need
 from vcam.app.config import Config
 from vcam.app.controller import EngineController
-from vcam.app.tray import MIN_STRENGTH, TrayApp, slider_to_strength, strength_to_slider
-from vcam.engine.filters import BlurFilter, OffFilter, PixelateFilter
+from vcam.app.tray import TrayApp, slider_to_strength, strength_to_slider
+from vcam.engine.filters import MIN_STRENGTH, BlurFilter, OffFilter, PixelateFilter
 
 
 @pytest.fixture
