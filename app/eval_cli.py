@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from vcam.engine.identity import FaceEmbedder, SFaceEmbedder
         from vcam.models.evaluation import report as report_mod
-        from vcam.models.evaluation.evaluate import ClipResult, evaluate_clip, templates_for
+        from vcam.models.evaluation.evaluate import PATHS, ClipResult, RawSide, evaluate_clip, templates_for
         from vcam.models.evaluation.utility import PulseJudges
     except ImportError as exc:
         return train_extra_missing("vcam-eval", exc)
@@ -93,27 +93,28 @@ def main(argv: list[str] | None = None) -> int:
         judges = PulseJudges()
         results: dict = {}
         templates: dict = {}
-        paths = ["direct", "transport"] if args.transport else ["direct"]
+        paths = PATHS if args.transport else PATHS[:1]
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=console, transient=True) as bar:
             for spec in datasets:
                 task = bar.add_task(f"loading {spec}", total=None)
                 clips = load_dataset(spec, args.seconds, args.per_identity)
                 name = "demo" if spec == "demo" else Path(spec).name
-                bar.update(task, total=len(clips) * len(args.filters) * len(paths), completed=0, description=name)
+                bar.update(task, total=len(clips) * len(args.filters), completed=0, description=name)
                 results[name] = {p: {f: [] for f in args.filters} for p in paths}
                 for clip in clips:
-                    raw_cache: dict = {}
+                    raw = RawSide(clip)  # tracking and raw pulses/embeddings: once per clip
                     for f in args.filters:
+                        files = {p: args.out / "clips" / name / p / f / clip.name.replace("/", "__") for p in paths}
+                        done = {p: r for p, file in files.items() if (r := ClipResult.load(file)) is not None}
+                        if len(done) < len(paths):
+                            missing = tuple(p for p in paths if p not in done)
+                            done |= evaluate_clip(raw, lambda f=f: make_filter(f, model, "auto"), attackers, judges, tuple(args.judges), missing)
+                            for p in missing:
+                                done[p].save(files[p])
                         for p in paths:
-                            file = args.out / "clips" / name / p / f / clip.name.replace("/", "__")
-                            result = ClipResult.load(file)
-                            if result is None:
-                                result = evaluate_clip(clip, lambda f=f: make_filter(f, model, "auto"),
-                                                       attackers, judges, tuple(args.judges), p == "transport", raw_cache)
-                                result.save(file)
-                            results[name][p][f].append(result)
-                            bar.advance(task)
+                            results[name][p][f].append(done[p])
+                        bar.advance(task)
                 templates[name] = templates_for(clips, results[name]["direct"][args.filters[0]], attackers)
         config = {"datasets": datasets, "filters": args.filters, "attackers": args.attackers, "judges": args.judges,
                   "model": str(model) if "deid" in args.filters else None, "seconds": args.seconds,

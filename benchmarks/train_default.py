@@ -29,7 +29,7 @@ from vcam.engine.identity import FaceEmbedder
 from vcam.engine.streaming_model import StreamingModel
 from vcam.models.data.synthetic import photo_identities, split_identities
 from vcam.models.evaluation.clips import EvalClip, photo_clips, video_clip
-from vcam.models.evaluation.evaluate import ClipResult, evaluate_clip, privacy_summary, templates_for
+from vcam.models.evaluation.evaluate import ClipResult, RawSide, evaluate_clip, privacy_summary, templates_for
 from vcam.models.evaluation.utility import PulseJudges
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,8 +65,9 @@ def run(model: Path, photos: Path, video: Path) -> dict:
 
     report: dict = {"model": str(model), "validation_identities": val_ids}
     for key, clips in (("validation", photo_clips(photos, val_ids)), ("evm", [video_clip(video)])):
-        raw = [evaluate_clip(c, OffFilter, attackers, judges) for c in clips]
-        prot = [evaluate_clip(c, deid, attackers, judges) for c in clips]
+        sides = [RawSide(c) for c in clips]  # one tracking pass and raw pulse per clip
+        raw = [evaluate_clip(side, OffFilter, attackers, judges)["direct"] for side in sides]
+        prot = [evaluate_clip(side, deid, attackers, judges)["direct"] for side in sides]
         report[key] = summarise(clips, prot, raw, attackers)
     report.update({k: report["validation"][k] for k in ("dlib_match_rate", "dhr_pos_bpm", "dhr_physnet_bpm", "bvp_r", "psnr_db", "ssim")})
     return report

@@ -61,8 +61,8 @@ class Block(nn.Module):
         tokens = x.flatten(2).transpose(1, 2)  # [B, P, C]
         grid = self.norm1(tokens).transpose(1, 2).reshape(b, c, t, h, w)
         q, k, v = (m(grid).flatten(2).transpose(1, 2).reshape(b, -1, HEADS, c // HEADS).transpose(1, 2) for m in (self.q, self.k, self.v))
-        attn = torch.softmax((q @ k.transpose(-2, -1)) / GRA_SHARP, dim=-1)
-        tokens = tokens + self.proj((attn @ v).transpose(1, 2).reshape(b, -1, c))
+        attended = F.scaled_dot_product_attention(q, k, v, scale=1.0 / GRA_SHARP)  # softmax(q k^T / 2) v, fused
+        tokens = tokens + self.proj(attended.transpose(1, 2).reshape(b, -1, c))
         grid = self.norm2(tokens).transpose(1, 2).reshape(b, c, t, h, w)
         ff = self.fc2(F.elu(self.st(F.elu(self.fc1(grid)))))
         return (tokens.transpose(1, 2).reshape(b, c, t, h, w)) + ff

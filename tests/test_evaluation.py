@@ -9,8 +9,8 @@ from vcam.engine.pulse import ppg_waveform
 from vcam.engine.signals import heart_rate
 from vcam.models.evaluation import fidelity, privacy
 from vcam.models.evaluation.clips import load_clips, photo_clips, video_clip
-from vcam.models.evaluation.evaluate import evaluate_clip, privacy_summary, templates_for
-from vcam.models.evaluation.protect import h264_roundtrip, i420_roundtrip, protect_clip, transport
+from vcam.models.evaluation.evaluate import ClipResult, evaluate_clip, parrot_accuracy, privacy_summary, templates_for
+from vcam.models.evaluation.protect import h264_roundtrip, i420_roundtrip, protect_clip, track_clip, transport
 from vcam.models.evaluation.utility import PulseJudges, agreement
 
 
@@ -22,6 +22,23 @@ def test_eer_known_answers() -> None:
     assert privacy.eer(impostor, genuine) == 1.0  # inverted: every decision wrong
     _, far, tar = privacy.roc(genuine, impostor)
     assert far[0] == tar[0] == 0.0 and far[-1] == tar[-1] == 1.0 and np.all(np.diff(far) >= 0)
+
+
+@pytest.mark.parametrize("clips_per_identity", [1, 2])
+def test_parrot_attacker_learns_protected_identities_and_not_noise(clips_per_identity: int) -> None:
+    rng = np.random.default_rng(1)
+
+    def result(ident: str, emb: np.ndarray) -> ClipResult:
+        r = ClipResult(ident, ident, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+        r.emb_out["dlib"] = emb
+        return r
+
+    centres = {k: rng.standard_normal(16) for k in "abc"}
+    separable = [result(k, c + 0.05 * rng.standard_normal((20, 16))) for k, c in centres.items() for _ in range(clips_per_identity)]
+    noise = [result(k, rng.standard_normal((20, 16))) for k in centres for _ in range(clips_per_identity)]
+    assert parrot_accuracy(separable, "dlib") == 1.0
+    assert parrot_accuracy(noise, "dlib") < 0.7  # chance is 1/3
+    assert parrot_accuracy(separable[:clips_per_identity], "dlib") is None  # one identity: nothing to tell apart
 
 
 def test_classifier_and_rank1_on_separable_embeddings() -> None:
@@ -67,6 +84,8 @@ def test_protect_clip_off_is_identity_and_pixelate_changes_the_face(evm_clip) ->
     pix = protect_clip(evm_clip, PixelateFilter)
     raw, out, skin = pix.crops()
     assert fidelity.psnr(raw, out) < 30.0 and skin.dtype == bool
+    shared = protect_clip(evm_clip, PixelateFilter, analyses=track_clip(evm_clip))  # one tracking pass for all filters
+    assert all(np.array_equal(a, b) for a, b in zip(pix.out, shared.out, strict=True))
 
 
 def test_transport_path_keeps_frames_close_and_the_pulse(evm_clip) -> None:
@@ -87,8 +106,8 @@ def test_evaluate_photo_clips_off_matches_and_pixelate_hides() -> None:
     clips = photo_clips(root, ["George_W_Bush", "Tony_Blair"], seconds=6.0, size=256)[::4]
     assert {c.identity for c in clips} == {"George_W_Bush", "Tony_Blair"} and all(c.bvp is not None for c in clips)
     attackers, judges = {"dlib": FaceEmbedder()}, PulseJudges()
-    off = [evaluate_clip(c, OffFilter, attackers, judges, ("pos",)) for c in clips]
-    pix = [evaluate_clip(c, PixelateFilter, attackers, judges, ("pos",)) for c in clips]
+    off = [evaluate_clip(c, OffFilter, attackers, judges, ("pos",))["direct"] for c in clips]
+    pix = [evaluate_clip(c, PixelateFilter, attackers, judges, ("pos",))["direct"] for c in clips]
     templates = templates_for(clips, off, attackers)
     s_off, s_pix = (privacy_summary(r, templates, attackers, off)["dlib"] for r in (off, pix))
     assert s_off["match_rate"] > 0.9 and s_off["eer"] < 0.1 and s_off["rank1"] > 0.9

@@ -10,24 +10,26 @@ Usage::
 
     clips = photo_clips(root, ["George_W_Bush"])
     attackers, judges = {"dlib": FaceEmbedder()}, PulseJudges()
-    results = [evaluate_clip(c, lambda: make_filter("blur"), attackers, judges) for c in clips]
-    summary = privacy_summary(results, templates_for(clips, results, attackers))
+    results = [evaluate_clip(c, lambda: make_filter("blur"), attackers, judges)["direct"] for c in clips]
+    summary = privacy_summary(results, templates_for(clips, results, attackers), attackers)
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from vcam.engine.filters import FaceFilter
 from vcam.engine.identity import Embedder
+from vcam.engine.pipeline import Analysis
 
 from . import fidelity, privacy
 from .clips import EvalClip
-from .protect import ProtectedRun, protect_clip, transport
+from .protect import ProtectedRun, protect_clip, track_clip, transport
 from .utility import PulseJudges, agreement
 
 
@@ -79,10 +81,28 @@ class ClipResult:
         return {k: v for k, v in self.__dict__.items() if k not in ("emb_raw", "emb_out", "signals", "example")}
 
 
-def measure_run(clip: EvalClip, run: ProtectedRun, attackers: dict[str, Embedder], judges: PulseJudges,
-                judge_names: tuple[str, ...], every: int = 10, raw_cache: dict | None = None) -> ClipResult:
-    """Measure one protected run. ``raw_cache`` (a dict kept across filters) saves recomputing
-    the raw side (pulses, embeddings) of a clip for every filter: it depends only on the clip."""
+PATHS = ("direct", "transport")  # the filter's output as sent / as the meeting app receives it
+
+
+@dataclass
+class RawSide:
+    """What depends only on the clip, not on the filter (tracking, the raw pulses and
+    embeddings): computed once and shared by every filter and path."""
+
+    clip: EvalClip
+    pulse: dict[str, np.ndarray] = field(default_factory=dict)  # judge -> raw pulse
+    emb: dict[str, np.ndarray] = field(default_factory=dict)  # attacker -> raw embeddings
+
+    @cached_property
+    def analyses(self) -> list[Analysis]:
+        return track_clip(self.clip)
+
+
+def measure_run(run: ProtectedRun, raw: RawSide, attackers: dict[str, Embedder], judges: PulseJudges,
+                judge_names: tuple[str, ...], every: int = 10) -> ClipResult:
+    """Measure one protected run (identity on every ``every``-th face frame). An output equal to
+    the raw frames (``off`` sent directly) reuses the raw side's pulses and embeddings."""
+    clip = raw.clip
     raw_crops, out_crops, skin = run.crops()
     n = len(run.face_frames)
     step = max(1, n // 30)
@@ -90,36 +110,36 @@ def measure_run(clip: EvalClip, run: ProtectedRun, attackers: dict[str, Embedder
     result = ClipResult(
         clip.name, clip.identity, run.filter_ms, float(np.mean([f is not None for f in run.fallbacks])),
         fidelity.psnr(raw_crops, out_crops), fidelity.ssim(raw_crops[::step], out_crops[::step]),
-        fidelity.psnr(np.stack(run.raw), np.stack(run.out)),
+        fidelity.psnr(run.raw, run.out),
         fidelity.ssim(np.stack([run.raw[i] for i in sample]), np.stack([run.out[i] for i in sample])),
         fidelity.flicker(raw_crops, out_crops),
     )
     result.example = np.abs(out_crops[n // 2] - raw_crops[n // 2])
-    raw_side = (raw_cache if raw_cache is not None else {}).setdefault(clip.name, {"pulse": {}, "emb": {}})
+    unchanged = all(np.array_equal(a, b) for a, b in zip(run.raw, run.out, strict=True))
     idx = run.face_frames[::every]
     truth = clip.bvp[run.face_frames] if clip.bvp is not None else None
     for judge in judge_names:
-        if judge not in raw_side["pulse"]:
-            raw_side["pulse"][judge] = judges.pulse(judge, raw_crops, skin, clip.fps)
-        out_pulse = judges.pulse(judge, out_crops, skin, clip.fps)
-        result.pulse[judge] = agreement(raw_side["pulse"][judge], out_pulse, clip.fps, truth).as_dict()
-        result.signals[judge] = np.stack([raw_side["pulse"][judge], out_pulse])
+        if judge not in raw.pulse:
+            raw.pulse[judge] = judges.pulse(judge, raw_crops, skin, clip.fps)
+        out_pulse = raw.pulse[judge] if unchanged else judges.pulse(judge, out_crops, skin, clip.fps)
+        result.pulse[judge] = agreement(raw.pulse[judge], out_pulse, clip.fps, truth).as_dict()
+        result.signals[judge] = np.stack([raw.pulse[judge], out_pulse])
     for name, embedder in attackers.items():
-        if name not in raw_side["emb"]:
-            raw_side["emb"][name] = privacy.frame_embeddings(embedder, run.raw, run.tracks, idx)
-        result.emb_raw[name] = raw_side["emb"][name]
-        result.emb_out[name] = privacy.frame_embeddings(embedder, run.out, run.tracks, idx)
+        if name not in raw.emb:
+            raw.emb[name] = privacy.frame_embeddings(embedder, run.raw, run.tracks, idx)
+        result.emb_raw[name] = raw.emb[name]
+        result.emb_out[name] = raw.emb[name] if unchanged else privacy.frame_embeddings(embedder, run.out, run.tracks, idx)
     return result
 
 
-def evaluate_clip(clip: EvalClip, make_filter: Callable[[], FaceFilter], attackers: dict[str, Embedder], judges: PulseJudges,
-                  judge_names: tuple[str, ...] = ("pos", "physnet"), via_transport: bool = False, raw_cache: dict | None = None) -> ClipResult:
-    """Protect ``clip`` as the runtime does (optionally followed by the I420 + H.264 path to the
-    meeting app) and measure it."""
-    run = protect_clip(clip, make_filter)
-    if via_transport:
-        run = transport(run, clip.fps)
-    return measure_run(clip, run, attackers, judges, judge_names, raw_cache=raw_cache)
+def evaluate_clip(clip: EvalClip | RawSide, make_filter: Callable[[], FaceFilter], attackers: dict[str, Embedder], judges: PulseJudges,
+                  judge_names: tuple[str, ...] = ("pos", "physnet"), paths: tuple[str, ...] = ("direct",)) -> dict[str, ClipResult]:
+    """Protect a clip once as the runtime does and measure it on each of ``paths``: ``direct``
+    and/or ``transport`` (after the I420 + H.264 path to the meeting app). Pass the clip's
+    ``RawSide`` instead of the clip to share its raw-side work across filters."""
+    raw = clip if isinstance(clip, RawSide) else RawSide(clip)
+    run = protect_clip(raw.clip, make_filter, analyses=raw.analyses)
+    return {p: measure_run(transport(run, raw.clip.fps) if p == "transport" else run, raw, attackers, judges, judge_names) for p in paths}
 
 
 def templates_for(clips: list[EvalClip], results: list[ClipResult], attackers: dict[str, Embedder]) -> dict[str, dict[str, np.ndarray]]:
@@ -170,19 +190,22 @@ def privacy_summary(results: list[ClipResult], templates: dict[str, dict[str, np
 
 
 def parrot_accuracy(results: list[ClipResult], attacker: str) -> float | None:
-    """Classifier fitted on protected frames of the even-numbered clips of each identity,
-    tested on the odd-numbered ones (the attacker who has seen protected footage of everyone)."""
-    train, test = [], []
+    """The attacker who has seen protected footage of everyone: a classifier fitted on protected
+    frames of the even-numbered clips of each identity, tested on the odd-numbered ones. An
+    identity with a single clip contributes its first half to training and its second half to
+    testing (adjacent footage: an easier test, so a conservative privacy figure)."""
+    train: list[tuple[str, np.ndarray]] = []
+    test: list[tuple[str, np.ndarray]] = []
     for ident in sorted({r.identity for r in results}):
-        own = [r for r in results if r.identity == ident]
-        if len(own) < 2:
-            continue
-        train += own[::2]
-        test += own[1::2]
-    if len({r.identity for r in train}) < 2:
+        own = [r.emb_out[attacker] for r in results if r.identity == ident]
+        if len(own) == 1:
+            own = [own[0][: len(own[0]) // 2], own[0][len(own[0]) // 2 :]]
+        train += [(ident, e) for e in own[::2] if len(e)]
+        test += [(ident, e) for e in own[1::2] if len(e)]
+    if len({ident for ident, _ in train}) < 2:
         return None
-    x = np.concatenate([r.emb_out[attacker] for r in train])
-    y = [r.identity for r in train for _ in range(len(r.emb_out[attacker]))]
-    tx = np.concatenate([r.emb_out[attacker] for r in test])
-    ty = [r.identity for r in test for _ in range(len(r.emb_out[attacker]))]
-    return privacy.EmbeddingClassifier(x, y).accuracy(tx, ty)
+
+    def stack(pairs: list[tuple[str, np.ndarray]]) -> tuple[np.ndarray, list[str]]:
+        return np.concatenate([e for _, e in pairs]), [ident for ident, e in pairs for _ in range(len(e))]
+
+    return privacy.EmbeddingClassifier(*stack(train)).accuracy(*stack(test))

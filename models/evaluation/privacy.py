@@ -12,7 +12,8 @@ attacker receiving the stream could compute. Distances follow each recogniser's 
 * ``rank1``: share of probes whose nearest gallery template is their own person.
 * ``closed_set_accuracy``: a softmax classifier fitted on embeddings of *original* frames.
 * ``parrot_accuracy``: the adaptive attacker -- the same classifier fitted on embeddings of
-  *protected* frames of other clips of each person (it has learned what protection looks like).
+  *protected* frames of other clips of each person, or of the first half of a person's only
+  clip (it has learned what protection looks like).
 * ``jitter``: mean distance between consecutive protected frames' embeddings.
 """
 from __future__ import annotations

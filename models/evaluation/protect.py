@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 
 from vcam.engine.crop import crop_face
-from vcam.engine.filters import FaceFilter
+from vcam.engine.filters import FaceFilter, OffFilter
 from vcam.engine.frames import FaceTrack, Frame
-from vcam.engine.pipeline import Pipeline, PipelineConfig
+from vcam.engine.pipeline import Analysis, Pipeline, PipelineConfig
 from vcam.engine.sinks import NullSink
 from vcam.engine.sources import ArraySource
 
@@ -49,14 +49,26 @@ class ProtectedRun:
         return ProtectedRun(self.raw, out, self.tracks, self.fallbacks, self.filter_ms)
 
 
-def protect_clip(clip: EvalClip, make_filter: Callable[[], FaceFilter], strength: float = 1.0, max_faces: int = 2) -> ProtectedRun:
-    """Every frame of ``clip`` through a fresh filter (fresh temporal state) and the runtime's
-    frame processing; monitors off."""
+def _pipeline(clip: EvalClip, face_filter: FaceFilter, strength: float = 1.0, max_faces: int = 2) -> Pipeline:
     cfg = PipelineConfig(strength=strength, max_faces=max_faces, rppg=False, identity=False)
+    return Pipeline(ArraySource(clip.frames, clip.fps, clip.name), NullSink(), face_filter, cfg)
+
+
+def track_clip(clip: EvalClip) -> list[Analysis]:
+    """The runtime's tracking stage over every frame of ``clip``. It does not depend on the filter,
+    so one tracking pass serves every filter's ``protect_clip``."""
+    with _pipeline(clip, OffFilter()) as pipe:
+        return [pipe.analyse(Frame(i, i / clip.fps, image)) for i, image in enumerate(clip.frames)]
+
+
+def protect_clip(clip: EvalClip, make_filter: Callable[[], FaceFilter], strength: float = 1.0, max_faces: int = 2,
+                 analyses: list[Analysis] | None = None) -> ProtectedRun:
+    """Every frame of ``clip`` through a fresh filter (fresh temporal state) and the runtime's
+    frame processing; monitors off. ``analyses`` (from ``track_clip``) skips re-tracking."""
+    analyses = analyses if analyses is not None else track_clip(clip)
     outs, tracks, fallbacks, times = [], [], [], []
-    with Pipeline(ArraySource(clip.frames, clip.fps, clip.name), NullSink(), make_filter(), cfg) as pipe:
-        for i, image in enumerate(clip.frames):
-            analysis = pipe.analyse(Frame(i, i / clip.fps, image))
+    with _pipeline(clip, make_filter(), strength, max_faces) as pipe:
+        for analysis in analyses:
             t0 = time.perf_counter()
             result = pipe.protect(analysis)
             times.append(time.perf_counter() - t0)
