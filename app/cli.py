@@ -1,9 +1,12 @@
-"""Shared command-line plumbing: argument errors, bad input and Ctrl-C each give one line on
-stderr (``prog: error: ...``) and a non-zero exit: 2 (or the error's own code), 130 for Ctrl-C."""
+"""Shared command-line plumbing: argument errors, bad input, Ctrl-C and bugs each give one line on
+stderr (``prog: error: ...``) and a non-zero exit: 2 (or the error's own code), 130 for Ctrl-C,
+1 for an internal error (its traceback with ``--debug`` where a command has it, or VCAM_DEBUG=1)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -18,9 +21,9 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def guarded(prog: str, body: Callable[[], int], interrupted: str = "interrupted") -> int:
+def guarded(prog: str, body: Callable[[], int], interrupted: str = "interrupted", debug: bool = False) -> int:
     """``body()``'s exit code; a ``VcamError`` becomes one error line and its exit code, Ctrl-C
-    the line ``prog: <interrupted>`` and 130."""
+    the line ``prog: <interrupted>`` and 130, any other exception (a bug) one line and 1."""
     try:
         return body()
     except VcamError as exc:
@@ -29,6 +32,11 @@ def guarded(prog: str, body: Callable[[], int], interrupted: str = "interrupted"
     except KeyboardInterrupt:
         print(f"{prog}: {interrupted}", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if debug or os.environ.get("VCAM_DEBUG"):
+            traceback.print_exc()
+        print(f"{prog}: internal error: {type(exc).__name__}: {exc} (a bug; VCAM_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
 
 
 def train_extra_missing(prog: str, exc: ImportError) -> int:

@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judges", type=lambda v: _csv(v, JUDGES, "--judges"), default=list(JUDGES))
     p.add_argument("--out", type=Path, default=Path("report"), help="output folder (default: report/)")
     p.add_argument("--seconds", type=float, default=10.0, help="length of animated photo clips (default: 10)")
-    p.add_argument("--per-identity", type=int, default=2, help="photos animated per identity (default: 2; 0 = all)")
+    p.add_argument("--per-identity", type=int, default=1,
+                   help="photos animated per identity (default: 1; 0 = all; 2+ lets the parrot attacker train and test on different clips)")
     p.add_argument("--no-transport", dest="transport", action="store_false", help="skip the I420 + H.264 path")
     p.add_argument("--fresh", action="store_true", help="ignore per-clip results of an earlier run in --out")
     return p

@@ -14,7 +14,6 @@ import json
 import logging
 import signal
 import sys
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from vcam.engine.filters import FILTERS
 from vcam.engine.native_log import NativeLogFilter
 from vcam.engine.pipeline import Pipeline
 
-from .cli import Parser
+from .cli import Parser, guarded
 from .config import Config, resolve
 from .session import backend_info, build_pipeline
 from .status import StatusLine
@@ -104,24 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.debug:
         NativeLogFilter().install()
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="vcam-run: %(levelname)s: %(message)s")
-    try:
+
+    def body() -> int:
         cfg = resolve({k: getattr(args, k) for k in CONFIG_KEYS}, args.config)
         if args.print_config:
             print(cfg.to_toml(), end="")
             return 0
         return run(cfg, args.frames, args.json, args.quiet)
-    except VcamError as exc:
-        print(f"vcam-run: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("vcam-run: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # a bug, not bad input: one line, details with --debug
-        if args.debug:
-            traceback.print_exc()
-        print(f"vcam-run: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
-        return 1
 
+    return guarded("vcam-run", body, debug=args.debug)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -61,3 +61,23 @@ def test_runtime_layers_do_not_import_torch() -> None:
             "bad = [m for m in ('torch', 'vcam.models', 'vcam.export') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_guarded_turns_errors_and_bugs_into_one_line(capsys, monkeypatch) -> None:
+    from vcam.app.cli import guarded
+
+    monkeypatch.delenv("VCAM_DEBUG", raising=False)
+
+    def bad_input() -> int:
+        raise ConfigError("strength must be between 0.2 and 1")
+
+    def bug() -> int:
+        return 1 // 0
+
+    assert guarded("vcam-x", bad_input) == 2
+    assert guarded("vcam-x", bug) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["vcam-x: error: strength must be between 0.2 and 1",
+                     "vcam-x: internal error: ZeroDivisionError: integer division or modulo by zero (a bug; VCAM_DEBUG=1 shows the traceback)"]
+    assert guarded("vcam-x", bug, debug=True) == 1
+    assert "Traceback" in capsys.readouterr().err

@@ -33,5 +33,6 @@ def ssim(raw: np.ndarray, out: np.ndarray) -> float:
 
 
 def flicker(raw: np.ndarray, out: np.ndarray) -> float:
-    a, b = _float(raw), _float(out)
-    return float((np.abs(np.diff(b, axis=0)).mean() - np.abs(np.diff(a, axis=0)).mean()) * 255.0)
+    scale = 1.0 if raw.dtype == np.uint8 else 255.0
+    change = [float(np.abs(np.diff(x.astype(np.float32), axis=0)).mean(dtype=np.float64)) for x in (raw, out)]
+    return (change[1] - change[0]) * scale
