@@ -8,9 +8,10 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 from vcam.engine.errors import VcamError
+from vcam.engine.native_log import NativeLogFilter
 
 
 class Parser(argparse.ArgumentParser):
@@ -19,6 +20,16 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
         sys.exit(2)
+
+
+def quiet_native_logs(debug: bool = False) -> TextIO:
+    """Drop MediaPipe/TFLite/OpenCV log chatter from stderr (kept with ``debug`` or VCAM_DEBUG=1);
+    returns the stream a rich console should draw progress on."""
+    if debug or os.environ.get("VCAM_DEBUG"):
+        return sys.stderr
+    native = NativeLogFilter()
+    native.install()
+    return native.terminal()
 
 
 def guarded(prog: str, body: Callable[[], int], interrupted: str = "interrupted", debug: bool = False) -> int:

@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS, make_filter
 
-from .cli import Parser, guarded, train_extra_missing
+from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
 from .config import DEFAULT_MODEL
 
 ATTACKERS = ("dlib", "sface")
@@ -69,7 +69,7 @@ def load_dataset(spec: str, seconds: float, per_identity: int) -> list:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    console = Console(stderr=True)
+    console = Console(file=quiet_native_logs())
     try:
         from vcam.engine.identity import FaceEmbedder, SFaceEmbedder
         from vcam.models.evaluation import report as report_mod

@@ -20,10 +20,9 @@ from typing import Any
 from vcam.engine.backends import BACKENDS, PRECISIONS
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS
-from vcam.engine.native_log import NativeLogFilter
 from vcam.engine.pipeline import Pipeline
 
-from .cli import Parser, guarded
+from .cli import Parser, guarded, quiet_native_logs
 from .config import Config, resolve
 from .session import backend_info, build_pipeline
 from .status import StatusLine
@@ -38,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--strength", type=float, help="0.2..1, how strongly the filter acts (default: 1)")
     a("--model", help="streaming ONNX model for --filter deid (default: the shipped model)")
     a("--backend", choices=BACKENDS, help="inference backend (default: auto = tensorrt, cuda, cpu in that order)")
-    a("--precision", choices=PRECISIONS, help="auto (the INT8 model next to --model if present, on cpu/tensorrt) | fp32 | int8")
+    a("--precision", choices=PRECISIONS, help="auto = fp32 (fp16 on tensorrt) | fp32 | int8 (the <model>.int8.onnx next to --model; validate its privacy first)")
     a("--threads", type=int, help="inference threads (default: 2)")
     a("--width", type=int, help="camera/demo width (default: 1280)")
     a("--height", type=int, help="camera/demo height (default: 720)")
@@ -100,8 +99,7 @@ def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool) ->
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not args.debug:
-        NativeLogFilter().install()
+    quiet_native_logs(args.debug)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="vcam-run: %(levelname)s: %(message)s")
 
     def body() -> int:

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vcam.engine.errors import VcamError
 
-from .cli import Parser, guarded, train_extra_missing
+from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     ap.add_argument("--stop-after", type=int, metavar="EPOCH", help="stop after this epoch (0-based) keeping the full LR schedule; --resume continues")
     args = ap.parse_args(argv)
+    quiet_native_logs()
     console = Console()
     try:
         from vcam.models.train import TrainConfig, train

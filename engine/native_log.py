@@ -3,6 +3,7 @@ camera-probe warnings) out of the process's stderr, so a CLI's output stays one 
 
 ``NativeLogFilter.install()`` points file descriptor 2 at a pipe read by a thread that forwards
 every other line unchanged; ``uninstall()`` (also run at exit) restores fd 2 and drains the pipe.
+``terminal()`` is a stream on the real stderr for output that must see the terminal (progress bars).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import re
 import sys
 import threading
+from typing import TextIO
 
 NOISE = re.compile(rb"^(?:[IW]\d{4} \d\d:\d\d:|INFO: Created TensorFlow Lite|WARNING: All log messages before absl|\[ WARN:\d)")
 
@@ -32,6 +34,13 @@ class NativeLogFilter:
         self._thread = threading.Thread(target=self._pump, args=(read_fd, self._saved), name="vcam-stderr", daemon=True)
         self._thread.start()
         atexit.register(self.uninstall)
+
+    def terminal(self) -> TextIO:
+        """A line-buffered text stream on the original stderr (``sys.stderr`` when not installed):
+        it bypasses the filter, so ``isatty()`` and cursor control work as before."""
+        if self._saved is None:
+            return sys.stderr
+        return os.fdopen(os.dup(self._saved), "w", buffering=1, encoding=sys.stderr.encoding, errors="replace")
 
     def _pump(self, read_fd: int, out_fd: int) -> None:
         with os.fdopen(read_fd, "rb", buffering=0) as pipe:

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from conftest import EVM_VIDEO, need
+from vcam.engine.native_log import NOISE
 
 
 def vcam_eval(*args: str) -> subprocess.CompletedProcess:
@@ -17,6 +18,8 @@ def test_eval_writes_report_with_sane_numbers_and_resumes(tmp_path) -> None:
             "--no-transport", "--out", str(tmp_path))
     res = vcam_eval(*args)
     assert res.returncode == 0, res.stderr
+    chatter = [line for line in res.stderr.splitlines() if NOISE.match(line.encode())]
+    assert not chatter, chatter[:3]  # MediaPipe/TFLite log lines are filtered out of the CLI's stderr
     report = json.loads((tmp_path / "report.json").read_text())
     direct = report["datasets"]["face.mp4"]["direct"]
     assert direct["off"]["privacy"]["dlib"]["match_rate"] == 1.0
