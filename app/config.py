@@ -37,7 +37,7 @@ class Config:
     strength: float = 1.0  # 0.2 = mildest protection, 1 = full filter (the raw face is filter = "off")
     model: str = ""  # streaming ONNX model; empty = the shipped default
     backend: str = "auto"  # auto | tensorrt | cuda | cpu
-    precision: str = "auto"  # auto (INT8 model on CPU/TensorRT if present) | fp32 | int8
+    precision: str = "auto"  # auto = fp32 (fp16 on TensorRT) | fp32 | int8 (the <model>.int8.onnx companion)
     threads: int = 2  # inference threads (2 measured best on a 2-core CPU)
     width: int = 1280  # requested camera size / demo size
     height: int = 720

@@ -5,7 +5,7 @@
 
 ``--streaming`` writes the frame-by-frame format the runtime runs (otherwise: windowed, dynamic
 T, for offline use). ``--int8`` also writes ``<out stem>.int8.onnx`` (static QDQ, calibrated on
-the face crops of ``--calib``), which the CPU backend then prefers. ``--tensorrt`` pre-builds the
+the face crops of ``--calib``), run with ``vcam-run --precision int8``. ``--tensorrt`` pre-builds the
 TensorRT engine into the user cache (needs an NVIDIA GPU). Parity against torch is checked on
 real face crops (``--calib``, else the built-in demo face) and printed; it must be <= 1e-4.
 """
@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             half = len(crops) // 2
             int8 = quantize_streaming(path, int8_companion(path), crops[:half])
             print(f"wrote {int8} ({int8.stat().st_size / 1e6:.2f} MB); INT8 vs fp32 PSNR on {len(crops) - half} held-out crops: "
-                  f"{precision_psnr(path, int8, crops[half:]):.1f} dB")
+                  f"{precision_psnr(path, int8, crops[half:]):.1f} dB; it runs only with --precision int8: check its privacy "
+                  f"first (python benchmarks/train_default.py --model {int8}), quantisation can undo the perturbation")
         if args.tensorrt:
             from vcam.engine.tensorrt_backend import build_engine
 

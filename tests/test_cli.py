@@ -50,9 +50,9 @@ def test_evm_video_heart_rate_survives(evm_runs, flt: str) -> None:
     assert s["dropped_frames"] == 0 and s["frames"] == count_frames(evm_runs[flt]["video"])
 
 
-def test_shipped_model_runs_by_default_on_the_int8_cpu_backend(evm_runs) -> None:
+def test_shipped_model_runs_by_default_in_full_precision_on_the_cpu(evm_runs) -> None:
     s = evm_runs["deid"]["summary"]
-    assert s["filter"] == "deid" and s["backend"] == "onnxruntime-cpu" and "INT8 model deid_default.int8.onnx" in s["backend_reason"]
+    assert s["filter"] == "deid" and s["backend"] == "onnxruntime-cpu" and "INT8" not in s["backend_reason"]
 
 
 def test_off_keeps_identity_and_json_has_per_second_records(evm_runs) -> None:

@@ -26,7 +26,7 @@ def export(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vcam.app.export_cli", *args], capture_output=True, text=True, timeout=600)
 
 
-def test_streaming_int8_export_is_parity_checked_and_picked_by_the_runtime(run_dir, tmp_path) -> None:
+def test_streaming_int8_export_is_parity_checked_and_runs_on_request(run_dir, tmp_path) -> None:
     out = tmp_path / "m.onnx"
     res = export("--checkpoint", str(run_dir / "checkpoint.pt"), "--out", str(out), "--streaming", "--int8",
                  "--calib", str(need(EVM_VIDEO)), "--calib-frames", "48")
@@ -35,7 +35,7 @@ def test_streaming_int8_export_is_parity_checked_and_picked_by_the_runtime(run_d
     assert diff <= 1e-4
     psnr = float(res.stdout.split("PSNR on 24 held-out crops: ")[1].split()[0])
     assert psnr > 35.0
-    backend = choose_backend("cpu", out)
+    backend = choose_backend("cpu", out, precision="int8")
     assert backend.path.name == "m.int8.onnx"
     model = StreamingModel(backend)
     assert model.info.trained and model.info.metadata["vcam.training_commit"] == "abc123"

@@ -122,12 +122,12 @@ def test_backend_selection(onnx_path, tmp_path) -> None:
         choose_backend("metal", onnx_path)
     with pytest.raises(ModelError, match="vcam-export --streaming --int8"):
         choose_backend("cpu", onnx_path, precision="int8")
-    # An INT8 companion next to the model is picked on the CPU unless fp32 is asked for.
+    # An INT8 companion next to the model runs only when asked for (it can weaken the protection).
     model = shutil.copy(onnx_path, tmp_path / "m.onnx")
     shutil.copy(onnx_path, tmp_path / "m.int8.onnx")
-    assert choose_backend("cpu", model).path.name == "m.int8.onnx"
-    assert "INT8" in choose_backend("cpu", model).reason
-    assert choose_backend("cpu", model, precision="fp32").path.name == "m.onnx"
+    assert choose_backend("cpu", model).path.name == "m.onnx" and "INT8" not in choose_backend("cpu", model).reason
+    assert choose_backend("cpu", model, precision="int8").path.name == "m.int8.onnx"
+    assert "INT8" in choose_backend("cpu", model, precision="int8").reason
 
 
 def test_tensorrt_backend_refuses_cleanly_or_matches_onnxruntime(onnx_path, evm_crops) -> None:
