@@ -23,11 +23,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS, make_filter
+from vcam.engine.identity import RECOGNISERS
 
 from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
 from .config import DEFAULT_MODEL
 
-ATTACKERS = ("dlib", "sface")
+ATTACKERS = tuple(RECOGNISERS)
 JUDGES = ("pos", "chrom", "physnet", "physformer")
 
 
@@ -71,7 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(file=quiet_native_logs())
     try:
-        from vcam.engine.identity import FaceEmbedder, SFaceEmbedder
         from vcam.models.evaluation import report as report_mod
         from vcam.models.evaluation.evaluate import PATHS, ClipResult, RawSide, evaluate_clip, templates_for
         from vcam.models.evaluation.utility import PulseJudges
@@ -89,8 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             make_filter("deid", model, "auto")  # fail now, not after an hour
         if args.fresh and (args.out / "clips").exists():
             shutil.rmtree(args.out / "clips")
-        attackers = {"dlib": FaceEmbedder, "sface": SFaceEmbedder}
-        attackers = {a: attackers[a]() for a in args.attackers}
+        attackers = {a: RECOGNISERS[a]() for a in args.attackers}
         judges = PulseJudges()
         results: dict = {}
         templates: dict = {}

@@ -4,7 +4,8 @@
   HR raw vs protected with a warm-up indicator and a signal-quality badge (HRs are greyed while
   warming up or when quality is low);
 * identity: the dlib distance of the outgoing face to the enrolled face as a gauge against the
-  recogniser's threshold (match below it), plus its history;
+  recogniser's threshold (match below it), plus its history, and which recognisers (dlib, SFace)
+  would still match it;
 * stream: fps, latency, backend, dropped and fallback frames; optional side-by-side preview.
 
 ``update(record)`` takes the controller's per-second record; redraws are cheap (pyqtgraph
@@ -20,6 +21,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from .preview import FrameLabel
+from .status import matched_by
 
 HISTORY_S = 120
 LOW_QUALITY = 0.5
@@ -125,7 +127,9 @@ class MonitorWindow(QWidget):
             self.gauge.setValue(int(min(dist, GAUGE_MAX) * 100))
             self.gauge.setFormat(f"distance {dist:.2f}  (threshold {threshold:.2f})")
             self.gauge.setStyleSheet(f"QProgressBar::chunk {{ background: {'#c33' if matched else '#2a2'}; }}")
-            self.id_label.setText("RECOGNISABLE: a face recogniser would match you" if matched else "not recognisable as you")
+            matches = r.get("identity_matches") or {"dlib": matched}
+            by = matched_by(matches)
+            self.id_label.setText(f"RECOGNISABLE: {by} would match you" if by else f"not recognisable as you ({', '.join(matches)})")
             self._id_t.append(float(r.get("t", len(self._id_t))))
             self._id_d.append(float(dist))
             self.id_curve.setData(np.array(self._id_t), np.array(self._id_d))

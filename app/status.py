@@ -10,11 +10,17 @@ def _num(value: float | None, fmt: str = "{:.0f}") -> str:
     return "--" if value is None else fmt.format(value)
 
 
+def matched_by(matches: dict[str, bool] | None) -> str:
+    """"dlib, sface" for the recognisers that would match the outgoing face, "" for none."""
+    return ", ".join(name for name, hit in (matches or {}).items() if hit)
+
+
 def format_status(r: dict) -> str:
     """One status line from a per-second metrics record."""
     hr = "warming up" if r.get("rppg_warming_up") else f"{_num(r.get('hr_raw_bpm'))}/{_num(r.get('hr_protected_bpm'))} bpm"
     dist = r.get("identity_distance")
-    ident = "enrolling" if dist is None else f"{dist:.2f} ({'MATCH' if r.get('identity_match') else 'no match'})"
+    by = matched_by(r.get("identity_matches"))
+    ident = "enrolling" if dist is None else f"{dist:.2f} ({f'MATCH: {by}' if by else 'no match'})"
     return (f"{r['fps']:5.1f} fps | latency {_num(r.get('p50_latency_ms'))} ms | HR raw/protected {hr} | "
             f"identity distance {ident} | dropped {r.get('dropped_frames', 0)}")
 
@@ -42,7 +48,9 @@ class StatusLine:
 
     @staticmethod
     def summary_line(s: dict) -> str:
+        by = s.get("identity_match_rate_by") or {}
+        per = f" ({', '.join(f'{n} {v:.0%}' for n, v in by.items())})" if by else ""
         return (f"done: {s['frames']} frames, {s['fps']:.1f} fps, p95 latency {s['p95_latency_ms']:.0f} ms, "
                 f"HR raw/protected {_num(s.get('hr_raw_bpm'), '{:.1f}')}/{_num(s.get('hr_protected_bpm'), '{:.1f}')} bpm, "
-                f"identity match rate {_num(s.get('identity_match_rate'), '{:.0%}')}, dropped {s['dropped_frames']}"
+                f"identity match rate {_num(s.get('identity_match_rate'), '{:.0%}')}{per}, dropped {s['dropped_frames']}"
                 + (f", backend {s['backend']}" if s.get("backend") else ""))

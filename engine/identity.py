@@ -137,3 +137,6 @@ class SFaceEmbedder(Embedder):
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
         """1 - cosine similarity."""
         return float(1.0 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+
+
+RECOGNISERS: dict[str, type[Embedder]] = {"dlib": FaceEmbedder, "sface": SFaceEmbedder}

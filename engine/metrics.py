@@ -59,6 +59,7 @@ class RunMetrics:
             "rppg_warming_up": rppg.warming_up if rppg else True,
             "identity_distance": identity.distance if identity else None,
             "identity_match": identity.match if identity else None,
+            "identity_matches": identity.matches if identity else None,
         }
         self.seconds.append(record)
         self._sec_start, self._sec_frames, self._sec_lat, self._sec_fallbacks = now, 0, [], 0
@@ -89,6 +90,7 @@ class RunMetrics:
             "identity_samples": len(scored),
             "identity_distance_mean": float(np.mean([r.distance for r in scored])) if scored else None,
             "identity_match_rate": float(np.mean([r.match for r in scored])) if scored else None,
+            "identity_match_rate_by": {n: float(np.mean([r.matches[n] for r in scored])) for n in scored[0].matches} if scored else None,
         }
         out.update(extra or {})
         return out

@@ -5,8 +5,8 @@
   quality from the last ``window`` seconds of each stream ("warming up" until ``warmup``
   seconds are buffered). The ~15 ms reading can run off the frame loop (``read(*snapshot())``).
 * ``IdentityMonitor`` enrols the user's face from the raw stream (mean of the first
-  ``enrol_count`` dlib descriptors) and then measures, for the outgoing frames, the distance to
-  that enrolment and whether dlib would match it (distance < 0.6).
+  ``enrol_count`` descriptors of each recogniser: dlib and SFace) and then measures, for the
+  outgoing frames, dlib's distance to that enrolment and whether each recogniser would match it.
 * ``IdentityWorker`` runs the identity monitor off the frame loop, in a child process.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .identity import Embedder, FaceEmbedder
+from .identity import RECOGNISERS, Embedder
 from .rppg import METHODS
 from .signals import heart_rate, quality, resample_uniform, snr_db
 
@@ -113,43 +113,47 @@ class RppgMonitor:
 
 @dataclass(frozen=True)
 class IdentityReading:
-    """Distance of one outgoing face to the enrolled user (``None`` while enrolling)."""
+    """One outgoing face against the enrolled user (``None`` values while enrolling): the first
+    recogniser's distance and threshold (the gauge), and per recogniser whether it would match;
+    ``match`` is True when any of them would."""
 
     t: float
     enrolled: bool
     distance: float | None
     match: bool | None
     threshold: float
+    matches: dict[str, bool] | None = None
 
 
 class IdentityMonitor:
-    """Enrol from raw frames, then score protected frames against the enrolment."""
+    """Enrol from raw frames, then score protected frames against the enrolment, with every
+    recogniser in ``embedders`` (the first one drives ``distance``)."""
 
-    def __init__(self, embedder: Embedder | None = None, enrol_count: int = 3, enrolment: np.ndarray | None = None) -> None:
-        self.embedder = embedder or FaceEmbedder()
+    def __init__(self, embedders: list[Embedder], enrol_count: int = 3) -> None:
+        self.embedders = embedders
         self.enrol_count = enrol_count
-        self._enrol: list[np.ndarray] = []
-        self.enrolment = enrolment
+        self._enrol: list[dict[str, np.ndarray]] = []
+        self.enrolment: dict[str, np.ndarray] | None = None
 
     def measure(self, t: float, raw: np.ndarray, out: np.ndarray, box: tuple[int, int, int, int]) -> IdentityReading:
         """Use ``raw`` (uint8 RGB frame) to enrol until enrolled, then score ``out`` in ``box``."""
+        first = self.embedders[0]
         if self.enrolment is None:
-            self._enrol.append(self.embedder.describe(raw, box))
+            self._enrol.append({e.name: e.describe(raw, box) for e in self.embedders})
             if len(self._enrol) >= self.enrol_count:
-                self.enrolment = np.mean(self._enrol, axis=0)
-            reading = IdentityReading(t, False, None, None, self.embedder.threshold)
-        else:
-            d = self.embedder.distance(self.embedder.describe(out, box), self.enrolment)
-            reading = IdentityReading(t, True, d, d < self.embedder.threshold, self.embedder.threshold)
-        return reading
+                self.enrolment = {e.name: np.mean([d[e.name] for d in self._enrol], axis=0) for e in self.embedders}
+            return IdentityReading(t, False, None, None, first.threshold)
+        dist = {e.name: e.distance(e.describe(out, box), self.enrolment[e.name]) for e in self.embedders}
+        matches = {e.name: dist[e.name] < e.threshold for e in self.embedders}
+        return IdentityReading(t, True, dist[first.name], any(matches.values()), first.threshold, matches)
 
 
-def _identity_process(jobs: "mp.Queue", results: "mp.Queue", enrol_count: int) -> None:
+def _identity_process(jobs: "mp.Queue", results: "mp.Queue", enrol_count: int, recognisers: tuple[str, ...]) -> None:
     """Child process: measure jobs until ``None``; errors are reported, not raised. Runs at a
     lower CPU priority: a late identity reading costs nothing, a late frame does."""
     if hasattr(os, "nice"):
         os.nice(10)
-    monitor = IdentityMonitor(enrol_count=enrol_count)
+    monitor = IdentityMonitor([RECOGNISERS[name]() for name in recognisers], enrol_count)
     while (job := jobs.get()) is not None:
         try:
             results.put(monitor.measure(*job))
@@ -158,20 +162,21 @@ def _identity_process(jobs: "mp.Queue", results: "mp.Queue", enrol_count: int) -
 
 
 class IdentityWorker:
-    """Runs an ``IdentityMonitor`` in a child process: dlib holds the GIL for ~100 ms per
-    descriptor, which would stall every pipeline thread if it ran in-process.
+    """Runs an ``IdentityMonitor`` with ``recognisers`` (names in ``RECOGNISERS``) in a child
+    process: dlib holds the GIL for ~100 ms per descriptor, which would stall every pipeline
+    thread if it ran in-process.
 
     ``blocking=False`` (live): a job offered while the worker is busy is skipped, so the frame
     loop never waits. ``blocking=True`` (offline files): every offered job is measured.
     Only a region around the face (``margin`` x its size) of each frame is sent.
     """
 
-    def __init__(self, blocking: bool, enrol_count: int = 3, margin: float = 0.5) -> None:
+    def __init__(self, blocking: bool, enrol_count: int = 3, margin: float = 0.5, recognisers: tuple[str, ...] = ("dlib", "sface")) -> None:
         ctx = mp.get_context("spawn")  # never fork a process that runs MediaPipe threads
         self.blocking, self.margin = blocking, margin
         self._jobs = ctx.Queue(maxsize=1)
         self._results = ctx.Queue()
-        self._proc = ctx.Process(target=_identity_process, args=(self._jobs, self._results, enrol_count), name="vcam-identity", daemon=True)
+        self._proc = ctx.Process(target=_identity_process, args=(self._jobs, self._results, enrol_count, recognisers), name="vcam-identity", daemon=True)
         self._proc.start()
         self.readings: list[IdentityReading] = []
         self.errors: list[str] = []

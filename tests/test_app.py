@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from vcam.app.config import Config, resolve, save
-from vcam.app.status import format_status
+from vcam.app.status import StatusLine, format_status
 from vcam.engine.errors import ConfigError
 
 
@@ -36,6 +36,10 @@ def test_status_line_formats() -> None:
     line = format_status({"fps": 29.7, "p50_latency_ms": 18.2, "rppg_warming_up": False, "hr_raw_bpm": 71.6,
                           "hr_protected_bpm": 72.2, "identity_distance": 0.83, "identity_match": False, "dropped_frames": 2})
     assert "29.7 fps" in line and "72/72 bpm" in line and "0.83 (no match)" in line and "dropped 2" in line
+    assert "0.83 (MATCH: sface)" in format_status({"fps": 30.0, "identity_distance": 0.83, "identity_matches": {"dlib": False, "sface": True}})
+    done = StatusLine.summary_line({"frames": 10, "fps": 30.0, "p95_latency_ms": 20.0, "dropped_frames": 0, "identity_match_rate": 0.5,
+                                    "identity_match_rate_by": {"dlib": 0.0, "sface": 0.5}})
+    assert "identity match rate 50% (dlib 0%, sface 50%)" in done
     assert "warming up" in format_status({"fps": 1.0, "rppg_warming_up": True})
 
 
