@@ -17,7 +17,7 @@ import tomli_w
 
 from vcam.engine.backends import BACKENDS, PRECISIONS
 from vcam.engine.errors import ConfigError
-from vcam.engine.filters import FILTERS, MIN_STRENGTH
+from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH
 
 APP_NAME = "deid-vcam"
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "engine" / "assets" / "deid_default.onnx"
@@ -34,7 +34,7 @@ class Config:
     source: str = "0"  # demo | camera index | /dev/videoN | video file
     sink: str = "virtualcam"  # virtualcam | null | preview | <out.mp4>
     filter: str = "deid"  # deid | blur | pixelate | off
-    strength: float = 1.0  # 0.2 = mildest protection, 1 = full filter (the raw face is filter = "off")
+    strength: float = 1.0  # 0.2 = mildest protection, 1 = as trained, 1.5 = amplified (the raw face is filter = "off")
     model: str = ""  # streaming ONNX model; empty = the shipped default
     backend: str = "auto"  # auto | tensorrt | cuda | cpu
     precision: str = "auto"  # auto = fp32 (fp16 on TensorRT) | fp32 | int8 (the <model>.int8.onnx companion)
@@ -60,7 +60,8 @@ class Config:
     def validate(self, origin: str = "config") -> "Config":
         checks = [
             ("filter", self.filter in FILTERS, f"one of {', '.join(FILTERS)}"),
-            ("strength", MIN_STRENGTH <= self.strength <= 1.0, f"between {MIN_STRENGTH} and 1 (for the raw face use filter off)"),
+            ("strength", MIN_STRENGTH <= self.strength <= MAX_STRENGTH,
+             f"between {MIN_STRENGTH} and {MAX_STRENGTH} (for the raw face use filter off)"),
             ("backend", self.backend in BACKENDS, ", ".join(BACKENDS)),
             ("precision", self.precision in PRECISIONS, ", ".join(PRECISIONS)),
             ("threads", 1 <= self.threads <= 64, "between 1 and 64"),

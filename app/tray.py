@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QMenu,
 
 from vcam.engine.devices import cameras, loopback_devices
 from vcam.engine.errors import VcamError
-from vcam.engine.filters import FILTERS, MIN_STRENGTH
+from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH
 
 from .cli import Parser
 from .config import Config, resolve
@@ -28,7 +28,7 @@ from .monitor_window import MonitorWindow
 from .preview import qt_application
 
 STATE_COLOURS = {"off": "#9e9e9e", "protecting": "#2e7d32", "degraded": "#f9a825", "error": "#c62828"}
-STRENGTH_PRESETS = (("Light (50 %)", 0.5), ("Medium (75 %)", 0.75), ("Full (100 %)", 1.0))
+STRENGTH_PRESETS = (("Light (50 %)", 0.5), ("Medium (75 %)", 0.75), ("Standard (100 %)", 1.0), ("Strong (150 %)", MAX_STRENGTH))
 PROTECTING_FILTERS = tuple(f for f in FILTERS if f != "off")
 
 
@@ -47,12 +47,12 @@ def state_icon(state: str, size: int = 64) -> QIcon:
 
 
 def slider_to_strength(value: int) -> float:
-    """Slider position 0..100 -> strength MIN_STRENGTH..1."""
-    return MIN_STRENGTH + (1.0 - MIN_STRENGTH) * value / 100.0
+    """Slider position 0..100 -> strength MIN_STRENGTH..MAX_STRENGTH."""
+    return MIN_STRENGTH + (MAX_STRENGTH - MIN_STRENGTH) * value / 100.0
 
 
 def strength_to_slider(strength: float) -> int:
-    return round(max(0.0, strength - MIN_STRENGTH) / (1.0 - MIN_STRENGTH) * 100)
+    return round(max(0.0, strength - MIN_STRENGTH) / (MAX_STRENGTH - MIN_STRENGTH) * 100)
 
 
 def source_choices(current: str) -> list[tuple[str, str]]:

@@ -5,7 +5,7 @@ through the runtime's own frame processing:
   never seen in training, each animated into a 10 s clip with an injected pulse), and
 * the real EVM face video (pulse ~52.7 bpm; its gallery is its own raw frames).
 
-    python benchmarks/train_default.py [--model engine/assets/deid_default.onnx] [--json]
+    python benchmarks/train_default.py [--model engine/assets/deid_default.onnx] [--strength 1.5] [--json]
 
 Keys (validation split): ``dlib_match_rate`` (protected frames verified by dlib against the
 person's original photos; goal <= 0.05, raw frames ~1.0 as ``dlib_match_rate_raw``),
@@ -54,7 +54,7 @@ def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipRe
     }
 
 
-def run(model: Path, photos: Path, video: Path) -> dict:
+def run(model: Path, photos: Path, video: Path, strength: float = 1.0) -> dict:
     meta = StreamingModel(OrtBackend(model)).info.metadata
     cfg = json.loads(meta.get("vcam.training_config", "{}"))
     _, val_ids = split_identities(list(photo_identities(photos)), cfg.get("val_fraction", 0.2), cfg.get("seed", 0))
@@ -63,11 +63,11 @@ def run(model: Path, photos: Path, video: Path) -> dict:
     def deid() -> DeidFilter:
         return DeidFilter(StreamingModel(OrtBackend(model, threads=2)))
 
-    report: dict = {"model": str(model), "validation_identities": val_ids}
+    report: dict = {"model": str(model), "strength": strength, "validation_identities": val_ids}
     for key, clips in (("validation", photo_clips(photos, val_ids)), ("evm", [video_clip(video)])):
         sides = [RawSide(c) for c in clips]  # one tracking pass and raw pulse per clip
         raw = [evaluate_clip(side, OffFilter, attackers, judges)["direct"] for side in sides]
-        prot = [evaluate_clip(side, deid, attackers, judges)["direct"] for side in sides]
+        prot = [evaluate_clip(side, deid, attackers, judges, strength=strength)["direct"] for side in sides]
         report[key] = summarise(clips, prot, raw, attackers)
     report.update({k: report["validation"][k] for k in ("dlib_match_rate", "dhr_pos_bpm", "dhr_physnet_bpm", "bvp_r", "psnr_db", "ssim")})
     return report
@@ -90,10 +90,11 @@ if __name__ == "__main__":
     ap.add_argument("--model", type=Path, default=ROOT / "engine" / "assets" / "deid_default.onnx")
     ap.add_argument("--photos", type=Path, default=DATA / "faces" / "lfw10")
     ap.add_argument("--video", type=Path, default=DATA / "video" / "evm" / "face.mp4")
+    ap.add_argument("--strength", type=float, default=1.0, help="filter strength (1 = as trained; up to 1.5 amplifies the perturbation)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = ap.parse_args()
     for p in (args.model, args.photos, args.video):
         if not p.exists():
             sys.exit(f"train_default: {p} not found")
-    result = run(args.model, args.photos, args.video)
+    result = run(args.model, args.photos, args.video, args.strength)
     print(json.dumps(result, indent=2) if args.json else table(result))

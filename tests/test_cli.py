@@ -93,7 +93,7 @@ def test_demo_source_to_file(tmp_path) -> None:
         (["--source", "demo", "--sink", "virtualcam", "--filter", "blur", "--frames", "2"], "virtual camera"),
         (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "/nonexistent/m.onnx"], "needs a trained model"),
         (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "pyproject.toml"], "cannot load model"),
-        (["--source", "demo", "--sink", "null", "--strength", "1.5"], "strength must be between 0.2 and 1"),
+        (["--source", "demo", "--sink", "null", "--strength", "1.6"], "strength must be between 0.2 and 1.5"),
         (["--source", "demo", "--sink", "/no/such/dir/o.mp4", "--filter", "blur"], "does not exist"),
         (["--source", "demo", "--sink", "out.gif", "--filter", "blur"], "unknown sink"),
         (["--source", "demo", "--sink", "null", "--filter", "blur", "--json", "/no/such/dir/m.json"], "cannot write"),

@@ -5,7 +5,7 @@ from conftest import FR_EXAMPLES, LFW, read_rgb
 from vcam.engine.compositor import paste
 from vcam.engine.crop import crop_face
 from vcam.app.config import DEFAULT_MODEL
-from vcam.engine.filters import MIN_STRENGTH, make_filter
+from vcam.engine.filters import MAX_STRENGTH, MIN_STRENGTH, make_filter
 from vcam.engine.tracking import FaceTracker
 
 
@@ -61,11 +61,11 @@ def test_paste_changes_only_the_face_box(face) -> None:
     assert _face_region(out, track).mean() < _face_region(img, track).mean() - 40
 
 
-def test_strength_scales_the_ae_perturbation_down_to_the_floor(face) -> None:
+def test_strength_scales_the_ae_perturbation_between_floor_and_ceiling(face) -> None:
     img, track = face
     raw = crop_face(img, track)
     full = make_filter("deid", DEFAULT_MODEL).process(raw, 0)
-    for strength, expected in ((0.5, 0.5), (0.0, MIN_STRENGTH), (-1.0, MIN_STRENGTH)):
+    for strength, expected in ((0.5, 0.5), (0.0, MIN_STRENGTH), (-1.0, MIN_STRENGTH), (1.5, 1.5), (9.0, MAX_STRENGTH)):
         mixed = make_filter("deid", DEFAULT_MODEL).process(raw, 0, strength)  # fresh temporal state
         np.testing.assert_allclose(mixed - raw, expected * (full - raw), atol=1e-5)
 
@@ -75,9 +75,9 @@ def test_weaker_baselines_keep_less_blur_but_never_the_raw_detail(face, name: st
     img, track = face
     raw = crop_face(img, track)
     f = make_filter(name)
-    strong, weak, floor = (f.process(raw, 0, s) for s in (1.0, 0.5, 0.0))
-    err = [np.abs(x - raw).mean() for x in (strong, weak, floor)]
-    assert err[0] > err[1] > err[2] > 0.01
+    strongest, strong, weak, floor = (f.process(raw, 0, s) for s in (MAX_STRENGTH, 1.0, 0.5, 0.0))
+    err = [np.abs(x - raw).mean() for x in (strongest, strong, weak, floor)]
+    assert err[0] > err[1] > err[2] > err[3] > 0.01
     assert np.array_equal(floor, f.process(raw, 0, MIN_STRENGTH))
 
 

@@ -13,7 +13,7 @@ from conftest import EVM_VIDEO, need
 from vcam.app.config import Config
 from vcam.app.controller import EngineController
 from vcam.app.tray import TrayApp, slider_to_strength, strength_to_slider
-from vcam.engine.filters import MIN_STRENGTH, BlurFilter, OffFilter, PixelateFilter
+from vcam.engine.filters import MAX_STRENGTH, MIN_STRENGTH, BlurFilter, OffFilter, PixelateFilter
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_fallback_window_controls_reach_the_running_engine(qtbot, controller, tm
 
 
 def test_slider_mapping_round_trips() -> None:
-    assert slider_to_strength(0) == MIN_STRENGTH and slider_to_strength(100) == 1.0
+    assert slider_to_strength(0) == MIN_STRENGTH and slider_to_strength(100) == MAX_STRENGTH
     assert all(strength_to_slider(slider_to_strength(v)) == v for v in range(0, 101, 5))
 
 

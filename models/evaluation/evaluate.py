@@ -133,12 +133,12 @@ def measure_run(run: ProtectedRun, raw: RawSide, attackers: dict[str, Embedder],
 
 
 def evaluate_clip(clip: EvalClip | RawSide, make_filter: Callable[[], FaceFilter], attackers: dict[str, Embedder], judges: PulseJudges,
-                  judge_names: tuple[str, ...] = ("pos", "physnet"), paths: tuple[str, ...] = ("direct",)) -> dict[str, ClipResult]:
-    """Protect a clip once as the runtime does and measure it on each of ``paths``: ``direct``
-    and/or ``transport`` (after the I420 + H.264 path to the meeting app). Pass the clip's
-    ``RawSide`` instead of the clip to share its raw-side work across filters."""
+                  judge_names: tuple[str, ...] = ("pos", "physnet"), paths: tuple[str, ...] = ("direct",), strength: float = 1.0) -> dict[str, ClipResult]:
+    """Protect a clip once as the runtime does (at ``strength``) and measure it on each of
+    ``paths``: ``direct`` and/or ``transport`` (after the I420 + H.264 path to the meeting app).
+    Pass the clip's ``RawSide`` instead of the clip to share its raw-side work across filters."""
     raw = clip if isinstance(clip, RawSide) else RawSide(clip)
-    run = protect_clip(raw.clip, make_filter, analyses=raw.analyses)
+    run = protect_clip(raw.clip, make_filter, strength, analyses=raw.analyses)
     return {p: measure_run(transport(run, raw.clip.fps) if p == "transport" else run, raw, attackers, judges, judge_names) for p in paths}
 
 
