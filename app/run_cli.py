@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--source", help="demo | camera index | /dev/videoN | video file (default: 0)")
     a("--sink", help="virtualcam | null | preview | output video path (default: virtualcam)")
     a("--filter", choices=FILTERS, help="face filter (default: deid)")
-    a("--strength", type=float, help="0.2..1, how strongly the filter acts (default: 1)")
+    a("--strength", type=float, help="0.2..1.5, how strongly the filter acts (default: 1 = as trained; above 1 amplifies it)")
     a("--model", help="streaming ONNX model for --filter deid (default: the shipped model)")
     a("--backend", choices=BACKENDS, help="inference backend (default: auto = tensorrt, cuda, cpu in that order)")
     a("--precision", choices=PRECISIONS, help="auto = fp32 (fp16 on tensorrt) | fp32 | int8 (the <model>.int8.onnx next to --model; validate its privacy first)")
