@@ -1,7 +1,7 @@
 """``vcam-train``: train the de-identification AE (needs the ``train`` extra).
 
     vcam-train --photos <root>/<identity>/<photo>.jpg-folder --out runs/default [--config train.toml]
-               [--epochs N] [--clip-len T] [--resume]
+               [--extra-photos folder-or-manifest.json] [--epochs N] [--clip-len T] [--resume]
 
 The TOML file holds any ``TrainConfig`` field; command-line values override it. Prints one line
 per epoch (losses, validation PSNR / pulse correlation / dlib match rate); bad input is one line.
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = Parser(prog="vcam-train", description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, help="TOML file with TrainConfig fields")
     ap.add_argument("--photos", help="folder with one sub-folder of photos per identity")
+    ap.add_argument("--extra-photos", help="more identities for training only (folder, or JSON {identity: [photo paths]}); config extra_identities picks some")
     ap.add_argument("--out", help="run folder (config.json, checkpoint.pt, log.jsonl)")
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--clip-len", type=int)
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                 values = tomllib.loads(args.config.read_text(encoding="utf-8"))
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise VcamError(f"cannot read {args.config}: {exc}") from None
-        values.update({k: v for k, v in {"photos": args.photos, "out": args.out, "epochs": args.epochs,
+        values.update({k: v for k, v in {"photos": args.photos, "extra_photos": args.extra_photos, "out": args.out, "epochs": args.epochs,
                                          "clip_len": args.clip_len, "seed": args.seed}.items() if v is not None})
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         if unknown := sorted(set(values) - known):

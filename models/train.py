@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_msssim import ssim
 
+from vcam.engine.errors import VcamError
 from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
 
 from .autoencoder import DeidAutoencoder
@@ -42,6 +43,8 @@ from .physnet import PhysNet
 @dataclass
 class TrainConfig:
     photos: str
+    extra_photos: str | None = None
+    extra_identities: list[str] = dataclasses.field(default_factory=list)
     out: str = "runs/default"
     clip_len: int = 64
     clips_per_photo: int = 1
@@ -94,9 +97,16 @@ def source_commit() -> str:
 
 
 def build_clips(cfg: TrainConfig) -> tuple[list[Clip], list[Clip], list[str]]:
-    """Identity-disjoint train/validation clips from the photo folder."""
+    """Identity-disjoint train/validation clips: ``photos`` is split; the identities of
+    ``extra_photos`` (only ``extra_identities`` if given) are added to training only."""
     photos = photo_identities(Path(cfg.photos))
     train_ids, val_ids = split_identities(list(photos), cfg.val_fraction, cfg.seed)
+    if cfg.extra_photos:
+        extra = photo_identities(Path(cfg.extra_photos), cfg.extra_identities)
+        if shared := sorted(set(extra) & set(photos)):
+            raise VcamError(f"identity {shared[0]!r} is in both {cfg.photos} and {cfg.extra_photos}")
+        photos.update(extra)
+        train_ids = sorted([*train_ids, *extra])
     train, val = [], []
     for ident, paths in photos.items():
         for i, path in enumerate(paths):

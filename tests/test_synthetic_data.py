@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -6,6 +8,7 @@ from vcam.engine.errors import VcamError
 from vcam.engine.rppg import pos
 from vcam.engine.signals import heart_rate, pearson
 from vcam.models.data.synthetic import make_clip, photo_identities, split_identities
+from vcam.models.train import TrainConfig, build_clips
 
 
 def test_lfw10_identities_and_disjoint_split() -> None:
@@ -34,5 +37,43 @@ def test_bad_photo_folder_is_one_clear_error(tmp_path) -> None:
     with pytest.raises(VcamError, match="not found"):
         photo_identities(tmp_path / "none")
     (tmp_path / "empty_id").mkdir()
-    with pytest.raises(VcamError, match="no identity sub-folders"):
+    with pytest.raises(VcamError, match="no identities with photos"):
         photo_identities(tmp_path)
+
+
+def test_json_manifest_lists_identities_relative_to_itself(tmp_path) -> None:
+    person = sorted(p for p in need(LFW).iterdir() if p.is_dir())[0]
+    (tmp_path / "a").mkdir()
+    for photo in sorted(person.glob("*.jpg"))[:2]:
+        (tmp_path / "a" / photo.name).write_bytes(photo.read_bytes())
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    manifest = tmp_path / "ids.json"
+    manifest.write_text(json.dumps({"_note": "ignored", "ann": [f"a/{names[0]}"], "bob": [f"a/{names[1]}", "a/notes.txt"], "video": {"x": "y"}}))
+    assert photo_identities(manifest) == {"ann": [tmp_path / "a" / names[0]], "bob": [tmp_path / "a" / names[1]]}
+    assert list(photo_identities(manifest, ["bob"])) == ["bob"]
+    with pytest.raises(VcamError, match="no identity 'carl'"):
+        photo_identities(manifest, ["carl"])
+    manifest.write_text(json.dumps({"ann": ["a/missing.jpg"]}))
+    with pytest.raises(VcamError, match="photo not found"):
+        photo_identities(manifest)
+    manifest.write_text("{not json")
+    with pytest.raises(VcamError, match="cannot read photo manifest"):
+        photo_identities(manifest)
+
+
+def test_extra_identities_only_join_training(tmp_path) -> None:
+    people = sorted(p for p in need(LFW).iterdir() if p.is_dir())
+    photos = tmp_path / "photos"
+    for person in people[:3]:
+        (photos / person.name).mkdir(parents=True)
+        (photos / person.name / "1.jpg").write_bytes(next(person.glob("*.jpg")).read_bytes())
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"guest": [str(next(people[3].glob("*.jpg")))]}))
+    cfg = TrainConfig(photos=str(photos), extra_photos=str(extra), clip_len=4, val_fraction=0.34)
+    train, val, train_ids = build_clips(cfg)
+    _, val_ids = split_identities([p.name for p in people[:3]], 0.34, 0)
+    assert "guest" in train_ids and {c.identity for c in val} == set(val_ids)
+    assert {c.identity for c in train} == set(train_ids)
+    extra.write_text(json.dumps({people[0].name: [str(next(people[0].glob("*.jpg")))]}))
+    with pytest.raises(VcamError, match="is in both"):
+        build_clips(cfg)

@@ -6,10 +6,13 @@ of random HR 45-180 bpm with HRV and a dicrotic notch on the skin pixels), then 
 with the runtime's own tracker and cropper, so training sees exactly what the runtime feeds the
 AE. The injected pulse is the ground truth. Splits are identity-disjoint.
 
-Photo folders use one sub-folder per identity (LFW layout): ``<root>/<identity>/<photo>.jpg``.
+Photo folders use one sub-folder per identity (LFW layout): ``<root>/<identity>/<photo>.jpg``;
+a JSON manifest ``{"<identity>": ["<photo path relative to the manifest>", ...]}`` works too.
 """
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,15 +40,33 @@ class Clip:
     source: str
 
 
-def photo_identities(root: Path) -> dict[str, list[Path]]:
-    """``{identity: photos}`` of a folder with one sub-folder per identity."""
+def photo_identities(root: Path, only: Sequence[str] = ()) -> dict[str, list[Path]]:
+    """``{identity: photos}`` of a folder with one sub-folder per identity, or of a JSON manifest
+    mapping identity -> photo paths relative to it (keys starting with ``_`` and values that are
+    not lists are ignored). ``only``, if given, keeps just those identities (each must exist)."""
     root = Path(root)
-    if not root.is_dir():
+    if root.suffix.lower() == ".json" and root.is_file():
+        try:
+            manifest = json.loads(root.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise VcamError(f"cannot read photo manifest {root}: {exc}") from None
+        if not isinstance(manifest, dict):
+            raise VcamError(f"{root}: expected a JSON object {{identity: [photo paths]}}")
+        ids = {k: sorted(root.parent / p for p in v if isinstance(p, str) and Path(p).suffix.lower() in PHOTO_SUFFIXES)
+               for k, v in sorted(manifest.items()) if not k.startswith("_") and isinstance(v, list)}
+        if missing := [p for v in ids.values() for p in v if not p.is_file()]:
+            raise VcamError(f"{root}: photo not found: {missing[0]}")
+    elif root.is_dir():
+        ids = {d.name: sorted(p for p in d.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES) for d in sorted(root.iterdir()) if d.is_dir()}
+    else:
         raise VcamError(f"photo folder not found: {root}")
-    ids = {d.name: sorted(p for p in d.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES) for d in sorted(root.iterdir()) if d.is_dir()}
+    if only:
+        if unknown := sorted(set(only) - set(ids)):
+            raise VcamError(f"{root} has no identity {unknown[0]!r}")
+        ids = {k: v for k, v in ids.items() if k in only}
     ids = {k: v for k, v in ids.items() if v}
     if not ids:
-        raise VcamError(f"{root} has no identity sub-folders with photos (expected <root>/<identity>/<photo>.jpg)")
+        raise VcamError(f"{root} has no identities with photos (expected <root>/<identity>/<photo>.jpg or a JSON manifest)")
     return ids
 
 
