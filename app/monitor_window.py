@@ -5,7 +5,8 @@
   warming up or when quality is low);
 * identity: the dlib distance of the outgoing face to the enrolled face as a gauge against the
   recogniser's threshold (match below it), plus its history, and which recognisers (dlib, SFace)
-  would still match it;
+  would still match it; the gauge is red when dlib matches, amber when only another recogniser
+  does, green when none does;
 * stream: fps, latency, backend, dropped and fallback frames; optional side-by-side preview.
 
 ``update(record)`` takes the controller's per-second record; redraws are cheap (pyqtgraph
@@ -37,6 +38,13 @@ def _badge(quality: float | None) -> tuple[str, str]:
     if quality >= LOW_QUALITY:
         return f"fair ({quality:.0%})", "#c90"
     return f"low ({quality:.0%})", "#c33"
+
+
+def _identity_colour(matches: dict[str, bool]) -> str:
+    """Gauge colour: red if dlib (the gauge's recogniser) matches, amber if only another does, else green."""
+    if matches.get("dlib"):
+        return "#c33"
+    return "#c90" if any(matches.values()) else "#2a2"
 
 
 class MonitorWindow(QWidget):
@@ -123,11 +131,10 @@ class MonitorWindow(QWidget):
         if dist is None:
             self.id_label.setText("enrolling your face (first seconds, raw frames only)...")
         else:
-            matched = dist < threshold
+            matches = r.get("identity_matches") or {"dlib": dist < threshold}
             self.gauge.setValue(int(min(dist, GAUGE_MAX) * 100))
             self.gauge.setFormat(f"distance {dist:.2f}  (threshold {threshold:.2f})")
-            self.gauge.setStyleSheet(f"QProgressBar::chunk {{ background: {'#c33' if matched else '#2a2'}; }}")
-            matches = r.get("identity_matches") or {"dlib": matched}
+            self.gauge.setStyleSheet(f"QProgressBar::chunk {{ background: {_identity_colour(matches)}; }}")
             by = matched_by(matches)
             self.id_label.setText(f"RECOGNISABLE: {by} would match you" if by else f"not recognisable as you ({', '.join(matches)})")
             self._id_t.append(float(r.get("t", len(self._id_t))))

@@ -12,6 +12,7 @@ import pytest
 from conftest import EVM_VIDEO, need
 from vcam.app.config import Config
 from vcam.app.controller import EngineController
+from vcam.app.monitor_window import MonitorWindow
 from vcam.app.tray import TrayApp, slider_to_strength, strength_to_slider
 from vcam.engine.filters import MAX_STRENGTH, MIN_STRENGTH, BlurFilter, OffFilter, PixelateFilter
 
@@ -67,6 +68,29 @@ def test_monitors_update_from_a_real_engine_run(qtbot, controller) -> None:
     app.set_source("demo")
     qtbot.waitUntil(lambda: "distance" in mon.gauge.format(), timeout=120_000)
     assert "recognisable" in mon.id_label.text().lower() and len(mon.id_curve.getData()[0]) >= 1
+
+
+def test_qt_calls_keep_none_alive(qtbot) -> None:
+    """PySide6 6.12.0 (Python 3.11) dropped a reference to None on every void call, so the tray
+    aborted ("deallocating None") after a few thousand widget updates: minutes of monitors."""
+    from PySide6.QtWidgets import QProgressBar
+
+    bar = QProgressBar()
+    qtbot.addWidget(bar)
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        bar.setValue(5)
+    assert sys.getrefcount(None) > before - 100
+
+
+@pytest.mark.parametrize(("matches", "colour", "text"), [({"dlib": True, "sface": True}, "#c33", "RECOGNISABLE: dlib, sface"),
+                                                        ({"dlib": False, "sface": True}, "#c90", "RECOGNISABLE: sface"),
+                                                        ({"dlib": False, "sface": False}, "#2a2", "not recognisable")])
+def test_identity_gauge_colour_counts_every_recogniser(qtbot, matches, colour, text) -> None:
+    mon = MonitorWindow(with_preview=False)
+    qtbot.addWidget(mon)
+    mon.update_record({"identity_distance": 0.5 if matches["dlib"] else 0.7, "identity_threshold": 0.6, "identity_matches": matches})
+    assert colour in mon.gauge.styleSheet() and text in mon.id_label.text()
 
 
 def test_missing_model_degrades_to_pixelation_with_a_message(qtbot, tmp_path) -> None:
