@@ -3,7 +3,8 @@
 image tensor (e.g. the AE's output) with ``grid_sample``, so gradients flow to the pixels.
 
 ``chip_transform`` returns the 2x3 matrix mapping chip pixel coordinates to image pixel
-coordinates; ``sample_chips`` applies it to ``[B, 3, H, W]`` images.
+coordinates; ``sample_chips`` applies it to ``[B, 3, H, W]`` images; ``jitter_transforms``
+perturbs the alignment slightly, as dlib's own landmarks would on a changed image.
 """
 from __future__ import annotations
 
@@ -46,3 +47,19 @@ def sample_chips(images: torch.Tensor, transforms: torch.Tensor, size: int = CHI
     norm = torch.stack([pix[..., 0] * 2 / (w - 1) - 1, pix[..., 1] * 2 / (h - 1) - 1], -1)
     grid = norm.reshape(b, size, size, 2)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def jitter_transforms(transforms: torch.Tensor, px: float, generator: torch.Generator | None = None, size: int = CHIP_SIZE) -> torch.Tensor:
+    """``[B, 2, 3]`` chip -> image matrices re-aligned at random about the chip centre: shift up to
+    ``px`` chip pixels, scale up to ``1 ± px / (size / 2)``, rotation up to ``px / (size / 2)`` rad."""
+    b = transforms.shape[0]
+    u = torch.rand(b, 4, generator=generator, dtype=transforms.dtype) * 2 - 1
+    rel = px / (size / 2)
+    scale, angle, shift = 1 + rel * u[:, 0], rel * u[:, 1], px * u[:, 2:]
+    c, s = torch.cos(angle) * scale, torch.sin(angle) * scale
+    rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], 1)  # [B, 2, 2]
+    centre = torch.full((b, 2), (size - 1) / 2, dtype=transforms.dtype)
+    offset = centre + shift - (rot @ centre[:, :, None])[:, :, 0]
+    jitter = torch.cat([rot, offset[:, :, None]], 2)  # chip -> chip
+    a = transforms[:, :, :2]
+    return torch.cat([a @ jitter[:, :, :2], (a @ jitter[:, :, 2:] + transforms[:, :, 2:])], 2)

@@ -34,7 +34,7 @@ from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
 from .autoencoder import DeidAutoencoder
 from .data.synthetic import Clip, make_clip, photo_identities, split_identities
 from .dlib_resnet import DlibFaceNet
-from .face_align import chip_transform, sample_chips
+from .face_align import chip_transform, jitter_transforms, sample_chips
 from .identity_classifier import IdentityClassifier, train_head
 from .losses import LossWeights, deidentification, frames, negative_pearson, open_set_identity, reconstruction, sample_frames
 from .physnet import PhysNet
@@ -64,6 +64,7 @@ class TrainConfig:
     lam: float = 0.1
     delta: float = 0.3
     k_frames: int = 8
+    chip_jitter: float = 0.0
     seed: int = 0
     max_steps_per_epoch: int | None = None
 
@@ -133,12 +134,16 @@ class Judges:
         return self.physnet(F.avg_pool3d(video, (1, 4, 4)))
 
 
-def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: LossWeights, gen: torch.Generator) -> dict[str, torch.Tensor]:
+def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: LossWeights, gen: torch.Generator,
+               chip_jitter: float = 0.0) -> dict[str, torch.Tensor]:
+    """Every loss term for one batch; the protected chips are re-aligned at random by up to
+    ``chip_jitter`` chip pixels (the attacker aligns the protected frame itself)."""
     video = torch.stack([c.video for c in batch])
     out = ae(video)
     idx = sample_frames(video.shape[2], w.k_frames, gen)
     tf = torch.cat([c.chip_tf[idx] for c in batch])
-    chips_out = sample_chips(out[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, tf)
+    tf_out = jitter_transforms(tf, chip_jitter, gen) if chip_jitter > 0 else tf
+    chips_out = sample_chips(out[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, tf_out)
     with torch.no_grad():
         chips_in = sample_chips(video[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, tf)
         emb_in = judges.net(chips_in)
@@ -210,7 +215,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
         t0, sums = time.monotonic(), {}
         batches = _epoch_order(len(train_set), cfg.batch, cfg.max_steps_per_epoch, gen)
         for steps, batch in enumerate(batches, 1):
-            terms = loss_terms(ae, judges, [train_set[i] for i in batch], w, gen)
+            terms = loss_terms(ae, judges, [train_set[i] for i in batch], w, gen, cfg.chip_jitter)
             total = w.alpha * terms["rec"] + w.beta * terms["id"] + w.gamma * terms["rppg"] + w.delta * terms["open_id"]
             opt.zero_grad()
             total.backward()

@@ -10,7 +10,7 @@ from conftest import LFW, need, read_rgb
 from vcam.engine.errors import ModelError
 from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
 from vcam.models.dlib_resnet import DlibFaceNet, read_dlib_weights
-from vcam.models.face_align import chip_transform, sample_chips
+from vcam.models.face_align import chip_transform, jitter_transforms, sample_chips
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,24 @@ def test_differentiable_chips_give_dlibs_descriptor_and_gradients(lfw, net) -> N
         desc.sum().backward()
         assert image.grad is not None and image.grad.abs().sum() > 0
     assert worst < 0.05  # vs. 0.6 decision threshold: uint8 rounding of dlib's chip only
+
+
+def test_jittered_alignment_stays_the_same_face(lfw, net) -> None:
+    """Re-aligned chips (the training's robustness to the attacker's own alignment) move the
+    chip by at most the bound and keep the descriptor well inside dlib's match threshold."""
+    embedder = lfw["embedder"]
+    _, img, box, _, ref = lfw["rows"][0]
+    tf = torch.from_numpy(chip_transform(embedder, img, box)).float()[None].repeat(16, 1, 1)
+    assert torch.equal(jitter_transforms(tf, 0.0), tf)
+    moved = jitter_transforms(tf, 3.0, torch.Generator().manual_seed(0))
+    centre = torch.tensor([74.5, 74.5, 1.0])
+    shift_img = (moved @ centre - tf @ centre).norm(dim=1)
+    px_per_chip = float(tf[0, :, :2].norm(dim=0).mean())
+    assert 0 < shift_img.max() <= 3.0 * 2**0.5 * px_per_chip + 1e-4
+    image = torch.from_numpy(img).permute(2, 0, 1)[None].float().repeat(16, 1, 1, 1)
+    with torch.no_grad():
+        d = (net(sample_chips(image, moved)) - torch.from_numpy(ref)).norm(dim=1)
+    assert d.max() < DLIB_THRESHOLD / 2 and d.min() > 0.0
 
 
 def test_missing_or_corrupt_weights_name_the_fix(tmp_path) -> None:
