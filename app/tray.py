@@ -8,7 +8,6 @@ config file of ``vcam-run``; changes are saved.
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -242,12 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     controller = EngineController(cfg, args.config, session_only={k: getattr(saved, k) for k in overrides})
     tray = TrayApp(controller)
     controller.start()
-    code = tray.app.exec()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Python's final garbage collection of PySide6/pyqtgraph objects can abort the process
-    # (measured: "bool_dealloc" fatal error on exit); everything is stopped and saved by now.
-    os._exit(code)
+    return tray.app.exec()
 
 
 if __name__ == "__main__":
