@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +20,7 @@ class RunMetrics:
 
     start: float = field(default_factory=time.monotonic)
     frames: int = 0
-    latencies_ms: list[float] = field(default_factory=list)
+    latencies_ms: array = field(default_factory=lambda: array("f"))  # 4 bytes a frame: hours-long sessions
     fallback_frames: dict[str, int] = field(default_factory=dict)
     seconds: list[dict] = field(default_factory=list)
     _sec_start: float = field(default_factory=time.monotonic)
@@ -72,7 +73,7 @@ class RunMetrics:
         span = self._last_done - self._first_done
         ready = [r for r in rppg if not r.warming_up]
         scored = [r for r in identity if r.enrolled]
-        lat = np.array(self.latencies_ms) if self.latencies_ms else np.zeros(1)
+        lat = np.frombuffer(self.latencies_ms, dtype=np.float32) if self.latencies_ms else np.zeros(1)
         out = {
             "frames": self.frames,
             "wall_s": round(wall, 3),

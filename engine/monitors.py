@@ -16,7 +16,7 @@ import os
 import queue
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -85,11 +85,11 @@ class RppgMonitor:
 
     def read(self, times: np.ndarray | None = None, raw: np.ndarray | None = None, prot: np.ndarray | None = None) -> RppgReading:
         """HR/SNR/quality of both streams from a snapshot (default: the current buffers);
-        appends the reading to ``readings``."""
+        appends the reading, without its waveforms (hours-long sessions), to ``readings``."""
         if times is None:
             times, raw, prot = self.snapshot()
         reading = self._compute(times, raw, prot)
-        self.readings.append(reading)
+        self.readings.append(replace(reading, bvp_raw=None, bvp_protected=None))
         return reading
 
     def _compute(self, times: np.ndarray, raw_rgb: np.ndarray, prot_rgb: np.ndarray) -> RppgReading:

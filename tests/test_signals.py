@@ -58,6 +58,9 @@ def test_rppg_monitor_warms_up_then_reads_both_streams() -> None:
     assert last.hr_raw["pos"] == pytest.approx(80, abs=1.0)
     assert last.hr_protected["pos"] == pytest.approx(80, abs=1.0)  # scaling keeps the pulse
     assert len(readings) == pytest.approx(12, abs=1)  # one per second
+    # the live plot gets the waveforms; the run's history keeps numbers only (hours-long calls)
+    assert len(last.bvp_raw) > 200 and mon.readings[-1].bvp_raw is None
+    assert mon.readings[-1].hr_raw == last.hr_raw
 
 
 def test_rppg_monitor_restarts_on_a_new_face() -> None:
