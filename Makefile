@@ -38,6 +38,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/backends.py
 	$(BIN)/python benchmarks/train_default.py
+	QT_QPA_PLATFORM=offscreen $(BIN)/python benchmarks/tray_soak.py --minutes 10
 
 screenshots: $(VENV)/.dev
 	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/screenshots.py
