@@ -11,7 +11,8 @@ Keys (validation split): ``dlib_match_rate`` (protected frames verified by dlib 
 person's original photos; goal <= 0.05, raw frames ~1.0 as ``dlib_match_rate_raw``),
 ``dhr_pos_bpm`` / ``dhr_physnet_bpm`` (mean |HR protected - HR raw| over clips; goal <= 1),
 ``bvp_r`` (mean Pearson r of raw vs protected POS pulse; goal >= 0.95), ``psnr_db`` (face crop;
-goal >= 34), ``ssim`` (face crop; goal >= 0.96); the same under ``evm``. The test data lives in
+goal >= 34), ``ssim`` (face crop; goal >= 0.96); ``sface_match_rate`` (the recogniser it was not
+trained against); the same under ``evm``. The test data lives in
 ../shared/data (override with --photos / --video); the split comes from the model's training config.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 from vcam.engine.backends import OrtBackend
 from vcam.engine.filters import DeidFilter, OffFilter
-from vcam.engine.identity import FaceEmbedder
+from vcam.engine.identity import RECOGNISERS
 from vcam.engine.streaming_model import StreamingModel
 from vcam.models.data.synthetic import photo_identities, split_identities
 from vcam.models.evaluation.clips import EvalClip, photo_clips, video_clip
@@ -38,10 +39,12 @@ DATA = ROOT.parent / "shared" / "data"
 
 def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipResult], attackers: dict) -> dict:
     templates = templates_for(clips, raw, attackers)
-    prot, unprot = privacy_summary(results, templates, attackers)["dlib"], privacy_summary(raw, templates, attackers)["dlib"]
+    prot, unprot = privacy_summary(results, templates, attackers), privacy_summary(raw, templates, attackers)
     return {
-        "dlib_match_rate": prot["match_rate"],
-        "dlib_match_rate_raw": unprot["match_rate"],
+        "dlib_match_rate": prot["dlib"]["match_rate"],
+        "dlib_match_rate_raw": unprot["dlib"]["match_rate"],
+        "sface_match_rate": prot["sface"]["match_rate"],
+        "sface_match_rate_raw": unprot["sface"]["match_rate"],
         "dhr_pos_bpm": float(np.mean([r.pulse["pos"]["dhr"] for r in results])),
         "dhr_physnet_bpm": float(np.mean([r.pulse["physnet"]["dhr"] for r in results])),
         "bvp_r": float(np.mean([r.pulse["pos"]["bvp_r"] for r in results])),
@@ -58,7 +61,7 @@ def run(model: Path, photos: Path, video: Path, strength: float = 1.0) -> dict:
     meta = StreamingModel(OrtBackend(model)).info.metadata
     cfg = json.loads(meta.get("vcam.training_config", "{}"))
     _, val_ids = split_identities(list(photo_identities(photos)), cfg.get("val_fraction", 0.2), cfg.get("seed", 0))
-    attackers, judges = {"dlib": FaceEmbedder()}, PulseJudges()
+    attackers, judges = {name: make() for name, make in RECOGNISERS.items()}, PulseJudges()
 
     def deid() -> DeidFilter:
         return DeidFilter(StreamingModel(OrtBackend(model, threads=2)))
@@ -81,7 +84,8 @@ def table(r: dict) -> str:
     lines = [f"{'metric':18} {'goal':>8} {'validation':>11} {'EVM video':>10}"]
     for k, (op, goal) in GOALS.items():
         lines.append(f"{k:18} {op + str(goal):>8} {r['validation'][k]:>11.3f} {r['evm'][k]:>10.3f}")
-    lines.append(f"{'dlib_match_rate_raw':18} {'':>8} {r['validation']['dlib_match_rate_raw']:>11.3f} {r['evm']['dlib_match_rate_raw']:>10.3f}")
+    for k in ("dlib_match_rate_raw", "sface_match_rate", "sface_match_rate_raw"):
+        lines.append(f"{k:18} {'':>8} {r['validation'][k]:>11.3f} {r['evm'][k]:>10.3f}")
     return "\n".join(lines)
 
 
