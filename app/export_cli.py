@@ -20,7 +20,7 @@ from vcam.engine.crop import video_face_crops
 from vcam.engine.errors import ModelError, VcamError
 from vcam.engine.sources import DemoSource, VideoFileSource
 
-from .cli import Parser, guarded, train_extra_missing
+from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
 
 PARITY_LIMIT = 1e-4
 
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tensorrt", action="store_true", help="pre-build the TensorRT engine (NVIDIA GPU only)")
     ap.add_argument("--fp16", action="store_true", help="TensorRT: allow FP16 kernels")
     args = ap.parse_args(argv)
+    quiet_native_logs()
     try:
         from vcam.export.checkpoint import load_checkpoint
         from vcam.export.onnx_export import export_streaming, export_windowed

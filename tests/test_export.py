@@ -9,6 +9,7 @@ import torch
 
 from conftest import EVM_VIDEO, need
 from vcam.engine.backends import choose_backend
+from vcam.engine.native_log import NOISE
 from vcam.engine.streaming_model import FORMAT_WINDOWED, StreamingModel
 from vcam.models.autoencoder import DeidAutoencoder
 
@@ -31,6 +32,7 @@ def test_streaming_int8_export_is_parity_checked_and_runs_on_request(run_dir, tm
     res = export("--checkpoint", str(run_dir / "checkpoint.pt"), "--out", str(out), "--streaming", "--int8",
                  "--calib", str(need(EVM_VIDEO)), "--calib-frames", "48")
     assert res.returncode == 0, res.stderr
+    assert not [line for line in res.stderr.splitlines() if NOISE.match(line.encode())], res.stderr  # no MediaPipe chatter
     diff = float(res.stdout.split("max |diff| = ")[1].split()[0])
     assert diff <= 1e-4
     psnr = float(res.stdout.split("PSNR on 24 held-out crops: ")[1].split()[0])
