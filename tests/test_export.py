@@ -2,13 +2,15 @@
 import json
 import subprocess
 import sys
+import tomllib
 
 import onnx
 import pytest
 import torch
 
-from conftest import EVM_VIDEO, need
-from vcam.engine.backends import choose_backend
+from conftest import EVM_VIDEO, ROOT, need
+from vcam.app.config import DEFAULT_MODEL
+from vcam.engine.backends import OrtBackend, choose_backend
 from vcam.engine.native_log import NOISE
 from vcam.engine.streaming_model import FORMAT_WINDOWED, StreamingModel
 from vcam.models.autoencoder import DeidAutoencoder
@@ -61,3 +63,10 @@ def test_windowed_export_from_run_folder(run_dir, tmp_path) -> None:
 def test_bad_input_is_one_line(run_dir, tmp_path, args, message) -> None:
     res = export(*[str(run_dir) if a == "RUN" else str(tmp_path / a) if a.endswith((".onnx", ".mp4")) else a for a in args])
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
+
+
+def test_shipped_model_was_trained_with_the_committed_config() -> None:
+    """The model card's reproduce command uses models/configs/default.toml: it must be what made the shipped model."""
+    trained = json.loads(StreamingModel(OrtBackend(DEFAULT_MODEL)).info.metadata["vcam.training_config"])
+    committed = tomllib.loads((ROOT / "models" / "configs" / "default.toml").read_text())
+    assert {k: trained[k] for k in committed} == committed
