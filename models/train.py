@@ -3,8 +3,9 @@
 Per step, for a batch of clips (T frames of 128x128 face crops from the runtime's tracker):
 ``out = AE(clip)``; L_rec (MSE + SSIM); L_id on K random frames with the closed-set classifier
 (softmax over the training identities on the frozen dlib embedding, chips sampled
-differentiably with the transform dlib finds on the original frame); the open-set term (hinge
-on the dlib distance of protected vs original frames); L_rppg = negative Pearson of the frozen
+differentiably with the transform dlib finds on the original frame; with ``chip_jitter`` the
+protected chips are re-aligned at random, since an attacker aligns the protected frame itself);
+the open-set term (hinge on the dlib distance of protected vs original frames); L_rppg = negative Pearson of the frozen
 PhysNet's pulse on ``out`` vs on the original (both at 32x32). ``beta`` weighs L_id and is used
 with a positive sign because ``deidentification`` already returns the *negative* cross-entropy.
 
