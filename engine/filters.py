@@ -8,9 +8,9 @@ sigma 12 px on the 128 px crop) and ``pixelate`` (10x10 blocks) are the paper's 
 acts: the AE's perturbation is scaled by it; blur and pixelate get milder down to MIN_STRENGTH
 (sigma 12 -> 6 px, 10 -> 16 blocks) but never mix the raw face's detail back in, and stronger
 above 1 (sigma 15.75 px, 6 blocks at 1.5). Strengths outside the range are clamped: the raw face
-is ``off``. Amplifying the shipped AE's perturbation 1.5x halved dlib's match rate on unseen
-validation faces (65 % -> 30 %) at 22.4 dB instead of 25.2, pulse kept (|dHR| POS 0.24 bpm); SFace
-and the real EVM video stayed matched (one run of benchmarks/train_default.py; model card).
+is ``off``. Amplifying the shipped AE's perturbation 1.5x cut dlib's match rate on unseen
+validation faces from 52 % to 13 % (real EVM video 9.7 % -> 0 %) at 22.9 dB instead of 25.3;
+SFace 94 % -> 82 % (one run of benchmarks/train_default.py; model card).
 """
 from __future__ import annotations
 
