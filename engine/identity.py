@@ -125,10 +125,14 @@ class SFaceEmbedder(Embedder):
         p = np.array([(pt.x, pt.y) for pt in shape.parts()], np.float32)
         return np.array([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]], np.float32)
 
+    def alignment(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """2x3 image -> template matrix (similarity) of the face in ``box``."""
+        m, _ = cv2.estimateAffinePartial2D(self.landmarks(image, box), ARCFACE_TEMPLATE, method=cv2.LMEDS)
+        return m
+
     def aligned(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """uint8 (112, 112, 3) RGB face aligned to the ArcFace template."""
-        m, _ = cv2.estimateAffinePartial2D(self.landmarks(image, box), ARCFACE_TEMPLATE, method=cv2.LMEDS)
-        return cv2.warpAffine(image, m, (112, 112), flags=cv2.INTER_LINEAR)
+        return cv2.warpAffine(image, self.alignment(image, box), (112, 112), flags=cv2.INTER_LINEAR)
 
     def describe(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         face = self.aligned(image, box).astype(np.float32).transpose(2, 0, 1)[None]

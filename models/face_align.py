@@ -5,15 +5,17 @@ image tensor (e.g. the AE's output) with ``grid_sample``, so gradients flow to t
 ``chip_transform`` returns the 2x3 matrix mapping chip pixel coordinates to image pixel
 coordinates; ``sample_chips`` applies it to ``[B, 3, H, W]`` images; ``jitter_transforms``
 perturbs the alignment slightly, as dlib's own landmarks would on a changed image.
+``sface_transform`` is the same for SFace's 112x112 ArcFace-template faces.
 """
 from __future__ import annotations
 
+import cv2
 import dlib
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vcam.engine.identity import FaceEmbedder
+from vcam.engine.identity import FaceEmbedder, SFaceEmbedder
 
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
@@ -35,6 +37,11 @@ def details_transform(details: "dlib.chip_details") -> np.ndarray:
 def chip_transform(embedder: FaceEmbedder, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """2x3 chip -> image matrix of the face in ``box`` of ``image`` (uint8 RGB)."""
     return details_transform(dlib.get_face_chip_details(embedder.shape(image, box), CHIP_SIZE, CHIP_PADDING))
+
+
+def sface_transform(embedder: SFaceEmbedder, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """2x3 face -> image matrix of SFace's aligned 112x112 face in ``box`` of ``image`` (uint8 RGB)."""
+    return cv2.invertAffineTransform(embedder.alignment(image, box))
 
 
 def sample_chips(images: torch.Tensor, transforms: torch.Tensor, size: int = CHIP_SIZE) -> torch.Tensor:

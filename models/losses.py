@@ -14,7 +14,7 @@ Clips are ``[B, 3, T, H, W]`` RGB in [0, 1].
 * ``negative_pearson``: 1 - Pearson r per sample, averaged (rPPG preservation against the frozen
   predictor's signal on the original clip).
 
-``total = alpha * L_rec + beta * L_id + gamma * L_rppg (+ delta * L_open)``; paper defaults
+``total = alpha * L_rec + beta * L_id + gamma * L_rppg (+ delta * L_open + delta_sface * L_open_sface)``; paper defaults
 alpha 1.5, beta 0.3, gamma 0.1, lambda 0.1.
 """
 from __future__ import annotations
@@ -32,7 +32,8 @@ class LossWeights:
     beta: float = 0.3
     gamma: float = 0.1
     lam: float = 0.1
-    delta: float = 0.0  # open-set identity term (not in the paper)
+    delta: float = 0.0  # open-set identity term on dlib (not in the paper)
+    delta_sface: float = 0.0  # the same on SFace (a second recogniser, so the perturbation transfers)
     k_frames: int = 8
 
 
@@ -58,10 +59,13 @@ def deidentification(probs: torch.Tensor, labels: torch.Tensor, lam: float = 0.1
     return nce + lam * reg
 
 
-def open_set_identity(emb_out: torch.Tensor, emb_ref: torch.Tensor, threshold: float = 0.6, margin: float = 0.1) -> torch.Tensor:
-    """mean(relu(threshold + margin - ||out - ref||)): zero once every protected frame is farther
-    from its original than the recogniser's threshold plus ``margin``."""
-    return F.relu(threshold + margin - (emb_out - emb_ref).norm(dim=1)).mean()
+def open_set_identity(emb_out: torch.Tensor, emb_ref: torch.Tensor, threshold: float = 0.6, margin: float = 0.1,
+                      cosine: bool = False) -> torch.Tensor:
+    """mean(relu(threshold + margin - d(out, ref))): zero once every protected frame is farther
+    from its original than the recogniser's threshold plus ``margin``; ``d`` is the Euclidean
+    distance (dlib) or, with ``cosine``, 1 - cosine similarity (SFace)."""
+    d = 1 - F.cosine_similarity(emb_out, emb_ref, dim=1) if cosine else (emb_out - emb_ref).norm(dim=1)
+    return F.relu(threshold + margin - d).mean()
 
 
 def negative_pearson(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -5,8 +5,10 @@ Per step, for a batch of clips (T frames of 128x128 face crops from the runtime'
 (softmax over the training identities on the frozen dlib embedding, chips sampled
 differentiably with the transform dlib finds on the original frame; with ``chip_jitter`` the
 protected chips are re-aligned at random, since an attacker aligns the protected frame itself);
-the open-set term (hinge on the dlib distance of protected vs original frames); L_rppg = negative Pearson of the frozen
-PhysNet's pulse on ``out`` vs on the original (both at 32x32). ``beta`` weighs L_id and is used
+the open-set term (hinge on the dlib distance of protected vs original frames; with ``delta_sface`` also
+on SFace's cosine distance, its faces aligned to the ArcFace template the same way); L_rppg = negative
+Pearson of the frozen PhysNet's pulse on ``out`` vs on the original (both at 32x32). ``init_from``
+starts the AE from another run's weights (fine-tuning; optimiser and schedule start afresh). ``beta`` weighs L_id and is used
 with a positive sign because ``deidentification`` already returns the *negative* cross-entropy.
 
 Writes ``<out>/config.json``, ``<out>/checkpoint.pt`` (every epoch; ``resume=True`` continues from
@@ -16,6 +18,7 @@ metric per epoch).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import subprocess
 import time
@@ -30,15 +33,16 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim
 
 from vcam.engine.errors import VcamError
-from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
+from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder, SFaceEmbedder
 
 from .autoencoder import DeidAutoencoder
 from .data.synthetic import Clip, make_clip, photo_identities, split_identities
 from .dlib_resnet import DlibFaceNet
-from .face_align import chip_transform, jitter_transforms, sample_chips
+from .face_align import chip_transform, jitter_transforms, sample_chips, sface_transform
 from .identity_classifier import IdentityClassifier, train_head
 from .losses import LossWeights, deidentification, frames, negative_pearson, open_set_identity, reconstruction, sample_frames
 from .physnet import PhysNet
+from .sface_torch import SFACE_SIZE, SFaceNet
 
 
 @dataclass
@@ -64,28 +68,34 @@ class TrainConfig:
     gamma: float = 0.1
     lam: float = 0.1
     delta: float = 0.3
+    delta_sface: float = 0.0
     k_frames: int = 8
     chip_jitter: float = 0.0
     seed: int = 0
     max_steps_per_epoch: int | None = None
+    init_from: str | None = None  # a run directory (or checkpoint.pt) whose AE weights training starts from
 
 
 @dataclass
 class TrainClip:
-    """A clip as tensors, with the dlib chip transforms of its original frames."""
+    """A clip as tensors, with the dlib chip (and SFace face) transforms of its original frames."""
 
     video: torch.Tensor  # [3, T, 128, 128]
     chip_tf: torch.Tensor  # [T, 2, 3]
     label: int
     identity: str
+    sface_tf: torch.Tensor | None = None  # [T, 2, 3]
 
 
-def _prepare(clips: list[Clip], ids: list[str], embedder: FaceEmbedder) -> list[TrainClip]:
+def _prepare(clips: list[Clip], ids: list[str], embedder: FaceEmbedder, sface: SFaceEmbedder | None) -> list[TrainClip]:
     out = []
     for c in clips:
-        tf = [chip_transform(embedder, np.round(f * 255).astype(np.uint8), (0, 0, f.shape[1] - 1, f.shape[0] - 1)) for f in c.frames]
-        out.append(TrainClip(torch.from_numpy(c.frames).permute(3, 0, 1, 2).contiguous(), torch.from_numpy(np.stack(tf)).float(),
-                             ids.index(c.identity) if c.identity in ids else -1, c.identity))
+        images = [np.round(f * 255).astype(np.uint8) for f in c.frames]
+        box = (0, 0, c.frames.shape[2] - 1, c.frames.shape[1] - 1)
+        tf = torch.from_numpy(np.stack([chip_transform(embedder, im, box) for im in images])).float()
+        stf = None if sface is None else torch.from_numpy(np.stack([sface_transform(sface, im, box) for im in images])).float()
+        out.append(TrainClip(torch.from_numpy(c.frames).permute(3, 0, 1, 2).contiguous(), tf,
+                             ids.index(c.identity) if c.identity in ids else -1, c.identity, stf))
     return out
 
 
@@ -120,15 +130,16 @@ def build_clips(cfg: TrainConfig) -> tuple[list[Clip], list[Clip], list[str]]:
 
 
 class Judges:
-    """The frozen networks: dlib embedding, closed-set classifier, PhysNet."""
+    """The frozen networks: dlib embedding, closed-set classifier, PhysNet (and SFace if asked for)."""
 
-    def __init__(self, train: list[TrainClip]) -> None:
+    def __init__(self, train: list[TrainClip], sface: bool = False) -> None:
         self.net = DlibFaceNet.from_file()
         per_clip = [sample_chips(c.video[:, ::8].transpose(0, 1) * 255, c.chip_tf[::8]) for c in train]
         chips = torch.cat(per_clip)
         labels = torch.cat([torch.full((len(x),), c.label) for x, c in zip(per_clip, train, strict=True)])
         self.classifier: IdentityClassifier = train_head(self.net, chips, labels)
         self.physnet = PhysNet.pretrained("pure")
+        self.sface = SFaceNet.from_file() if sface else None
 
     def pulse(self, video: torch.Tensor) -> torch.Tensor:
         """[B, 3, T, 128, 128] -> PhysNet pulse [B, T] at 32x32 (T divisible by 4)."""
@@ -152,18 +163,26 @@ def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: L
     emb_out = judges.net(chips_out)
     labels = torch.tensor([c.label for c in batch]).repeat_interleave(len(idx))
     probs = torch.softmax(judges.classifier.head(emb_out), dim=1)
-    return {
+    terms = {
         "rec": reconstruction(out, video),
         "id": deidentification(probs, labels, w.lam),
         "open_id": open_set_identity(emb_out, emb_in),
         "rppg": negative_pearson(judges.pulse(out), target),
     }
+    if judges.sface is not None:
+        stf = torch.cat([c.sface_tf[idx] for c in batch])
+        stf_out = jitter_transforms(stf, chip_jitter, gen, SFACE_SIZE) if chip_jitter > 0 else stf
+        with torch.no_grad():
+            ref = judges.sface(sample_chips(video[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, stf, SFACE_SIZE))
+        prot = judges.sface(sample_chips(out[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, stf_out, SFACE_SIZE))
+        terms["open_id_sface"] = open_set_identity(prot, ref, SFaceEmbedder.threshold, cosine=True)
+    return terms
 
 
 @torch.no_grad()
 def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip]) -> dict[str, float]:
-    """PSNR, SSIM, PhysNet pulse correlation and dlib match rate (protected vs original frames)."""
-    psnr, sim, corr, matches = [], [], [], []
+    """PSNR, SSIM, PhysNet pulse correlation and dlib (and SFace) match rate (protected vs original frames)."""
+    psnr, sim, corr, matches, sface_matches = [], [], [], [], []
     for c in clips:
         video = c.video[None]
         out = ae(video).clamp(0, 1)
@@ -174,7 +193,20 @@ def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip]) -> dic
         emb_out, emb_in = (judges.net(sample_chips(v[0][:, idx].transpose(0, 1) * 255, c.chip_tf[idx])) for v in (out, video))
         d = (emb_out - emb_in).norm(dim=1)
         matches.extend((d < DLIB_THRESHOLD).tolist())
-    return {"val_psnr_db": float(np.mean(psnr)), "val_ssim": float(np.mean(sim)), "val_bvp_r": float(np.mean(corr)), "val_dlib_match_rate": float(np.mean(matches))}
+        if judges.sface is not None:
+            e_out, e_in = (judges.sface(sample_chips(v[0][:, idx].transpose(0, 1) * 255, c.sface_tf[idx], SFACE_SIZE)) for v in (out, video))
+            sface_matches.extend((1 - F.cosine_similarity(e_out, e_in, dim=1) < SFaceEmbedder.threshold).tolist())
+    metrics = {"val_psnr_db": float(np.mean(psnr)), "val_ssim": float(np.mean(sim)), "val_bvp_r": float(np.mean(corr)), "val_dlib_match_rate": float(np.mean(matches))}
+    return metrics | ({"val_sface_match_rate": float(np.mean(sface_matches))} if sface_matches else {})
+
+
+def init_checkpoint(path: str) -> Path:
+    """The checkpoint file ``init_from`` names (a run directory or the file itself)."""
+    p = Path(path)
+    ckpt = p / "checkpoint.pt" if p.is_dir() else p
+    if not ckpt.is_file():
+        raise VcamError(f"init_from: no checkpoint at {ckpt}")
+    return ckpt
 
 
 def _epoch_order(n: int, batch: int, cap: int | None, gen: torch.Generator) -> list[list[int]]:
@@ -191,15 +223,19 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
     ``stop_after`` ends the run after that epoch (0-based) without changing the schedule, so a
     time-boxed run and a later ``resume`` give exactly the uninterrupted run."""
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps({**dataclasses.asdict(cfg), "commit": source_commit()}, indent=2))
+    ae = DeidAutoencoder(cfg.c1, cfg.c2, causal=True, residual=cfg.residual, residual_scale=cfg.residual_scale)
+    init = {}
+    if cfg.init_from:
+        ae.load_state_dict(torch.load(init_checkpoint(cfg.init_from), weights_only=True)["ae"])
+        init = {"init_sha256": hashlib.sha256(init_checkpoint(cfg.init_from).read_bytes()).hexdigest()}
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_clips, val_clips, train_ids = build_clips(cfg)
-    embedder = FaceEmbedder()
-    train_set, val_set = _prepare(train_clips, train_ids, embedder), _prepare(val_clips, train_ids, embedder)
-    judges = Judges(train_set)
-    ae = DeidAutoencoder(cfg.c1, cfg.c2, causal=True, residual=cfg.residual, residual_scale=cfg.residual_scale)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps({**dataclasses.asdict(cfg), "commit": source_commit(), **init}, indent=2))
+    embedder, sface = FaceEmbedder(), SFaceEmbedder() if cfg.delta_sface > 0 else None
+    train_set, val_set = _prepare(train_clips, train_ids, embedder, sface), _prepare(val_clips, train_ids, embedder, sface)
+    judges = Judges(train_set, sface=sface is not None)
     opt = torch.optim.AdamW(ae.parameters(), lr=cfg.lr, betas=(0.9, 0.99), eps=1e-8, weight_decay=cfg.weight_decay)
     per_epoch = len(_epoch_order(len(train_set), cfg.batch, cfg.max_steps_per_epoch, torch.Generator()))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, cfg.epochs * per_epoch), eta_min=cfg.lr * cfg.lr_final_fraction)
@@ -211,13 +247,15 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
         start = int(state["epoch"]) + 1
-    w = LossWeights(cfg.alpha, cfg.beta, cfg.gamma, cfg.lam, cfg.delta, cfg.k_frames)
+    w = LossWeights(cfg.alpha, cfg.beta, cfg.gamma, cfg.lam, cfg.delta, cfg.delta_sface, cfg.k_frames)
     for epoch in range(start, cfg.epochs if stop_after is None else min(cfg.epochs, stop_after + 1)):
         t0, sums = time.monotonic(), {}
         batches = _epoch_order(len(train_set), cfg.batch, cfg.max_steps_per_epoch, gen)
         for steps, batch in enumerate(batches, 1):
             terms = loss_terms(ae, judges, [train_set[i] for i in batch], w, gen, cfg.chip_jitter)
             total = w.alpha * terms["rec"] + w.beta * terms["id"] + w.gamma * terms["rppg"] + w.delta * terms["open_id"]
+            if "open_id_sface" in terms:
+                total = total + w.delta_sface * terms["open_id_sface"]
             opt.zero_grad()
             total.backward()
             opt.step()

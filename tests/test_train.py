@@ -1,6 +1,8 @@
 """A tiny but real training run: real photos, frozen dlib/PhysNet judges, checkpoints, resume."""
+import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import torch
 
@@ -9,12 +11,18 @@ from vcam.models.autoencoder import DeidAutoencoder
 from vcam.models.train import TrainConfig, train
 
 
-def test_tiny_training_run_logs_checkpoints_and_resumes(tmp_path) -> None:
+def _photos(tmp_path) -> Path:
+    """Two photos each of four LFW-10 identities."""
     photos = tmp_path / "photos"
     for person in sorted(p for p in need(LFW).iterdir() if p.is_dir())[:4]:
         (photos / person.name).mkdir(parents=True)
         for photo in sorted(person.glob("*.jpg"))[:2]:
             shutil.copy(photo, photos / person.name)
+    return photos
+
+
+def test_tiny_training_run_logs_checkpoints_and_resumes(tmp_path) -> None:
+    photos = _photos(tmp_path)
     cfg = TrainConfig(photos=str(photos), out=str(tmp_path / "run"), clip_len=16, epochs=1, c1=8, c2=16, max_steps_per_epoch=2, val_fraction=0.25)
     ckpt = train(cfg, log=lambda r: None)
     first = torch.load(ckpt, weights_only=True)
@@ -32,11 +40,29 @@ def test_tiny_training_run_logs_checkpoints_and_resumes(tmp_path) -> None:
     assert json.loads((tmp_path / "run" / "config.json").read_text())["c1"] == 8
 
 
-def test_vcam_train_bad_input_is_one_line(tmp_path) -> None:
+def test_fine_tuning_starts_from_the_given_run_and_adds_the_sface_term(tmp_path) -> None:
+    photos = _photos(tmp_path)
+    base = TrainConfig(photos=str(photos), out=str(tmp_path / "base"), clip_len=16, epochs=1, c1=8, c2=16, max_steps_per_epoch=1, val_fraction=0.25)
+    base_ckpt = train(base, log=lambda r: None)
+    # lr 0: the fine-tuned weights are the initial ones, so they must be the base run's
+    tuned = TrainConfig(**{**base.__dict__, "out": str(tmp_path / "tuned"), "init_from": str(tmp_path / "base"), "delta_sface": 1.0, "lr": 0.0})
+    ckpt = train(tuned, log=lambda r: None)
+    before, after = (torch.load(c, weights_only=True)["ae"] for c in (base_ckpt, ckpt))
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    record = json.loads((tmp_path / "tuned" / "log.jsonl").read_text())
+    assert record["open_id_sface"] > 0 and 0 <= record["val_sface_match_rate"] <= 1
+    config = json.loads((tmp_path / "tuned" / "config.json").read_text())
+    assert config["init_sha256"] == hashlib.sha256(base_ckpt.read_bytes()).hexdigest()
+
+
+def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
     import subprocess
     import sys
 
+    (tmp_path / "init.toml").write_text('init_from = "no-such-run"\n')
     for args, message in ((["--photos", str(tmp_path / "none")], "photo folder not found"), ([], "--photos is required"),
-                          (["--photos", str(tmp_path), "--clip-len", "30"], "divisible by 4")):
-        res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", *args], capture_output=True, text=True)
+                          (["--photos", str(tmp_path), "--clip-len", "30"], "divisible by 4"),
+                          (["--photos", str(tmp_path), "--config", "init.toml"], "init_from: no checkpoint")):
+        res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", *args], capture_output=True, text=True, cwd=tmp_path)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
+    assert not (tmp_path / "runs").exists()  # the default --out runs/default: an earlier run's config is not overwritten
