@@ -59,19 +59,21 @@ def soak(minutes: float) -> dict:
         ctl.start()
         tray.app.exec()
         alive = ctl.state != "error"
+    if not samples:  # the app ended before the first sample
+        return {"alive": False, "minutes": 0.0, "frames": 0}
     warm = [s for s in samples if s["t"] >= 60] or samples
     hours = max((warm[-1]["t"] - warm[0]["t"]) / 3600, 1e-9)
     return {
-        "alive": alive and bool(samples) and samples[-1]["t"] >= minutes * 60,
-        "minutes": round(samples[-1]["t"] / 60, 2) if samples else 0.0,
-        "frames": samples[-1]["frames"] if samples else 0,
-        "fps_mean": round(sum(s["fps"] for s in warm) / len(warm), 1) if warm else 0.0,
+        "alive": alive and samples[-1]["t"] >= minutes * 60,
+        "minutes": round(samples[-1]["t"] / 60, 2),
+        "frames": samples[-1]["frames"],
+        "fps_mean": round(sum(s["fps"] for s in warm) / len(warm), 1),
         "stalls": sum(b["frames"] == a["frames"] for a, b in zip(samples, samples[1:])),
         "rss_mb_start": round(warm[0]["rss_mb"], 1),
         "rss_mb_end": round(warm[-1]["rss_mb"], 1),
         "rss_growth_mb_per_h": round((warm[-1]["rss_mb"] - warm[0]["rss_mb"]) / hours, 1),
         "none_refs_drift_per_min": round((warm[-1]["none_refs"] - warm[0]["none_refs"]) / (hours * 60), 1),
-        "monitor_updates": samples[-1]["monitor_updates"] if samples else 0,
+        "monitor_updates": samples[-1]["monitor_updates"],
     }
 
 
