@@ -7,7 +7,10 @@ differentiably with the transform dlib finds on the original frame; with ``chip_
 protected chips are re-aligned at random, since an attacker aligns the protected frame itself);
 the open-set term (hinge on the dlib distance of protected vs original frames; with ``delta_sface`` also
 on SFace's cosine distance, its faces aligned to the ArcFace template the same way); L_rppg = negative
-Pearson of the frozen PhysNet's pulse on ``out`` vs on the original (both at 32x32). ``init_from``
+Pearson of the frozen PhysNet's pulse on ``out`` vs on the original (both at 32x32). With
+``open_set_centroid`` the open-set hinges also push away from the identity's centroid (the mean
+embedding of its training frames), since a gallery attacker compares with such a template rather
+than with the very frame that was protected. ``init_from``
 starts the AE from another run's weights (fine-tuning; optimiser and schedule start afresh). ``beta`` weighs L_id and is used
 with a positive sign because ``deidentification`` already returns the *negative* cross-entropy.
 
@@ -69,6 +72,7 @@ class TrainConfig:
     lam: float = 0.1
     delta: float = 0.3
     delta_sface: float = 0.0
+    open_set_centroid: bool = False
     k_frames: int = 8
     chip_jitter: float = 0.0
     seed: int = 0
@@ -132,7 +136,7 @@ def build_clips(cfg: TrainConfig) -> tuple[list[Clip], list[Clip], list[str]]:
 class Judges:
     """The frozen networks: dlib embedding, closed-set classifier, PhysNet (and SFace if asked for)."""
 
-    def __init__(self, train: list[TrainClip], sface: bool = False) -> None:
+    def __init__(self, train: list[TrainClip], sface: bool = False, centroids: bool = False) -> None:
         self.net = DlibFaceNet.from_file()
         per_clip = [sample_chips(c.video[:, ::8].transpose(0, 1) * 255, c.chip_tf[::8]) for c in train]
         chips = torch.cat(per_clip)
@@ -140,6 +144,13 @@ class Judges:
         self.classifier: IdentityClassifier = train_head(self.net, chips, labels)
         self.physnet = PhysNet.pretrained("pure")
         self.sface = SFaceNet.from_file() if sface else None
+        self.centroids: dict[str, torch.Tensor] = {}
+        if centroids:
+            self.centroids["dlib"] = _per_label_mean(self.classifier.embed(chips), labels)
+            if self.sface is not None:
+                with torch.no_grad():
+                    faces = [self.sface(sample_chips(c.video[:, ::8].transpose(0, 1) * 255, c.sface_tf[::8], SFACE_SIZE)) for c in train]
+                self.centroids["sface"] = _per_label_mean(F.normalize(torch.cat(faces), dim=1), labels)
 
     def pulse(self, video: torch.Tensor) -> torch.Tensor:
         """[B, 3, T, 128, 128] -> PhysNet pulse [B, T] at 32x32 (T divisible by 4)."""
@@ -166,7 +177,7 @@ def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: L
     terms = {
         "rec": reconstruction(out, video),
         "id": deidentification(probs, labels, w.lam),
-        "open_id": open_set_identity(emb_out, emb_in),
+        "open_id": open_set_identity(*_with_centroids(emb_out, emb_in, judges.centroids.get("dlib"), labels)),
         "rppg": negative_pearson(judges.pulse(out), target),
     }
     if judges.sface is not None:
@@ -175,8 +186,23 @@ def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: L
         with torch.no_grad():
             ref = judges.sface(sample_chips(video[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, stf, SFACE_SIZE))
         prot = judges.sface(sample_chips(out[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, stf_out, SFACE_SIZE))
-        terms["open_id_sface"] = open_set_identity(prot, ref, SFaceEmbedder.threshold, cosine=True)
+        terms["open_id_sface"] = open_set_identity(*_with_centroids(prot, ref, judges.centroids.get("sface"), labels),
+                                                   SFaceEmbedder.threshold, cosine=True)
     return terms
+
+
+def _with_centroids(out: torch.Tensor, ref: torch.Tensor, centroids: torch.Tensor | None,
+                    labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (protected, reference) pairs of an open-set hinge: each protected frame against its
+    original and, if ``centroids`` are given, also against its identity's centroid."""
+    if centroids is None:
+        return out, ref
+    return torch.cat([out, out]), torch.cat([ref, centroids[labels]])
+
+
+def _per_label_mean(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """[N, D] rows, [N] labels 0..C-1 -> [C, D] means."""
+    return torch.stack([x[labels == k].mean(0) for k in range(int(labels.max()) + 1)])
 
 
 @torch.no_grad()
@@ -235,7 +261,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
     (out / "config.json").write_text(json.dumps({**dataclasses.asdict(cfg), "commit": source_commit(), **init}, indent=2))
     embedder, sface = FaceEmbedder(), SFaceEmbedder() if cfg.delta_sface > 0 else None
     train_set, val_set = _prepare(train_clips, train_ids, embedder, sface), _prepare(val_clips, train_ids, embedder, sface)
-    judges = Judges(train_set, sface=sface is not None)
+    judges = Judges(train_set, sface=sface is not None, centroids=cfg.open_set_centroid)
     opt = torch.optim.AdamW(ae.parameters(), lr=cfg.lr, betas=(0.9, 0.99), eps=1e-8, weight_decay=cfg.weight_decay)
     per_epoch = len(_epoch_order(len(train_set), cfg.batch, cfg.max_steps_per_epoch, torch.Generator()))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, cfg.epochs * per_epoch), eta_min=cfg.lr * cfg.lr_final_fraction)

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from vcam.models.losses import deidentification, negative_pearson, open_set_identity, reconstruction, sample_frames
@@ -39,3 +40,19 @@ def test_open_set_hinge_and_negative_pearson() -> None:
 def test_sample_frames_are_distinct() -> None:
     idx = sample_frames(64, 8, torch.Generator().manual_seed(1))
     assert len(idx) == 8 and len(set(idx.tolist())) == 8 and idx.max() < 64
+
+
+def test_cosine_hinge_and_centroid_references() -> None:
+    from vcam.models.train import _per_label_mean, _with_centroids
+
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert float(open_set_identity(a, a, threshold=0.6, margin=0.1, cosine=True)) == pytest.approx(0.7)
+    assert float(open_set_identity(a, -a, threshold=0.6, margin=0.1, cosine=True)) == 0.0  # cosine distance 2
+    labels = torch.tensor([0, 0, 1])
+    emb = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 5.0]])
+    centroids = _per_label_mean(emb, labels)
+    assert torch.equal(centroids, torch.tensor([[2.0, 0.0], [0.0, 5.0]]))
+    out, ref = _with_centroids(emb + 10, emb, centroids, labels)
+    assert torch.equal(out, torch.cat([emb + 10, emb + 10])) and torch.equal(ref, torch.cat([emb, centroids[labels]]))
+    out, ref = _with_centroids(emb, emb * 2, None, labels)
+    assert out is emb and torch.equal(ref, emb * 2)
