@@ -63,10 +63,11 @@ def main(argv: list[str] | None = None) -> int:
             task = bar.add_task("preparing clips and judges", total=None)
 
             def log(r: dict) -> None:
-                sface = (f", open-id SFace {r['open_id_sface']:.4f}", f", SFace match {r['val_sface_match_rate']:.0%}") if "open_id_sface" in r else ("", "")
-                console.print(f"epoch {r['epoch']}: total {r['total']:.4f} (rec {r['rec']:.4f}, id {r['id']:.4f}, open-id {r['open_id']:.4f}{sface[0]}, "
-                              f"rppg {r['rppg']:.4f}) | val PSNR {r['val_psnr_db']:.1f} dB, SSIM {r['val_ssim']:.3f}, "
-                              f"pulse r {r['val_bvp_r']:.3f}, dlib match {r['val_dlib_match_rate']:.0%}{sface[1]} | {r['seconds']:.0f} s",
+                sface = f", open-id SFace {r['open_id_sface']:.4f}" if "open_id_sface" in r else ""
+                console.print(f"epoch {r['epoch']}: total {r['total']:.4f} (rec {r['rec']:.4f}, id {r['id']:.4f}, open-id {r['open_id']:.4f}{sface}, "
+                              f"rppg {r['rppg']:.4f}) | val PSNR {r['val_psnr_db']:.1f} dB, SSIM {r['val_ssim']:.3f}, pulse r {r['val_bvp_r']:.3f}, "
+                              f"match dlib {r['val_dlib_match_rate']:.0%} / SFace {r['val_sface_match_rate']:.0%} (vs template "
+                              f"{r['val_dlib_template_match_rate']:.0%} / {r['val_sface_template_match_rate']:.0%}) | {r['seconds']:.0f} s",
                               highlight=False, soft_wrap=True)
 
             def progress(epoch: int, step: int, steps: int) -> None:

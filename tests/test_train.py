@@ -33,8 +33,10 @@ def test_tiny_training_run_logs_checkpoints_and_resumes(tmp_path) -> None:
     assert any(not torch.equal(first["ae"][k], second["ae"][k]) for k in first["ae"])
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [0, 1]
-    for key in ("rec", "id", "open_id", "rppg", "total", "val_psnr_db", "val_bvp_r", "val_dlib_match_rate"):
+    for key in ("rec", "id", "open_id", "rppg", "total", "val_psnr_db", "val_bvp_r", "val_dlib_match_rate", "val_sface_match_rate",
+                "val_dlib_template_match_rate", "val_sface_template_match_rate"):
         assert all(isinstance(r[key], float) for r in log), key
+    assert all(0 <= r["val_dlib_match_rate"] <= 1 for r in log)
     ae = DeidAutoencoder(8, 16, residual=True)
     ae.load_state_dict(second["ae"])
     assert json.loads((tmp_path / "run" / "config.json").read_text())["c1"] == 8
