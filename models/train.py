@@ -5,14 +5,14 @@ Per step, for a batch of clips (T frames of 128x128 face crops from the runtime'
 (softmax over the training identities on the frozen dlib embedding, chips sampled
 differentiably with the transform dlib finds on the original frame; with ``chip_jitter`` the
 protected chips are re-aligned at random, since an attacker aligns the protected frame itself);
-the open-set term (hinge on the dlib distance of protected vs original frames; with ``delta_sface`` also
-on SFace's cosine distance, its faces aligned to the ArcFace template the same way); L_rppg = negative
-Pearson of the frozen PhysNet's pulse on ``out`` vs on the original (both at 32x32). With
-``open_set_centroid`` the open-set hinges also push away from the identity's centroid (the mean
-embedding of its training frames), since a gallery attacker compares with such a template rather
-than with the very frame that was protected. ``init_from``
-starts the AE from another run's weights (fine-tuning; optimiser and schedule start afresh). ``beta`` weighs L_id and is used
-with a positive sign because ``deidentification`` already returns the *negative* cross-entropy.
+the open-set term (hinge on the dlib distance of protected vs original frames; with
+``delta_sface`` also on SFace's cosine distance, its faces aligned to the ArcFace template the
+same way; with ``open_set_centroid`` also against the identity's centroid, the mean embedding of
+its training frames, since a gallery attacker compares with such a template); L_rppg = negative
+Pearson of the frozen PhysNet's pulse on ``out`` vs on the original (both at 32x32). ``beta``
+weighs L_id and is used with a positive sign because ``deidentification`` already returns the
+*negative* cross-entropy. ``init_from`` starts the AE from another run's weights (fine-tuning;
+optimiser and schedule start afresh).
 
 Writes ``<out>/config.json``, ``<out>/checkpoint.pt`` (every epoch; ``resume=True`` continues from
 it; loaded with ``weights_only=True``) and ``<out>/log.jsonl`` (every loss term and validation
