@@ -44,16 +44,23 @@ def sface_transform(embedder: SFaceEmbedder, image: np.ndarray, box: tuple[int, 
     return cv2.invertAffineTransform(embedder.alignment(image, box))
 
 
-def sample_chips(images: torch.Tensor, transforms: torch.Tensor, size: int = CHIP_SIZE) -> torch.Tensor:
+def sample_chips(images: torch.Tensor, transforms: torch.Tensor, size: int = CHIP_SIZE, outside: torch.Tensor | None = None) -> torch.Tensor:
     """Bilinear chips ``[B, C, size, size]`` from ``images`` ``[B, C, H, W]`` with per-image
-    chip -> image matrices ``transforms`` ``[B, 2, 3]`` (pixel units); differentiable."""
+    chip -> image matrices ``transforms`` ``[B, 2, 3]`` (pixel units); differentiable. Beyond
+    the image's edge the edge is repeated, taken from ``outside`` (same shape) if given: the
+    runtime protects only the face crop, so there an attacker sees the original frame (SFace's
+    112x112 face reaches ~18 % beyond a 128x128 crop, mostly above the forehead)."""
     b, _, h, w = images.shape
     ys, xs = torch.meshgrid(torch.arange(size, dtype=images.dtype), torch.arange(size, dtype=images.dtype), indexing="ij")
     chip = torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(1, -1, 3).to(images.device)
     pix = chip @ transforms.to(images.dtype).transpose(1, 2)  # [B, size*size, 2] image pixels
     norm = torch.stack([pix[..., 0] * 2 / (w - 1) - 1, pix[..., 1] * 2 / (h - 1) - 1], -1)
     grid = norm.reshape(b, size, size, 2)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    chips = F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    if outside is None:
+        return chips
+    inside = (grid.abs() <= 1).all(-1)[:, None].to(chips.dtype)
+    return inside * chips + (1 - inside) * F.grid_sample(outside, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
 def jitter_transforms(transforms: torch.Tensor, px: float, generator: torch.Generator | None = None, size: int = CHIP_SIZE) -> torch.Tensor:

@@ -183,9 +183,10 @@ def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: L
     if judges.sface is not None:
         stf = torch.cat([c.sface_tf[idx] for c in batch])
         stf_out = jitter_transforms(stf, chip_jitter, gen, SFACE_SIZE) if chip_jitter > 0 else stf
+        originals = video[:, :, idx].transpose(1, 2).flatten(0, 1) * 255
         with torch.no_grad():
-            ref = judges.sface(sample_chips(video[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, stf, SFACE_SIZE))
-        prot = judges.sface(sample_chips(out[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, stf_out, SFACE_SIZE))
+            ref = judges.sface(sample_chips(originals, stf, SFACE_SIZE))
+        prot = judges.sface(sample_chips(out[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, stf_out, SFACE_SIZE, outside=originals))
         terms["open_id_sface"] = open_set_identity(*_with_centroids(prot, ref, judges.centroids.get("sface"), labels),
                                                    SFaceEmbedder.threshold, cosine=True)
     return terms
@@ -211,8 +212,9 @@ def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip], attack
     runtime's dlib and SFace on uint8 frames, each aligning the face itself) the share of every
     8th protected frame it matches with the original frame (``val_<name>_match_rate``) and with
     the identity's template, the mean of its original frames (``val_<name>_template_match_rate``).
-    The attackers' own alignment and resampling matter: a fine-tuned model's SFace match on its
-    own frames was 3 % through the training judges' grid_sample chips, 35 % through cv2.warpAffine."""
+    The attackers' own path matters: a fine-tuned model's SFace match on its own frames was 3 %
+    through the training judges' chips, 35 % through cv2.warpAffine with the same matrix (SFace's
+    face reaches ~18 % beyond the crop, where the judges then repeated the protected edge)."""
     psnr, sim, corr = [], [], []
     emb: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {name: [] for name in attackers}  # (identity, original, protected)
     for c in clips:

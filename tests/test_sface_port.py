@@ -48,3 +48,16 @@ def test_differentiable_alignment_gives_the_runtime_face(faces) -> None:
     assert np.abs(face[0].detach().numpy() - reference).mean() < 1.0  # grey levels; a wrong transform is off by tens
     net(face).norm().backward()
     assert image.grad is not None and float(image.grad.abs().sum()) > 0
+
+
+def test_chip_pixels_beyond_the_crop_come_from_the_original() -> None:
+    """The runtime perturbs only the face crop: where a chip reaches beyond it, the training
+    attacker must see the original's pixels, not the protected crop's repeated edge."""
+    protected = torch.full((1, 3, 32, 32), 200.0, requires_grad=True)
+    original = torch.full((1, 3, 32, 32), 50.0)
+    shifted = torch.tensor([[[1.0, 0.0, -8.0], [0.0, 1.0, 0.0]]])  # chip x -> image x - 8: 8 columns left of the image
+    chip = sample_chips(protected, shifted, 32, outside=original)
+    assert torch.all(chip[..., :8] == 50) and torch.all(chip[..., 9:] == 200)
+    assert torch.all(sample_chips(protected, shifted, 32)[..., :8] == 200)  # without: the edge repeats
+    chip.sum().backward()
+    assert torch.equal(protected.grad[..., 0], protected.grad[..., 1])  # the edge column gets no gradient from beyond the edge
