@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import subprocess
 import time
@@ -166,10 +167,10 @@ def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: L
     idx = sample_frames(video.shape[2], w.k_frames, gen)
     tf = torch.cat([c.chip_tf[idx] for c in batch])
     tf_out = jitter_transforms(tf, chip_jitter, gen) if chip_jitter > 0 else tf
-    chips_out = sample_chips(out[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, tf_out)
+    originals, protected = (v[:, :, idx].transpose(1, 2).flatten(0, 1) * 255 for v in (video, out))  # [B*K, 3, H, W]
+    chips_out = sample_chips(protected, tf_out)
     with torch.no_grad():
-        chips_in = sample_chips(video[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, tf)
-        emb_in = judges.net(chips_in)
+        emb_in = judges.net(sample_chips(originals, tf))
         target = judges.pulse(video)
     emb_out = judges.net(chips_out)
     labels = torch.tensor([c.label for c in batch]).repeat_interleave(len(idx))
@@ -183,10 +184,9 @@ def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: L
     if judges.sface is not None:
         stf = torch.cat([c.sface_tf[idx] for c in batch])
         stf_out = jitter_transforms(stf, chip_jitter, gen, SFACE_SIZE) if chip_jitter > 0 else stf
-        originals = video[:, :, idx].transpose(1, 2).flatten(0, 1) * 255
         with torch.no_grad():
             ref = judges.sface(sample_chips(originals, stf, SFACE_SIZE))
-        prot = judges.sface(sample_chips(out[:, :, idx].transpose(1, 2).flatten(0, 1) * 255, stf_out, SFACE_SIZE, outside=originals))
+        prot = judges.sface(sample_chips(protected, stf_out, SFACE_SIZE, outside=originals))
         terms["open_id_sface"] = open_set_identity(*_with_centroids(prot, ref, judges.centroids.get("sface"), labels),
                                                    SFaceEmbedder.threshold, cosine=True)
     return terms
@@ -206,33 +206,54 @@ def _per_label_mean(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return torch.stack([x[labels == k].mean(0) for k in range(int(labels.max()) + 1)])
 
 
+def _descriptors(video: torch.Tensor, attackers: dict[str, Embedder]) -> dict[str, list[np.ndarray]]:
+    """Per attacker, the descriptors of every 8th frame of ``[1, 3, T, H, W]`` in [0, 1], each
+    frame as uint8 RGB with the whole crop as the face box."""
+    out: dict[str, list[np.ndarray]] = {name: [] for name in attackers}
+    for t in range(0, video.shape[2], 8):
+        frame = (video[0, :, t].permute(1, 2, 0).contiguous().numpy() * 255).round().astype(np.uint8)
+        for name, attacker in attackers.items():
+            out[name].append(attacker.describe(frame, (0, 0, frame.shape[1] - 1, frame.shape[0] - 1)))
+    return out
+
+
+def attacker_references(clips: list[TrainClip], attackers: dict[str, Embedder]) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """Per attacker, (identity, descriptor) of every 8th original frame of ``clips``, in order
+    (the originals do not change, so a run computes them once)."""
+    refs: dict[str, list[tuple[str, np.ndarray]]] = {name: [] for name in attackers}
+    for c in clips:
+        for name, descriptors in _descriptors(c.video[None], attackers).items():
+            refs[name].extend((c.identity, d) for d in descriptors)
+    return refs
+
+
 @torch.no_grad()
-def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip], attackers: dict[str, Embedder]) -> dict[str, float]:
+def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip], attackers: dict[str, Embedder],
+             refs: dict[str, list[tuple[str, np.ndarray]]]) -> dict[str, float]:
     """PSNR, SSIM and PhysNet pulse correlation of the protected clips, and per attacker (the
     runtime's dlib and SFace on uint8 frames, each aligning the face itself) the share of every
     8th protected frame it matches with the original frame (``val_<name>_match_rate``) and with
-    the identity's template, the mean of its original frames (``val_<name>_template_match_rate``).
+    the identity's template, the mean of its original frames (``val_<name>_template_match_rate``);
+    ``refs`` is ``attacker_references(clips, attackers)``.
     The attackers' own path matters: a fine-tuned model's SFace match on its own frames was 3 %
     through the training judges' chips, 35 % through cv2.warpAffine with the same matrix (SFace's
     face reaches ~18 % beyond the crop, where the judges then repeated the protected edge)."""
     psnr, sim, corr = [], [], []
-    emb: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {name: [] for name in attackers}  # (identity, original, protected)
+    protected: dict[str, list[np.ndarray]] = {name: [] for name in attackers}
     for c in clips:
         video = c.video[None]
         out = ae(video).clamp(0, 1)
         psnr.append(float(10 * torch.log10(1 / F.mse_loss(out, video))))
         sim.append(float(ssim(frames(out), frames(video), data_range=1.0)))
         corr.append(1 - float(negative_pearson(judges.pulse(out), judges.pulse(video))))
-        box = (0, 0, video.shape[4] - 1, video.shape[3] - 1)
-        for t in range(0, video.shape[2], 8):
-            raw, prot = ((v[0, :, t].permute(1, 2, 0).contiguous().numpy() * 255).round().astype(np.uint8) for v in (video, out))
-            for name, attacker in attackers.items():
-                emb[name].append((c.identity, attacker.describe(raw, box), attacker.describe(prot, box)))
+        for name, descriptors in _descriptors(out, attackers).items():
+            protected[name].extend(descriptors)
     metrics = {"val_psnr_db": float(np.mean(psnr)), "val_ssim": float(np.mean(sim)), "val_bvp_r": float(np.mean(corr))}
     for name, attacker in attackers.items():
-        templates = {i: np.mean([e for j, e, _ in emb[name] if j == i], axis=0) for i, _, _ in emb[name]}
-        metrics[f"val_{name}_match_rate"] = float(np.mean([attacker.match(p, e) for _, e, p in emb[name]]))
-        metrics[f"val_{name}_template_match_rate"] = float(np.mean([attacker.match(p, templates[i]) for i, _, p in emb[name]]))
+        pairs = list(zip(refs[name], protected[name], strict=True))
+        templates = {i: np.mean([e for j, e in refs[name] if j == i], axis=0) for i in {i for i, _ in refs[name]}}
+        metrics[f"val_{name}_match_rate"] = float(np.mean([attacker.match(p, e) for (_, e), p in pairs]))
+        metrics[f"val_{name}_template_match_rate"] = float(np.mean([attacker.match(p, templates[i]) for (i, _), p in pairs]))
     return metrics
 
 
@@ -262,8 +283,9 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
     ae = DeidAutoencoder(cfg.c1, cfg.c2, causal=True, residual=cfg.residual, residual_scale=cfg.residual_scale)
     init = {}
     if cfg.init_from:
-        ae.load_state_dict(torch.load(init_checkpoint(cfg.init_from), weights_only=True)["ae"])
-        init = {"init_sha256": hashlib.sha256(init_checkpoint(cfg.init_from).read_bytes()).hexdigest()}
+        data = init_checkpoint(cfg.init_from).read_bytes()
+        ae.load_state_dict(torch.load(io.BytesIO(data), weights_only=True)["ae"])
+        init = {"init_sha256": hashlib.sha256(data).hexdigest()}
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_clips, val_clips, train_ids = build_clips(cfg)
@@ -274,6 +296,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
     with_sface = sface if cfg.delta_sface > 0 else None
     train_set, val_set = _prepare(train_clips, train_ids, embedder, with_sface), _prepare(val_clips, train_ids, embedder, None)
     judges = Judges(train_set, sface=with_sface is not None, centroids=cfg.open_set_centroid)
+    val_refs = attacker_references(val_set, attackers)
     opt = torch.optim.AdamW(ae.parameters(), lr=cfg.lr, betas=(0.9, 0.99), eps=1e-8, weight_decay=cfg.weight_decay)
     per_epoch = len(_epoch_order(len(train_set), cfg.batch, cfg.max_steps_per_epoch, torch.Generator()))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, cfg.epochs * per_epoch), eta_min=cfg.lr * cfg.lr_final_fraction)
@@ -304,7 +327,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
                 progress(epoch, steps, len(batches))
         steps = len(batches)
         record = {"epoch": epoch, "steps": steps, "seconds": round(time.monotonic() - t0, 1), "lr": sched.get_last_lr()[0], **{k: v / max(steps, 1) for k, v in sums.items()}}
-        record.update(validate(ae, judges, val_set, attackers))
+        record.update(validate(ae, judges, val_set, attackers, val_refs))
         with (out / "log.jsonl").open("a") as f:
             f.write(json.dumps(record) + "\n")
         torch.save({"ae": ae.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch}, ckpt)
