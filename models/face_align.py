@@ -49,7 +49,7 @@ def sample_chips(images: torch.Tensor, transforms: torch.Tensor, size: int = CHI
     chip -> image matrices ``transforms`` ``[B, 2, 3]`` (pixel units); differentiable. Beyond
     the image's edge the edge is repeated, taken from ``outside`` (same shape) if given: the
     runtime protects only the face crop, so there an attacker sees the original frame (SFace's
-    112x112 face reaches ~18 % beyond a 128x128 crop, mostly above the forehead)."""
+    112x112 face reached 18 % beyond a 128x128 crop on a measured frame, mostly above the forehead)."""
     b, _, h, w = images.shape
     ys, xs = torch.meshgrid(torch.arange(size, dtype=images.dtype), torch.arange(size, dtype=images.dtype), indexing="ij")
     chip = torch.stack([xs, ys, torch.ones_like(xs)], -1).reshape(1, -1, 3).to(images.device)

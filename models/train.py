@@ -237,7 +237,7 @@ def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip], attack
     ``refs`` is ``attacker_references(clips, attackers)``.
     The attackers' own path matters: a fine-tuned model's SFace match on its own frames was 3 %
     through the training judges' chips, 35 % through cv2.warpAffine with the same matrix (SFace's
-    face reaches ~18 % beyond the crop, where the judges then repeated the protected edge)."""
+    face reached 18 % beyond the crop on a measured frame, where the judges repeated the protected edge)."""
     psnr, sim, corr = [], [], []
     protected: dict[str, list[np.ndarray]] = {name: [] for name in attackers}
     for c in clips:
