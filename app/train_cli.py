@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             raise VcamError("--photos is required (a folder with one sub-folder of photos per identity)")
         if values.get("clip_len", 64) % 4:
             raise VcamError("clip_len must be divisible by 4 (PhysNet's temporal pooling)")
+        if not isinstance(values.get("morph_identities", 0), int) or values.get("morph_identities", 0) < 0:
+            raise VcamError("morph_identities must be a whole number >= 0")
         cfg = TrainConfig(**values)
 
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),

@@ -40,6 +40,7 @@ from vcam.engine.errors import VcamError
 from vcam.engine.identity import Embedder, FaceEmbedder, SFaceEmbedder
 
 from .autoencoder import DeidAutoencoder
+from .data.morph import morph_identities
 from .data.synthetic import Clip, make_clip, photo_identities, split_identities
 from .dlib_resnet import DlibFaceNet
 from .face_align import chip_transform, jitter_transforms, sample_chips, sface_transform
@@ -54,6 +55,7 @@ class TrainConfig:
     photos: str
     extra_photos: str | None = None
     extra_identities: list[str] = dataclasses.field(default_factory=list)
+    morph_identities: int = 0  # synthetic training identities, each a morph of two training identities
     out: str = "runs/default"
     clip_len: int = 64
     clips_per_photo: int = 1
@@ -83,24 +85,26 @@ class TrainConfig:
 
 @dataclass
 class TrainClip:
-    """A clip as tensors, with the dlib chip (and SFace face) transforms of its original frames."""
+    """A clip as tensors, with the dlib chip (and SFace face) transforms of its original frames
+    (training clips only: validation lets the attackers align the faces themselves)."""
 
     video: torch.Tensor  # [3, T, 128, 128]
-    chip_tf: torch.Tensor  # [T, 2, 3]
     label: int
     identity: str
+    chip_tf: torch.Tensor | None = None  # [T, 2, 3]
     sface_tf: torch.Tensor | None = None  # [T, 2, 3]
 
 
-def _prepare(clips: list[Clip], ids: list[str], embedder: FaceEmbedder, sface: SFaceEmbedder | None) -> list[TrainClip]:
+def _prepare(clips: list[Clip], ids: list[str], embedder: FaceEmbedder | None, sface: SFaceEmbedder | None) -> list[TrainClip]:
+    """Tensors of ``clips`` with the alignment transforms of the embedders given (``None``: none)."""
     out = []
     for c in clips:
         images = [np.round(f * 255).astype(np.uint8) for f in c.frames]
         box = (0, 0, c.frames.shape[2] - 1, c.frames.shape[1] - 1)
-        tf = torch.from_numpy(np.stack([chip_transform(embedder, im, box) for im in images])).float()
-        stf = None if sface is None else torch.from_numpy(np.stack([sface_transform(sface, im, box) for im in images])).float()
-        out.append(TrainClip(torch.from_numpy(c.frames).permute(3, 0, 1, 2).contiguous(), tf,
-                             ids.index(c.identity) if c.identity in ids else -1, c.identity, stf))
+        tf, stf = (None if e is None else torch.from_numpy(np.stack([align(e, im, box) for im in images])).float()
+                   for e, align in ((embedder, chip_transform), (sface, sface_transform)))
+        out.append(TrainClip(torch.from_numpy(c.frames).permute(3, 0, 1, 2).contiguous(),
+                             ids.index(c.identity) if c.identity in ids else -1, c.identity, tf, stf))
     return out
 
 
@@ -115,7 +119,8 @@ def source_commit() -> str:
 
 def build_clips(cfg: TrainConfig) -> tuple[list[Clip], list[Clip], list[str]]:
     """Identity-disjoint train/validation clips: ``photos`` is split; the identities of
-    ``extra_photos`` (only ``extra_identities`` if given) are added to training only."""
+    ``extra_photos`` (only ``extra_identities`` if given) are added to training only, and so are
+    ``morph_identities`` morphs of two training identities each."""
     photos = photo_identities(Path(cfg.photos))
     train_ids, val_ids = split_identities(list(photos), cfg.val_fraction, cfg.seed)
     if cfg.extra_photos:
@@ -124,6 +129,9 @@ def build_clips(cfg: TrainConfig) -> tuple[list[Clip], list[Clip], list[str]]:
             raise VcamError(f"identity {shared[0]!r} is in both {cfg.photos} and {cfg.extra_photos}")
         photos.update(extra)
         train_ids = sorted([*train_ids, *extra])
+    morphs = morph_identities({i: photos[i] for i in train_ids}, cfg.morph_identities, cfg.seed) if cfg.morph_identities else {}
+    photos.update(morphs)
+    train_ids = sorted([*train_ids, *morphs])
     train, val = [], []
     for ident, paths in photos.items():
         for i, path in enumerate(paths):
@@ -294,7 +302,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
     embedder, sface = FaceEmbedder(), SFaceEmbedder()
     attackers: dict[str, Embedder] = {"dlib": embedder, "sface": sface}
     with_sface = sface if cfg.delta_sface > 0 else None
-    train_set, val_set = _prepare(train_clips, train_ids, embedder, with_sface), _prepare(val_clips, train_ids, embedder, None)
+    train_set, val_set = _prepare(train_clips, train_ids, embedder, with_sface), _prepare(val_clips, train_ids, None, None)
     judges = Judges(train_set, sface=with_sface is not None, centroids=cfg.open_set_centroid)
     val_refs = attacker_references(val_set, attackers)
     opt = torch.optim.AdamW(ae.parameters(), lr=cfg.lr, betas=(0.9, 0.99), eps=1e-8, weight_decay=cfg.weight_decay)

@@ -77,15 +77,20 @@ def split_identities(ids: list[str], val_fraction: float = 0.2, seed: int = 0) -
     return sorted(order[n_val:]), sorted(order[:n_val])
 
 
-def make_clip(photo: Path, identity: str, length: int = 64, seed: int = 0, size: int = 256, tracker: FaceTracker | None = None) -> Clip | None:
-    """One clip of ``length`` frames; ``None`` if the face is not found in every frame."""
+def make_clip(photo: Path | np.ndarray, identity: str, length: int = 64, seed: int = 0, size: int = 256,
+              tracker: FaceTracker | None = None, source: str | None = None) -> Clip | None:
+    """One clip of ``length`` frames from a photo file or a uint8 RGB image (``source`` names
+    it then); ``None`` if the face is not found in every frame."""
     rng = np.random.default_rng(seed)
-    image = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB)
+    if isinstance(photo, np.ndarray):
+        image, source = photo, source or identity
+    else:
+        image, source = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB), str(photo)
     hr = float(rng.uniform(45.0, 180.0))
     try:
         src = AnimatedPhotoSource(image, size, size, hr_bpm=hr, amplitude=float(rng.uniform(0.003, 0.008)), frames=length,
                                   seed=seed, motion=float(rng.uniform(0.5, 1.5)), perspective=float(rng.uniform(0.0, 0.05)),
-                                  jpeg_quality=int(rng.integers(70, 96)), name=str(photo))
+                                  jpeg_quality=int(rng.integers(70, 96)), name=source)
     except SourceError:
         return None
     own = tracker is None
@@ -101,4 +106,4 @@ def make_clip(photo: Path, identity: str, length: int = 64, seed: int = 0, size:
     finally:
         if own:
             tracker.close()
-    return Clip(np.stack(crops), np.stack(skins), src.bvp[:length].astype(np.float32), hr, identity, str(photo))
+    return Clip(np.stack(crops), np.stack(skins), src.bvp[:length].astype(np.float32), hr, identity, source)
