@@ -1,9 +1,9 @@
 """Synthetic identities: landmark-aligned blends of two REAL faces of different people.
 
 A handful of training identities lets the AE learn perturbations that fool the judges on those
-faces only. A morph of two people is, to dlib, a third face (0.43-0.63 from either parent on
-LFW-10, where one person's two photos are 0.32 apart), so morphs widen the faces training sees
-without new photos. Photo ``b`` is first brought into ``a``'s frame by a similarity transform
+faces only. A morph of two people is, to dlib, a third face (six LFW-10 morphs lay 0.34-0.66
+from either parent; two photos of one person there: 0.32-0.42), so morphs widen the faces
+training sees without new photos. Photo ``b`` is first brought into ``a``'s frame by a similarity transform
 on the MediaPipe landmarks; both are warped piecewise-affinely onto the blended landmarks, and
 the blend replaces ``a``'s face oval (feathered), so hair and background stay ``a``'s.
 
