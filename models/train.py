@@ -78,6 +78,7 @@ class TrainConfig:
     open_set_centroid: bool = False
     k_frames: int = 8
     chip_jitter: float = 0.0
+    composite_mask: bool = False  # losses see the AE's change only inside the compositor's face-oval mask, as the runtime pastes it
     seed: int = 0
     max_steps_per_epoch: int | None = None
     init_from: str | None = None  # a run directory (or checkpoint.pt) whose AE weights training starts from
@@ -89,6 +90,7 @@ class TrainClip:
     (training clips only: validation lets the attackers align the faces themselves)."""
 
     video: torch.Tensor  # [3, T, 128, 128]
+    blend: torch.Tensor  # [1, T, 128, 128] float16, the compositor's mask
     label: int
     identity: str
     chip_tf: torch.Tensor | None = None  # [T, 2, 3]
@@ -103,7 +105,7 @@ def _prepare(clips: list[Clip], ids: list[str], embedder: FaceEmbedder | None, s
         box = (0, 0, c.frames.shape[2] - 1, c.frames.shape[1] - 1)
         tf, stf = (None if e is None else torch.from_numpy(np.stack([align(e, im, box) for im in images])).float()
                    for e, align in ((embedder, chip_transform), (sface, sface_transform)))
-        out.append(TrainClip(torch.from_numpy(c.frames).permute(3, 0, 1, 2).contiguous(),
+        out.append(TrainClip(torch.from_numpy(c.frames).permute(3, 0, 1, 2).contiguous(), torch.from_numpy(c.blend)[None],
                              ids.index(c.identity) if c.identity in ids else -1, c.identity, tf, stf))
     return out
 
@@ -166,12 +168,22 @@ class Judges:
         return self.physnet(F.avg_pool3d(video, (1, 4, 4)))
 
 
-def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: LossWeights, gen: torch.Generator,
-               chip_jitter: float = 0.0) -> dict[str, torch.Tensor]:
-    """Every loss term for one batch; the protected chips are re-aligned at random by up to
-    ``chip_jitter`` chip pixels (the attacker aligns the protected frame itself)."""
+def protect(ae: DeidAutoencoder, batch: list[TrainClip], composite_mask: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(original, protected) ``[B, 3, T, H, W]`` of a batch; with ``composite_mask`` the AE's
+    change counts only inside the compositor's face-oval mask, as the runtime pastes it."""
     video = torch.stack([c.video for c in batch])
     out = ae(video)
+    if composite_mask:
+        blend = torch.stack([c.blend for c in batch]).float()
+        out = video + blend * (out - video)
+    return video, out
+
+
+def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: LossWeights, gen: torch.Generator,
+               chip_jitter: float = 0.0, composite_mask: bool = False) -> dict[str, torch.Tensor]:
+    """Every loss term for one batch; the protected chips are re-aligned at random by up to
+    ``chip_jitter`` chip pixels (the attacker aligns the protected frame itself)."""
+    video, out = protect(ae, batch, composite_mask)
     idx = sample_frames(video.shape[2], w.k_frames, gen)
     tf = torch.cat([c.chip_tf[idx] for c in batch])
     tf_out = jitter_transforms(tf, chip_jitter, gen) if chip_jitter > 0 else tf
@@ -237,7 +249,7 @@ def attacker_references(clips: list[TrainClip], attackers: dict[str, Embedder]) 
 
 @torch.no_grad()
 def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip], attackers: dict[str, Embedder],
-             refs: dict[str, list[tuple[str, np.ndarray]]]) -> dict[str, float]:
+             refs: dict[str, list[tuple[str, np.ndarray]]], composite_mask: bool = False) -> dict[str, float]:
     """PSNR, SSIM and PhysNet pulse correlation of the protected clips, and per attacker (the
     runtime's dlib and SFace on uint8 frames, each aligning the face itself) the share of every
     8th protected frame it matches with the original frame (``val_<name>_match_rate``) and with
@@ -249,8 +261,8 @@ def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip], attack
     psnr, sim, corr = [], [], []
     protected: dict[str, list[np.ndarray]] = {name: [] for name in attackers}
     for c in clips:
-        video = c.video[None]
-        out = ae(video).clamp(0, 1)
+        video, out = protect(ae, [c], composite_mask)
+        out = out.clamp(0, 1)
         psnr.append(float(10 * torch.log10(1 / F.mse_loss(out, video))))
         sim.append(float(ssim(frames(out), frames(video), data_range=1.0)))
         corr.append(1 - float(negative_pearson(judges.pulse(out), judges.pulse(video))))
@@ -321,7 +333,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
         t0, sums = time.monotonic(), {}
         batches = _epoch_order(len(train_set), cfg.batch, cfg.max_steps_per_epoch, gen)
         for steps, batch in enumerate(batches, 1):
-            terms = loss_terms(ae, judges, [train_set[i] for i in batch], w, gen, cfg.chip_jitter)
+            terms = loss_terms(ae, judges, [train_set[i] for i in batch], w, gen, cfg.chip_jitter, cfg.composite_mask)
             total = w.alpha * terms["rec"] + w.beta * terms["id"] + w.gamma * terms["rppg"] + w.delta * terms["open_id"]
             if "open_id_sface" in terms:
                 total = total + w.delta_sface * terms["open_id_sface"]
@@ -335,7 +347,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
                 progress(epoch, steps, len(batches))
         steps = len(batches)
         record = {"epoch": epoch, "steps": steps, "seconds": round(time.monotonic() - t0, 1), "lr": sched.get_last_lr()[0], **{k: v / max(steps, 1) for k, v in sums.items()}}
-        record.update(validate(ae, judges, val_set, attackers, val_refs))
+        record.update(validate(ae, judges, val_set, attackers, val_refs, cfg.composite_mask))
         with (out / "log.jsonl").open("a") as f:
             f.write(json.dumps(record) + "\n")
         torch.save({"ae": ae.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch}, ckpt)

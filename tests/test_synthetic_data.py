@@ -26,6 +26,7 @@ def test_clip_from_a_real_photo_carries_its_injected_pulse() -> None:
     assert clip is not None and clip.identity == name
     assert clip.frames.shape == (300, 128, 128, 3) and clip.frames.dtype == np.float32
     assert clip.skin.shape == (300, 128, 128) and clip.skin[0].sum() > 1000
+    assert clip.blend.shape == (300, 128, 128) and clip.blend[:, 64, 64].min() == 1 and clip.blend[:, 0, 0].max() == 0
     assert 45 <= clip.hr_bpm <= 180
     rgb = np.array([f[m].mean(0) for f, m in zip(clip.frames, clip.skin, strict=True)])
     recovered = pos(rgb, 30.0)

@@ -8,7 +8,7 @@ import torch
 
 from conftest import LFW, need
 from vcam.models.autoencoder import DeidAutoencoder
-from vcam.models.train import TrainConfig, train
+from vcam.models.train import TrainClip, TrainConfig, protect, train
 
 
 def _photos(tmp_path) -> Path:
@@ -68,3 +68,18 @@ def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
         res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", *args], capture_output=True, text=True, cwd=tmp_path)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
     assert not (tmp_path / "runs").exists()  # the default --out runs/default: an earlier run's config is not overwritten
+
+
+def test_composite_mask_keeps_the_ae_change_only_where_the_runtime_pastes_it() -> None:
+    torch.manual_seed(0)
+    ae = DeidAutoencoder(8, 16, residual=True)
+    video = torch.rand(3, 8, 32, 32)
+    blend = torch.zeros(1, 8, 32, 32, dtype=torch.float16)
+    blend[..., 16:] = 1
+    clip = TrainClip(video, blend, 0, "a")
+    _, free = protect(ae, [clip])
+    original, masked = protect(ae, [clip], composite_mask=True)
+    assert torch.equal(masked[..., :16], original[..., :16]) and not torch.equal(free[..., :16], original[..., :16])
+    assert torch.equal(masked[..., 16:], free[..., 16:])
+    masked[..., :16].sum().backward()
+    assert all(p.grad is None or not p.grad.any() for p in ae.parameters())

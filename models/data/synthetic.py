@@ -30,10 +30,13 @@ PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 @dataclass
 class Clip:
     """``frames`` float32 [T, 128, 128, 3] RGB in [0, 1]; ``skin`` bool [T, 128, 128];
-    ``bvp`` float32 [T] injected pulse; ``identity`` the photo's label."""
+    ``blend`` float16 [T, 128, 128] in [0, 1], the compositor's feathered face-oval mask (the
+    runtime pastes the AE's change only there); ``bvp`` float32 [T] injected pulse;
+    ``identity`` the photo's label."""
 
     frames: np.ndarray
     skin: np.ndarray
+    blend: np.ndarray
     bvp: np.ndarray
     hr_bpm: float
     identity: str
@@ -95,7 +98,7 @@ def make_clip(photo: Path | np.ndarray, identity: str, length: int = 64, seed: i
         return None
     own = tracker is None
     tracker = tracker or FaceTracker(max_faces=1)
-    crops, skins = [], []
+    crops, skins, blends = [], [], []
     try:
         while (img := src.read()) is not None:
             tracks = tracker.update(img)
@@ -103,7 +106,8 @@ def make_clip(photo: Path | np.ndarray, identity: str, length: int = 64, seed: i
                 return None
             crops.append(crop_face(img, tracks[0]))
             skins.append(tracks[0].skin_mask)
+            blends.append(tracks[0].blend_mask.astype(np.float16))
     finally:
         if own:
             tracker.close()
-    return Clip(np.stack(crops), np.stack(skins), src.bvp[:length].astype(np.float32), hr, identity, source)
+    return Clip(np.stack(crops), np.stack(skins), np.stack(blends), src.bvp[:length].astype(np.float32), hr, identity, source)
