@@ -35,6 +35,7 @@ class LossWeights:
     delta: float = 0.0  # open-set identity term on dlib (not in the paper)
     delta_sface: float = 0.0  # the same on SFace (a second recogniser, so the perturbation transfers)
     k_frames: int = 8
+    open_set_margin: float = 0.1  # the open-set hinges push beyond each recogniser's threshold by this much
 
 
 def frames(clip: torch.Tensor) -> torch.Tensor:

@@ -76,6 +76,7 @@ class TrainConfig:
     delta: float = 0.3
     delta_sface: float = 0.0
     open_set_centroid: bool = False
+    open_set_margin: float = 0.1
     k_frames: int = 8
     chip_jitter: float = 0.0
     composite_mask: bool = False  # losses see the AE's change only inside the compositor's face-oval mask, as the runtime pastes it
@@ -198,7 +199,7 @@ def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: L
     terms = {
         "rec": reconstruction(out, video),
         "id": deidentification(probs, labels, w.lam),
-        "open_id": open_set_identity(*_with_centroids(emb_out, emb_in, judges.centroids.get("dlib"), labels)),
+        "open_id": open_set_identity(*_with_centroids(emb_out, emb_in, judges.centroids.get("dlib"), labels), margin=w.open_set_margin),
         "rppg": negative_pearson(judges.pulse(out), target),
     }
     if judges.sface is not None:
@@ -208,7 +209,7 @@ def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: L
             ref = judges.sface(sample_chips(originals, stf, SFACE_SIZE))
         prot = judges.sface(sample_chips(protected, stf_out, SFACE_SIZE, outside=originals))
         terms["open_id_sface"] = open_set_identity(*_with_centroids(prot, ref, judges.centroids.get("sface"), labels),
-                                                   SFaceEmbedder.threshold, cosine=True)
+                                                   SFaceEmbedder.threshold, w.open_set_margin, cosine=True)
     return terms
 
 
@@ -328,7 +329,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
         start = int(state["epoch"]) + 1
-    w = LossWeights(cfg.alpha, cfg.beta, cfg.gamma, cfg.lam, cfg.delta, cfg.delta_sface, cfg.k_frames)
+    w = LossWeights(cfg.alpha, cfg.beta, cfg.gamma, cfg.lam, cfg.delta, cfg.delta_sface, cfg.k_frames, cfg.open_set_margin)
     for epoch in range(start, cfg.epochs if stop_after is None else min(cfg.epochs, stop_after + 1)):
         t0, sums = time.monotonic(), {}
         batches = _epoch_order(len(train_set), cfg.batch, cfg.max_steps_per_epoch, gen)

@@ -31,6 +31,7 @@ def test_open_set_hinge_and_negative_pearson() -> None:
     assert open_set_identity(a, a).item() == torch.tensor(0.7).item()
     far = a + torch.nn.functional.normalize(torch.randn(4, 128), dim=1) * 0.75
     assert open_set_identity(a, far).item() == 0.0
+    assert open_set_identity(a, far, margin=0.3).item() == pytest.approx(0.15, abs=1e-5)  # 0.6 + 0.3 - 0.75
     t = torch.linspace(0, 10, 300)
     s = torch.sin(2 * torch.pi * 1.2 * t)[None]
     assert negative_pearson(3 * s + 1, s).item() < 1e-6
