@@ -9,7 +9,6 @@ Metadata (``vcam.*`` keys) describes the contract; the runtime validates it
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import warnings
 from collections.abc import Iterator
@@ -19,16 +18,7 @@ import onnx
 import torch
 
 from vcam.engine.streaming_model import FORMAT_STREAMING, FORMAT_WINDOWED
-from vcam.models.autoencoder import DeidAutoencoder, StreamingWrapper
-
-
-def weights_sha256(model: torch.nn.Module) -> str:
-    """Hash of the model's parameters (names, shapes and float32 bytes), for provenance."""
-    h = hashlib.sha256()
-    for name, p in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(p.detach().float().contiguous().numpy().tobytes())
-    return h.hexdigest()
+from vcam.models.autoencoder import DeidAutoencoder, StreamingWrapper, weights_sha256
 
 
 def model_metadata(ae: DeidAutoencoder, fmt: str, size: int, trained: bool, extra: dict | None) -> dict[str, str]:

@@ -10,10 +10,17 @@ frame plus a cached state (the last two inputs of every conv) and returns exactl
 windowed forward returns for that frame. ``causal=False`` is the paper-exact centred padding.
 
 Tensors: clips ``[B, 3, T, H, W]`` float32 RGB in [0, 1]; frames ``[B, 3, H, W]``.
+:func:`from_onnx` reads the AE back from a file ``vcam-export`` wrote (to fine-tune a shipped model).
 """
 from __future__ import annotations
 
+import hashlib
+import json
+from pathlib import Path
+
+import onnx
 import torch
+from google.protobuf.message import DecodeError
 import torch.nn.functional as F
 from torch import nn
 
@@ -109,3 +116,44 @@ class StreamingWrapper(nn.Module):
     def forward(self, frame: torch.Tensor, reset: torch.Tensor, *states: torch.Tensor) -> tuple[torch.Tensor, ...]:
         out, new = self.ae.step(frame, reset, list(states))
         return (out, *new)
+
+
+def weights_sha256(model: nn.Module) -> str:
+    """Hash of the model's parameters (names, shapes and float32 bytes), for provenance."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(p.detach().float().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def from_onnx(path: str | Path) -> DeidAutoencoder:
+    """The causal AE whose weights a ``vcam-export`` ONNX file (streaming or windowed) holds.
+    Every conv's weight is found through its bias's name, reshaped from the streaming step's
+    2-D layout where needed, and the result must hash to the file's ``vcam.weights_sha256``.
+
+    Raises ValueError if the file is not such an export or its weights do not match its hash."""
+    try:
+        model = onnx.load(str(path))
+    except DecodeError:
+        raise ValueError(f"{path} is not an ONNX file") from None
+    meta = {p.key: p.value for p in model.metadata_props}
+    try:
+        arch = json.loads(meta["vcam.arch"])
+        ae = DeidAutoencoder(arch["c1"], arch["c2"], causal=True, residual=arch["residual"], residual_scale=arch["residual_scale"])
+        expected = meta["vcam.weights_sha256"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path} is not a model written by vcam-export (metadata {exc})") from None
+    inits = {i.name: torch.from_numpy(onnx.numpy_helper.to_array(i).copy()) for i in model.graph.initializer}
+    state = ae.state_dict()
+    for node in model.graph.node:
+        if node.op_type == "Conv" and len(node.input) == 3 and node.input[2] in inits:
+            bias = node.input[2].removeprefix("ae.")
+            weight = bias.removesuffix("bias") + "weight"
+            if bias in state and weight in state and node.input[1] in inits:
+                state[bias] = inits[node.input[2]]
+                state[weight] = inits[node.input[1]].reshape(state[weight].shape)
+    ae.load_state_dict(state)
+    if weights_sha256(ae) != expected:
+        raise ValueError(f"{path}: the weights read back do not match its vcam.weights_sha256")
+    return ae

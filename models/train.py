@@ -11,7 +11,7 @@ same way; with ``open_set_centroid`` also against the identity's centroid, the m
 its training frames, since a gallery attacker compares with such a template); L_rppg = negative
 Pearson of the frozen PhysNet's pulse on ``out`` vs on the original (both at 32x32). ``beta``
 weighs L_id and is used with a positive sign because ``deidentification`` already returns the
-*negative* cross-entropy. ``init_from`` starts the AE from another run's weights (fine-tuning;
+*negative* cross-entropy. ``init_from`` starts the AE from another run's weights or an exported model's (fine-tuning;
 optimiser and schedule start afresh).
 
 Writes ``<out>/config.json``, ``<out>/checkpoint.pt`` (every epoch; ``resume=True`` continues from
@@ -39,7 +39,7 @@ from pytorch_msssim import ssim
 from vcam.engine.errors import VcamError
 from vcam.engine.identity import Embedder, FaceEmbedder, SFaceEmbedder
 
-from .autoencoder import DeidAutoencoder
+from .autoencoder import DeidAutoencoder, from_onnx
 from .data.morph import morph_identities
 from .data.synthetic import Clip, make_clip, photo_identities, split_identities
 from .dlib_resnet import DlibFaceNet
@@ -82,7 +82,7 @@ class TrainConfig:
     composite_mask: bool = False  # losses see the AE's change only inside the compositor's face-oval mask, as the runtime pastes it
     seed: int = 0
     max_steps_per_epoch: int | None = None
-    init_from: str | None = None  # a run directory (or checkpoint.pt) whose AE weights training starts from
+    init_from: str | None = None  # a run directory, checkpoint.pt or vcam-export ONNX whose AE weights training starts from
 
 
 @dataclass
@@ -278,13 +278,22 @@ def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip], attack
     return metrics
 
 
-def init_checkpoint(path: str) -> Path:
-    """The checkpoint file ``init_from`` names (a run directory or the file itself)."""
+def init_weights(path: str) -> tuple[dict[str, torch.Tensor], str]:
+    """The AE weights ``init_from`` names and the sha256 of the file they come from: a run
+    directory, its checkpoint.pt, or an ONNX file ``vcam-export`` wrote (e.g. a shipped model)."""
     p = Path(path)
-    ckpt = p / "checkpoint.pt" if p.is_dir() else p
-    if not ckpt.is_file():
-        raise VcamError(f"init_from: no checkpoint at {ckpt}")
-    return ckpt
+    file = p / "checkpoint.pt" if p.is_dir() else p
+    if not file.is_file():
+        raise VcamError(f"init_from: no checkpoint at {file}")
+    data = file.read_bytes()
+    if file.suffix == ".onnx":
+        try:
+            state = from_onnx(file).state_dict()
+        except ValueError as exc:
+            raise VcamError(f"init_from: {exc}") from None
+    else:
+        state = torch.load(io.BytesIO(data), weights_only=True)["ae"]
+    return state, hashlib.sha256(data).hexdigest()
 
 
 def _epoch_order(n: int, batch: int, cap: int | None, gen: torch.Generator) -> list[list[int]]:
@@ -304,9 +313,12 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
     ae = DeidAutoencoder(cfg.c1, cfg.c2, causal=True, residual=cfg.residual, residual_scale=cfg.residual_scale)
     init = {}
     if cfg.init_from:
-        data = init_checkpoint(cfg.init_from).read_bytes()
-        ae.load_state_dict(torch.load(io.BytesIO(data), weights_only=True)["ae"])
-        init = {"init_sha256": hashlib.sha256(data).hexdigest()}
+        state, sha = init_weights(cfg.init_from)
+        try:
+            ae.load_state_dict(state)
+        except RuntimeError:
+            raise VcamError(f"init_from: {cfg.init_from} is not an AE of this config's c1/c2 ({cfg.c1}/{cfg.c2})") from None
+        init = {"init_sha256": sha}
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_clips, val_clips, train_ids = build_clips(cfg)

@@ -12,8 +12,8 @@ from vcam.engine.errors import ModelError
 from vcam.engine.filters import DeidFilter, make_filter
 from vcam.engine.streaming_model import StreamingModel
 from vcam.engine.tracking import FaceTracker
-from vcam.export.onnx_export import export_streaming
-from vcam.models.autoencoder import DeidAutoencoder
+from vcam.export.onnx_export import export_streaming, export_windowed
+from vcam.models.autoencoder import DeidAutoencoder, from_onnx
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +163,18 @@ def test_int8_export_keeps_contract_and_quality(onnx_path, evm_crops, tmp_path) 
     assert int8_model.info.metadata["vcam.precision"] == "int8"
     assert int8_model.info.metadata["vcam.weights_sha256"] == fp32_model.info.metadata["vcam.weights_sha256"]
     assert precision_psnr(onnx_path, int8, evm_crops[32:]) > 40.0  # frames not used for calibration
+
+
+def test_exported_weights_read_back_exactly(ae, onnx_path, tmp_path) -> None:
+    """``init_from`` can start from an exported model: the weights read back from the streaming
+    (2-D step layout) and the windowed file are the exported ones, and a changed weight is refused."""
+    windowed = export_windowed(ae, tmp_path / "w.onnx", trained=False)
+    for path in (onnx_path, windowed):
+        back = from_onnx(path).state_dict()
+        assert all(torch.equal(back[k], v) for k, v in ae.state_dict().items())
+    model = onnx.load(str(onnx_path))
+    weight = next(i for i in model.graph.initializer if len(i.dims) == 4)
+    weight.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(weight) * 1.001, weight.name))
+    onnx.save(model, str(tmp_path / "changed.onnx"))
+    with pytest.raises(ValueError, match="do not match"):
+        from_onnx(tmp_path / "changed.onnx")

@@ -62,9 +62,12 @@ def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
     import sys
 
     (tmp_path / "init.toml").write_text('init_from = "no-such-run"\n')
+    (tmp_path / "model.onnx").write_bytes(b"not a model")
+    (tmp_path / "onnx.toml").write_text('init_from = "model.onnx"\n')
     for args, message in ((["--photos", str(tmp_path / "none")], "photo folder not found"), ([], "--photos is required"),
                           (["--photos", str(tmp_path), "--clip-len", "30"], "divisible by 4"),
-                          (["--photos", str(tmp_path), "--config", "init.toml"], "init_from: no checkpoint")):
+                          (["--photos", str(tmp_path), "--config", "init.toml"], "init_from: no checkpoint"),
+                          (["--photos", str(tmp_path), "--config", "onnx.toml"], "model.onnx is not an ONNX file")):
         res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", *args], capture_output=True, text=True, cwd=tmp_path)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
     assert not (tmp_path / "runs").exists()  # the default --out runs/default: an earlier run's config is not overwritten
