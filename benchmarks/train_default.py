@@ -9,7 +9,8 @@ through the runtime's own frame processing:
 
 Keys (validation split): ``dlib_match_rate`` (protected frames verified by dlib against the
 person's original photos; goal <= 0.05, raw frames ~1.0 as ``dlib_match_rate_raw``),
-``dhr_pos_bpm`` / ``dhr_physnet_bpm`` (mean |HR protected - HR raw| over clips; goal <= 1),
+``dhr_pos_bpm`` / ``dhr_physnet_bpm`` (mean |HR protected - HR raw| over clips; goal <= 1; each
+clip's POS and PhysNet values in ``dhr_per_clip``),
 ``bvp_r`` (mean Pearson r of raw vs protected POS pulse; goal >= 0.95), ``psnr_db`` (face crop;
 goal >= 34), ``ssim`` (face crop; goal >= 0.96); ``sface_match_rate`` (the recogniser it was not
 trained against); the same under ``evm``. The test data lives in
@@ -47,6 +48,7 @@ def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipRe
         "sface_match_rate_raw": unprot["sface"]["match_rate"],
         "dhr_pos_bpm": float(np.mean([r.pulse["pos"]["dhr"] for r in results])),
         "dhr_physnet_bpm": float(np.mean([r.pulse["physnet"]["dhr"] for r in results])),
+        "dhr_per_clip": {r.clip: [round(r.pulse[j]["dhr"], 2) for j in ("pos", "physnet")] for r in results},
         "bvp_r": float(np.mean([r.pulse["pos"]["bvp_r"] for r in results])),
         "bvp_r_physnet": float(np.mean([r.pulse["physnet"]["bvp_r"] for r in results])),
         "psnr_db": float(np.mean([r.crop_psnr for r in results])),
