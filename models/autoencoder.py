@@ -20,8 +20,8 @@ from pathlib import Path
 
 import onnx
 import torch
-from google.protobuf.message import DecodeError
 import torch.nn.functional as F
+from google.protobuf.message import DecodeError
 from torch import nn
 
 

@@ -11,8 +11,8 @@ same way; with ``open_set_centroid`` also against the identity's centroid, the m
 its training frames, since a gallery attacker compares with such a template); L_rppg = negative
 Pearson of the frozen PhysNet's pulse on ``out`` vs on the original (both at 32x32). ``beta``
 weighs L_id and is used with a positive sign because ``deidentification`` already returns the
-*negative* cross-entropy. ``init_from`` starts the AE from another run's weights or an exported model's (fine-tuning;
-optimiser and schedule start afresh).
+*negative* cross-entropy. ``init_from`` starts the AE from another run's weights or an exported
+model's (fine-tuning; optimiser and schedule start afresh).
 
 Writes ``<out>/config.json``, ``<out>/checkpoint.pt`` (every epoch; ``resume=True`` continues from
 it; loaded with ``weights_only=True``) and ``<out>/log.jsonl`` (every loss term and validation
