@@ -7,12 +7,16 @@ a clip with an injected pulse), or an rPPG dataset folder (PURE, UBFC-rPPG, gene
 the built-in demo face. Every clip runs through each filter in streaming mode exactly as the
 runtime does, directly and (unless ``--no-transport``) after the I420 + H.264 path to the meeting
 app. Writes report.json, report.md and PNG figures; per-clip results are kept under
-``<out>/clips`` so an interrupted run continues where it stopped (``--fresh`` starts over).
+``<out>/clips`` so an interrupted run continues where it stopped, or adds filters or datasets to
+an earlier run (``--fresh`` starts over): deid results are kept per model file (its sha256), and a
+run with other seconds, photos per identity, attackers or judges is refused.
 Needs the ``train`` extra (torch judges, matplotlib).
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import shutil
 import sys
 import time
@@ -68,6 +72,21 @@ def load_dataset(spec: str, seconds: float, per_identity: int) -> list:
     return load_clips(spec, seconds=seconds, per_identity=per_identity or None)
 
 
+def result_folders(out: Path, settings: dict, filters: list[str], model: Path) -> dict[str, str]:
+    """The folder under ``<out>/clips/<dataset>/<path>/`` of each filter's per-clip results.
+
+    Raises VcamError if ``out`` holds results made with other ``settings``."""
+    marker = out / "clips" / "settings.json"
+    if marker.exists() and json.loads(marker.read_text()) != settings:
+        raise VcamError(f"{out} holds results made with other settings ({marker}); pass --fresh or another --out")
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(settings, indent=1))
+    names = {f: f for f in filters}
+    if "deid" in names:
+        names["deid"] = "deid-" + hashlib.sha256(model.read_bytes()).hexdigest()[:12]
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(file=quiet_native_logs())
@@ -89,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             make_filter("deid", model, "auto")  # fail now, not after an hour
         if args.fresh and (args.out / "clips").exists():
             shutil.rmtree(args.out / "clips")
+        settings = {"seconds": args.seconds, "per_identity": args.per_identity, "attackers": sorted(args.attackers),
+                    "judges": sorted(args.judges)}
+        cache = result_folders(args.out, settings, args.filters, model)
         attackers = {a: RECOGNISERS[a]() for a in args.attackers}
         judges = PulseJudges()
         results: dict = {}
@@ -105,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 for clip in clips:
                     raw = RawSide(clip)  # tracking and raw pulses/embeddings: once per clip
                     for f in args.filters:
-                        files = {p: args.out / "clips" / name / p / f / clip.name.replace("/", "__") for p in paths}
+                        files = {p: args.out / "clips" / name / p / cache[f] / clip.name.replace("/", "__") for p in paths}
                         done = {p: r for p, file in files.items() if (r := ClipResult.load(file)) is not None}
                         if len(done) < len(paths):
                             missing = tuple(p for p in paths if p not in done)

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from conftest import EVM_VIDEO, need
+from vcam.app.eval_cli import result_folders
 from vcam.engine.native_log import NOISE
 
 
@@ -33,6 +34,22 @@ def test_eval_writes_report_with_sane_numbers_and_resumes(tmp_path) -> None:
     (tmp_path / "report.json").unlink()
     assert vcam_eval(*args).returncode == 0
     assert json.loads((tmp_path / "report.json").read_text())["datasets"] == report["datasets"]
+    # Results made with other judges are not mixed in: one error line, the results are kept.
+    res = vcam_eval(*args, "--judges", "pos,chrom")
+    assert res.returncode == 2 and "holds results made with other settings" in res.stderr, res.stderr
+    assert (tmp_path / "clips" / "face.mp4" / "direct" / "off").is_dir()
+
+
+def test_deid_results_are_kept_per_model_file(tmp_path) -> None:
+    a, b = tmp_path / "a.onnx", tmp_path / "b.onnx"
+    a.write_bytes(b"model a")
+    b.write_bytes(b"model b")
+    settings = {"seconds": 10.0}
+    names_a = result_folders(tmp_path, settings, ["deid", "off"], a)
+    names_b = result_folders(tmp_path, settings, ["deid", "off"], b)
+    assert names_a["off"] == names_b["off"] == "off"
+    assert names_a["deid"] != names_b["deid"] and names_a["deid"].startswith("deid-")
+    assert result_folders(tmp_path, settings, ["deid"], a) == {"deid": names_a["deid"]}
 
 
 @pytest.mark.parametrize("args, message", [
