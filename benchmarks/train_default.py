@@ -10,7 +10,10 @@ through the runtime's own frame processing:
 Keys (validation split): ``dlib_match_rate`` (protected frames verified by dlib against the
 person's original photos; goal <= 0.05, raw frames ~1.0 as ``dlib_match_rate_raw``),
 ``dhr_pos_bpm`` / ``dhr_physnet_bpm`` (mean |HR protected - HR raw| over clips; goal <= 1; each
-clip's POS and PhysNet values in ``dhr_per_clip``),
+clip's POS and PhysNet values in ``dhr_per_clip``; ``truth_err_pos_bpm`` / ``truth_err_physnet_bpm``:
+mean |HR - the injected pulse's HR| of the raw and of the protected stream, per clip in
+``truth_err_per_clip``, so a reading that jumps can be told apart from one that was already wrong
+on the raw clip),
 ``bvp_r`` (mean Pearson r of raw vs protected POS pulse; goal >= 0.95), ``psnr_db`` (face crop;
 goal >= 34), ``ssim`` (face crop; goal >= 0.96); ``sface_match_rate`` (the recogniser it was not
 trained against); the same under ``evm``. The test data lives in
@@ -38,6 +41,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
 
+def truth_errors(results: list[ClipResult], judge: str) -> dict | None:
+    """Mean |HR - injected pulse's HR| of the raw and the protected stream, or None without ground truth."""
+    pulses = [r.pulse[judge] for r in results]
+    if any(p["dhr_truth_raw"] is None for p in pulses):
+        return None
+    return {side: float(np.mean([p[f"dhr_truth_{side}"] for p in pulses])) for side in ("raw", "protected")}
+
+
 def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipResult], attackers: dict) -> dict:
     templates = templates_for(clips, raw, attackers)
     prot, unprot = privacy_summary(results, templates, attackers), privacy_summary(raw, templates, attackers)
@@ -49,6 +60,10 @@ def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipRe
         "dhr_pos_bpm": float(np.mean([r.pulse["pos"]["dhr"] for r in results])),
         "dhr_physnet_bpm": float(np.mean([r.pulse["physnet"]["dhr"] for r in results])),
         "dhr_per_clip": {r.clip: [round(r.pulse[j]["dhr"], 2) for j in ("pos", "physnet")] for r in results},
+        "truth_err_pos_bpm": truth_errors(results, "pos"),
+        "truth_err_physnet_bpm": truth_errors(results, "physnet"),
+        "truth_err_per_clip": {r.clip: {j: [round(r.pulse[j][f"dhr_truth_{side}"], 2) for side in ("raw", "protected")]
+                                        for j in ("pos", "physnet")} for r in results if r.pulse["pos"]["dhr_truth_raw"] is not None},
         "bvp_r": float(np.mean([r.pulse["pos"]["bvp_r"] for r in results])),
         "bvp_r_physnet": float(np.mean([r.pulse["physnet"]["bvp_r"] for r in results])),
         "psnr_db": float(np.mean([r.crop_psnr for r in results])),
