@@ -1,7 +1,8 @@
 """Pulse-signal metrics shared by the runtime monitors and the evaluation: band-pass, heart
 rate by spectral peak (zero-padded periodogram + parabolic peak interpolation, so a 10 s window
-resolves well under 1 bpm; a first harmonic stronger than the fundamental is not taken for the HR), SNR around the HR fundamental and first harmonic, resampling of
-irregularly timed samples onto a uniform grid.
+resolves well under 1 bpm; a first harmonic stronger than the fundamental is not taken for the
+HR), SNR around the HR fundamental and first harmonic, resampling of irregularly timed samples
+onto a uniform grid.
 """
 from __future__ import annotations
 
