@@ -35,6 +35,7 @@ class Config:
     sink: str = "virtualcam"  # virtualcam | null | preview | <out.mp4>
     filter: str = "deid"  # deid | blur | pixelate | off
     strength: float = 1.0  # 0.2 = mildest protection, 1 = as trained, 1.5 = amplified (the raw face is filter = "off")
+    auto_strength: bool = False  # raise the strength (up to 1.5) while the identity monitor still recognises you
     model: str = ""  # streaming ONNX model; empty = the shipped default
     backend: str = "auto"  # auto | tensorrt | cuda | cpu
     precision: str = "auto"  # auto = fp32 (fp16 on TensorRT) | fp32 | int8 (the <model>.int8.onnx companion)
@@ -75,6 +76,7 @@ class Config:
             ("deadline_ms", 10.0 <= self.deadline_ms <= 10000.0, "between 10 and 10000"),
             ("ring_size", 2 <= self.ring_size <= 4096, "between 2 and 4096"),
             ("vcam_backend", self.vcam_backend in ("", "v4l2loopback", "obs", "unitycapture"), "v4l2loopback, obs or unitycapture"),
+            ("auto_strength", self.monitors or not self.auto_strength, "false when monitors is false (it follows the identity monitor)"),
         ]
         for key, ok, allowed in checks:
             if not ok:

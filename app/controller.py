@@ -108,6 +108,14 @@ class EngineController(QObject):
             self.pipe.config.strength = self.cfg.strength
         self._save()
 
+    def set_auto_strength(self, on: bool) -> None:
+        """Let the identity monitor raise the strength above the set one (the pipeline reads the
+        flag per second; turning it off drops the boost)."""
+        self.cfg.auto_strength = on
+        if self.pipe is not None:
+            self.pipe.config.auto_strength = on
+        self._save()
+
     def set_filter(self, name: str) -> None:
         self.cfg.filter = name
         self._save()
@@ -161,6 +169,7 @@ class EngineController(QObject):
         pipe = self.pipe
         reading = pipe.last_rppg if pipe is not None else None
         record = {**record, "identity_threshold": DLIB_THRESHOLD, **self._backend,
+                  "strength_raised": record.get("strength", self.cfg.strength) > self.cfg.strength + 1e-6,
                   "bvp_raw": getattr(reading, "bvp_raw", None), "bvp_protected": getattr(reading, "bvp_protected", None)}
         if self.protecting:
             self._set_state("degraded" if record.get("fallback_frames") or self._degraded_reason else "protecting")

@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--sink", help="virtualcam | null | preview | output video path (default: virtualcam)")
     a("--filter", choices=FILTERS, help="face filter (default: deid)")
     a("--strength", type=float, help="0.2..1.5, how strongly the filter acts (default: 1 = as trained; above 1 amplifies it)")
+    a("--auto-strength", action="store_const", const=True,
+      help="raise the strength (up to 1.5) while the identity monitor still recognises the face; --strength is the floor")
     a("--model", help="streaming ONNX model for --filter deid (default: the shipped model)")
     a("--backend", choices=BACKENDS, help="inference backend (default: auto = tensorrt, cuda, cpu in that order)")
     a("--precision", choices=PRECISIONS, help="auto = fp32 (fp16 on tensorrt) | fp32 | int8 (the <model>.int8.onnx next to --model; validate its privacy first)")
@@ -59,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-CONFIG_KEYS = ("source", "sink", "filter", "strength", "model", "backend", "precision", "threads", "width", "height", "fps", "mjpg",
+CONFIG_KEYS = ("source", "sink", "filter", "strength", "auto_strength", "model", "backend", "precision", "threads", "width", "height", "fps", "mjpg",
                "out_width", "out_height", "vcam_device", "vcam_backend", "max_faces", "realtime", "monitors")
 
 
@@ -71,7 +73,7 @@ def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool) ->
         raise VcamError(f"cannot write {json_path}: folder {json_path.parent} does not exist")
     pipe: Pipeline | None = None
     pipe = build_pipeline(cfg, frames, on_preview_close=lambda: pipe.stop() if pipe else None)
-    status = StatusLine(enabled=not quiet)
+    status = StatusLine(enabled=not quiet, auto_strength=cfg.auto_strength)
     interrupted = False
     if (info := backend_info(pipe.filter)) and not quiet:
         print(f"vcam-run: model on {info['backend']} ({info['backend_reason']})", file=sys.stderr)

@@ -36,7 +36,8 @@ def build_pipeline(cfg: Config, frames: int | None = None, face_filter: FaceFilt
         source.close()
         raise
     pcfg = PipelineConfig(strength=cfg.strength, max_faces=cfg.max_faces, hold_s=cfg.hold_s, deadline_ms=cfg.deadline_ms,
-                          ring_size=cfg.ring_size, realtime=cfg.realtime, rppg=cfg.monitors, identity=cfg.monitors)
+                          ring_size=cfg.ring_size, realtime=cfg.realtime, rppg=cfg.monitors, identity=cfg.monitors,
+                          auto_strength=cfg.auto_strength)
     return Pipeline(source, sink, face_filter, pcfg)
 
 

@@ -15,20 +15,21 @@ def matched_by(matches: dict[str, bool] | None) -> str:
     return ", ".join(name for name, hit in (matches or {}).items() if hit)
 
 
-def format_status(r: dict) -> str:
-    """One status line from a per-second metrics record."""
+def format_status(r: dict, auto_strength: bool = False) -> str:
+    """One status line from a per-second metrics record (with the strength if ``auto_strength``)."""
     hr = "warming up" if r.get("rppg_warming_up") else f"{_num(r.get('hr_raw_bpm'))}/{_num(r.get('hr_protected_bpm'))} bpm"
     dist = r.get("identity_distance")
     by = matched_by(r.get("identity_matches"))
     ident = "enrolling" if dist is None else f"{dist:.2f} ({f'MATCH: {by}' if by else 'no match'})"
+    auto = f" | strength {r['strength']:.2f} (auto)" if auto_strength else ""
     return (f"{r['fps']:5.1f} fps | latency {_num(r.get('p50_latency_ms'))} ms | HR raw/protected {hr} | "
-            f"identity distance {ident} | dropped {r.get('dropped_frames', 0)}")
+            f"identity distance {ident}{auto} | dropped {r.get('dropped_frames', 0)}")
 
 
 class StatusLine:
-    def __init__(self, enabled: bool = True, stream: TextIO | None = None) -> None:
+    def __init__(self, enabled: bool = True, stream: TextIO | None = None, auto_strength: bool = False) -> None:
         self.stream = stream or sys.stderr
-        self.enabled = enabled
+        self.enabled, self.auto_strength = enabled, auto_strength
         self.tty = self.stream.isatty()
         self._count = 0
 
@@ -37,10 +38,10 @@ class StatusLine:
             return
         self._count += 1
         if self.tty:
-            self.stream.write("\r\x1b[2K" + format_status(record))
+            self.stream.write("\r\x1b[2K" + format_status(record, self.auto_strength))
             self.stream.flush()
         elif self._count % 5 == 0:
-            print(format_status(record), file=self.stream)
+            print(format_status(record, self.auto_strength), file=self.stream)
 
     def finish(self) -> None:
         if self.enabled and self.tty and self._count:
@@ -53,4 +54,5 @@ class StatusLine:
         return (f"done: {s['frames']} frames, {s['fps']:.1f} fps, p95 latency {s['p95_latency_ms']:.0f} ms, "
                 f"HR raw/protected {_num(s.get('hr_raw_bpm'), '{:.1f}')}/{_num(s.get('hr_protected_bpm'), '{:.1f}')} bpm, "
                 f"identity match rate {_num(s.get('identity_match_rate'), '{:.0%}')}{per}, dropped {s['dropped_frames']}"
+                + (f", strength {s['strength']:.2f} to {s['strength_max']:.2f} (auto)" if s.get("auto_strength") and s.get("strength_max") else "")
                 + (f", backend {s['backend']}" if s.get("backend") else ""))

@@ -1,5 +1,5 @@
 """``vcam-tray``: the desktop app. A system-tray icon whose colour shows the state (grey off,
-green protecting, amber degraded, red error) with a menu for protection, strength, filter,
+green protecting, amber degraded, red error) with a menu for protection, strength (presets, auto), filter,
 camera, virtual device, monitors and quit; where no system tray exists (GNOME without
 AppIndicator, offscreen) the same controls appear in a small window. Settings are the shared
 config file of ``vcam-run``; changes are saved.
@@ -27,6 +27,7 @@ from .monitor_window import MonitorWindow
 from .preview import qt_application
 
 STATE_COLOURS = {"off": "#9e9e9e", "protecting": "#2e7d32", "degraded": "#f9a825", "error": "#c62828"}
+AUTO_STRENGTH_LABEL = "Auto: stronger while recognisable"
 STRENGTH_PRESETS = (("Light (50 %)", 0.5), ("Medium (75 %)", 0.75), ("Standard (100 %)", 1.0), ("Strong (150 %)", MAX_STRENGTH))
 PROTECTING_FILTERS = tuple(f for f in FILTERS if f != "off")
 
@@ -84,6 +85,10 @@ class ControlWindow(QWidget):
         self.strength.setRange(0, 100)
         self.strength.setValue(strength_to_slider(ctl.cfg.strength))
         self.strength.valueChanged.connect(lambda v: app.set_strength(slider_to_strength(v)))
+        self.auto_strength = QCheckBox(AUTO_STRENGTH_LABEL)
+        self.auto_strength.setChecked(ctl.cfg.auto_strength)
+        self.auto_strength.setEnabled(ctl.cfg.monitors)
+        self.auto_strength.toggled.connect(app.set_auto_strength)
         self.filter = QComboBox()
         self.filter.addItems(PROTECTING_FILTERS)
         self.filter.setCurrentText(ctl.cfg.filter if ctl.cfg.filter in PROTECTING_FILTERS else "deid")
@@ -100,6 +105,7 @@ class ControlWindow(QWidget):
         self.vcam.activated.connect(lambda i: app.set_vcam_device(self.vcam.itemData(i)))
         form.addRow(self.protect)
         form.addRow("Strength", self.strength)
+        form.addRow(self.auto_strength)
         form.addRow("Filter", self.filter)
         form.addRow("Camera", self.source)
         form.addRow("Virtual camera", self.vcam)
@@ -160,6 +166,11 @@ class TrayApp:
             action.triggered.connect(lambda _=False, v=value: self.set_strength(v))
             group.addAction(action)
             strength.addAction(action)
+        strength.addSeparator()
+        self.auto_action = QAction(AUTO_STRENGTH_LABEL, strength, checkable=True, checked=ctl.cfg.auto_strength,
+                                   enabled=ctl.cfg.monitors)
+        self.auto_action.toggled.connect(self.set_auto_strength)
+        strength.addAction(self.auto_action)
         self._choice_menu(menu, "Filter", [(f, f) for f in PROTECTING_FILTERS], ctl.cfg.filter, self.set_filter)
         self._choice_menu(menu, "Camera", source_choices(ctl.cfg.source), ctl.cfg.source, self.set_source)
         self._choice_menu(menu, "Virtual camera", vcam_choices(ctl.cfg.vcam_device), ctl.cfg.vcam_device, self.set_vcam_device)
@@ -186,6 +197,9 @@ class TrayApp:
 
     def set_strength(self, strength: float) -> None:
         self.controller.set_strength(strength)
+
+    def set_auto_strength(self, on: bool) -> None:
+        self.controller.set_auto_strength(on)
 
     def set_filter(self, name: str) -> None:
         self.controller.set_filter(name)

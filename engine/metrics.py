@@ -45,7 +45,8 @@ class RunMetrics:
     def second_due(self) -> bool:
         return time.monotonic() - self._sec_start >= 1.0
 
-    def second(self, dropped: int, rppg: RppgReading | None, identity: IdentityReading | None) -> dict:
+    def second(self, dropped: int, rppg: RppgReading | None, identity: IdentityReading | None, strength: float) -> dict:
+        """Close the current second; ``strength`` is the filter's strength at its end."""
         now = time.monotonic()
         record = {
             "t": round(now - self.start, 3),
@@ -53,6 +54,7 @@ class RunMetrics:
             "p50_latency_ms": _median(self._sec_lat),
             "dropped_frames": dropped,
             "fallback_frames": self._sec_fallbacks,
+            "strength": round(strength, 3),
             "hr_raw_bpm": rppg.hr_raw.get("pos") if rppg else None,
             "hr_protected_bpm": rppg.hr_protected.get("pos") if rppg else None,
             "rppg_quality_raw": rppg.quality_raw if rppg else None,
@@ -92,6 +94,7 @@ class RunMetrics:
             "identity_distance_mean": float(np.mean([r.distance for r in scored])) if scored else None,
             "identity_match_rate": float(np.mean([r.match for r in scored])) if scored else None,
             "identity_match_rate_by": {n: float(np.mean([r.matches[n] for r in scored])) for n in scored[0].matches} if scored else None,
+            "strength_max": max((s["strength"] for s in self.seconds), default=None),
         }
         out.update(extra or {})
         return out

@@ -32,6 +32,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from .auto_strength import AutoStrength
 from .capture import CaptureThread
 from .compositor import paste
 from .crop import crop_face
@@ -61,6 +62,7 @@ class PipelineConfig:
     rppg: bool = True
     identity: bool = True
     identity_interval_s: float = 1.0
+    auto_strength: bool = False  # raise ``strength`` while the identity monitor still recognises the face
 
 
 @dataclass
@@ -100,7 +102,8 @@ def face_box(track: FaceTrack) -> tuple[int, int, int, int]:
 
 
 class Pipeline:
-    """Runs one source through one filter into one sink. ``strength`` may change while running."""
+    """Runs one source through one filter into one sink. ``strength`` and ``auto_strength``
+    may change while running."""
 
     def __init__(self, source: Source, sink: Sink, face_filter: FaceFilter, config: PipelineConfig | None = None,
                  tracker: FaceTracker | None = None) -> None:
@@ -115,7 +118,14 @@ class Pipeline:
         self._next_identity = 0.0
         self._stop = False
         self._worker: IdentityWorker | None = None
+        self._readings_used = 0
+        self.auto = AutoStrength()
         self.last_rppg: RppgReading | None = None
+
+    @property
+    def strength(self) -> float:
+        """The strength the filter uses now: the configured one, raised by auto strength if on."""
+        return self.auto.strength(self.config.strength) if self.config.auto_strength else self.config.strength
 
     # -- one frame ------------------------------------------------------------------------
     def process(self, frame: Frame, late: bool = False) -> FrameResult:
@@ -151,6 +161,7 @@ class Pipeline:
     def _protect(self, analysis: Analysis, face_filter: FaceFilter, late: bool) -> FrameResult:
         frame, tracks = analysis.frame, analysis.tracks
         protect = face_filter.protects
+        strength = self.strength
         image = frame.image
         out = image.copy()
         fallback = None
@@ -160,7 +171,7 @@ class Pipeline:
             crop = None
             if not safe_only:
                 try:
-                    crop = face_filter.process(raw, track.track_id, self.config.strength)
+                    crop = face_filter.process(raw, track.track_id, strength)
                 except Exception as exc:
                     if not protect:
                         raise
@@ -218,7 +229,9 @@ class Pipeline:
                 if on_frame:
                     on_frame(result)
                 if self.metrics.second_due():
-                    record = self.metrics.second(capture.dropped, self.last_rppg, self._worker.poll() if self._worker else None)
+                    identity = self._worker.poll() if self._worker else None
+                    self._follow_identity()
+                    record = self.metrics.second(capture.dropped, self.last_rppg, identity, self.strength)
                     if on_second:
                         on_second(record)
         finally:
@@ -239,8 +252,20 @@ class Pipeline:
             capture.dropped,
             self.rppg.readings if self.rppg else [],
             self._worker.readings if self._worker else [],
-            {"filter": self.filter.name, "strength": self.config.strength, "source": self.source.name, "sink": self.sink.name},
+            {"filter": self.filter.name, "strength": self.config.strength, "auto_strength": self.config.auto_strength,
+             "source": self.source.name, "sink": self.sink.name},
         )
+
+    def _follow_identity(self) -> None:
+        """Feed the identity readings that arrived since the last call to auto strength (or
+        drop its boost while it is off)."""
+        readings = self._worker.readings if self._worker else []
+        if self.config.auto_strength:
+            for reading in readings[self._readings_used:]:
+                self.auto.update(reading, self.config.strength)
+        else:
+            self.auto.reset()
+        self._readings_used = len(readings)
 
     def _read_rppg(self, *snapshot: np.ndarray) -> None:
         self.last_rppg = self.rppg.read(*snapshot)

@@ -41,6 +41,11 @@ def test_status_line_formats() -> None:
                                     "identity_match_rate_by": {"dlib": 0.0, "sface": 0.5}})
     assert "identity match rate 50% (dlib 0%, sface 50%)" in done
     assert "warming up" in format_status({"fps": 1.0, "rppg_warming_up": True})
+    assert "strength 1.30 (auto)" in format_status({"fps": 30.0, "strength": 1.3}, auto_strength=True)
+    assert "strength" not in format_status({"fps": 30.0, "strength": 1.3})
+    auto = StatusLine.summary_line({"frames": 10, "fps": 30.0, "p95_latency_ms": 20.0, "dropped_frames": 0, "strength": 1.0,
+                                    "strength_max": 1.4, "auto_strength": True})
+    assert "strength 1.00 to 1.40 (auto)" in auto
 
 
 def test_preview_window_shows_frames(qtbot) -> None:

@@ -98,6 +98,7 @@ def test_demo_source_to_file(tmp_path) -> None:
         (["--source", "demo", "--sink", "out.gif", "--filter", "blur"], "unknown sink"),
         (["--source", "demo", "--sink", "null", "--filter", "blur", "--json", "/no/such/dir/m.json"], "cannot write"),
         (["--source", "demo", "--sink", "null", "--filter", "blur", "--frames", "0"], "--frames must be"),
+        (["--source", "demo", "--sink", "null", "--auto-strength", "--no-monitors"], "auto_strength must be false when monitors is false"),
     ],
 )
 def test_bad_input_gives_one_clear_line(args: list[str], message: str) -> None:
@@ -137,3 +138,17 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_outputs(tmp_path) -> None:
     report = json.loads(js.read_text())
     assert report["summary"]["frames"] > 10
     assert count_frames(out) == report["summary"]["frames"]
+
+
+def test_auto_strength_raises_a_mild_strength_until_the_face_moves_away(tmp_path) -> None:
+    # At strength 0.2 dlib still recognises the EVM face (distance ~0.2): auto strength must
+    # raise the strength reading by reading, and the outgoing face must move away from the user.
+    res = vcam_run("--source", str(need(EVM_VIDEO)), "--sink", "null", "--strength", "0.2", "--auto-strength",
+                   "--json", str(tmp_path / "auto.json"), "--quiet")
+    assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "auto.json").read_text())
+    s, seconds = report["summary"], report["seconds"]
+    assert s["auto_strength"] and s["strength"] == 0.2 and s["strength_max"] >= 0.5
+    assert seconds[0]["strength"] == 0.2 and "to" in res.stderr.splitlines()[-1]
+    scored = [r["identity_distance"] for r in seconds if r["identity_distance"] is not None]
+    assert scored[-1] > scored[0] + 0.1

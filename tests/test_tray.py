@@ -40,8 +40,10 @@ def test_fallback_window_controls_reach_the_running_engine(qtbot, controller, tm
     assert isinstance(controller.pipe.filter, PixelateFilter)
     app.window.strength.setValue(50)
     assert controller.pipe.config.strength == pytest.approx(slider_to_strength(50))
+    app.window.auto_strength.setChecked(True)
+    assert controller.pipe.config.auto_strength
     saved = tomllib.loads((tmp_path / "config.toml").read_text())
-    assert saved["filter"] == "pixelate" and saved["strength"] == pytest.approx(slider_to_strength(50))
+    assert saved["filter"] == "pixelate" and saved["strength"] == pytest.approx(slider_to_strength(50)) and saved["auto_strength"]
 
 
 def test_slider_mapping_round_trips() -> None:
