@@ -5,7 +5,7 @@ through the runtime's own frame processing:
   never seen in training, each animated into a 10 s clip with an injected pulse), and
 * the real EVM face video (pulse ~52.7 bpm; its gallery is its own raw frames).
 
-    python benchmarks/train_default.py [--model engine/assets/deid_default.onnx] [--strength 1.5] [--json]
+    python benchmarks/train_default.py [--model engine/assets/deid_default.onnx] [--strength 1.5] [--auto-strength] [--json]
 
 Keys (validation split): ``dlib_match_rate`` (protected frames verified by dlib against the
 person's original photos; goal <= 0.05, raw frames ~1.0 as ``dlib_match_rate_raw``),
@@ -16,7 +16,9 @@ mean |HR - the injected pulse's HR| of the raw and of the protected stream, per 
 on the raw clip),
 ``bvp_r`` (mean Pearson r of raw vs protected POS pulse; goal >= 0.95), ``psnr_db`` (face crop;
 goal >= 34), ``ssim`` (face crop; goal >= 0.96); ``sface_match_rate`` (the recogniser it was not
-trained against); the same under ``evm``. The test data lives in
+trained against); ``strength_mean`` (the filter's mean strength: ``--strength``, or more with
+``--auto-strength``, the runtime's loop from the identity monitor, which starts each clip at
+``--strength`` and needs 3 s to enrol); the same under ``evm``. The test data lives in
 ../shared/data (override with --photos / --video); the split comes from the model's training config.
 """
 from __future__ import annotations
@@ -70,11 +72,12 @@ def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipRe
         "ssim": float(np.mean([r.crop_ssim for r in results])),
         "frame_psnr_db": float(np.mean([r.frame_psnr for r in results])),
         "filter_ms": float(np.median([r.filter_ms for r in results])),
+        "strength_mean": float(np.mean([r.strength_mean for r in results])),
         "clips": len(results),
     }
 
 
-def run(model: Path, photos: Path, video: Path, strength: float = 1.0) -> dict:
+def run(model: Path, photos: Path, video: Path, strength: float = 1.0, auto_strength: bool = False) -> dict:
     meta = StreamingModel(OrtBackend(model)).info.metadata
     cfg = json.loads(meta.get("vcam.training_config", "{}"))
     _, val_ids = split_identities(list(photo_identities(photos)), cfg.get("val_fraction", 0.2), cfg.get("seed", 0))
@@ -83,11 +86,11 @@ def run(model: Path, photos: Path, video: Path, strength: float = 1.0) -> dict:
     def deid() -> DeidFilter:
         return DeidFilter(StreamingModel(OrtBackend(model, threads=2)))
 
-    report: dict = {"model": str(model), "strength": strength, "validation_identities": val_ids}
+    report: dict = {"model": str(model), "strength": strength, "auto_strength": auto_strength, "validation_identities": val_ids}
     for key, clips in (("validation", photo_clips(photos, val_ids)), ("evm", [video_clip(video)])):
         sides = [RawSide(c) for c in clips]  # one tracking pass and raw pulse per clip
         raw = [evaluate_clip(side, OffFilter, attackers, judges)["direct"] for side in sides]
-        prot = [evaluate_clip(side, deid, attackers, judges, strength=strength)["direct"] for side in sides]
+        prot = [evaluate_clip(side, deid, attackers, judges, strength=strength, auto_strength=auto_strength)["direct"] for side in sides]
         report[key] = summarise(clips, prot, raw, attackers)
     report.update({k: report["validation"][k] for k in ("dlib_match_rate", "dhr_pos_bpm", "dhr_physnet_bpm", "bvp_r", "psnr_db", "ssim")})
     return report
@@ -101,7 +104,7 @@ def table(r: dict) -> str:
     lines = [f"{'metric':18} {'goal':>8} {'validation':>11} {'EVM video':>10}"]
     for k, (op, goal) in GOALS.items():
         lines.append(f"{k:18} {op + str(goal):>8} {r['validation'][k]:>11.3f} {r['evm'][k]:>10.3f}")
-    for k in ("dlib_match_rate_raw", "sface_match_rate", "sface_match_rate_raw"):
+    for k in ("dlib_match_rate_raw", "sface_match_rate", "sface_match_rate_raw", "strength_mean"):
         lines.append(f"{k:18} {'':>8} {r['validation'][k]:>11.3f} {r['evm'][k]:>10.3f}")
     return "\n".join(lines)
 
@@ -112,10 +115,11 @@ if __name__ == "__main__":
     ap.add_argument("--photos", type=Path, default=DATA / "faces" / "lfw10")
     ap.add_argument("--video", type=Path, default=DATA / "video" / "evm" / "face.mp4")
     ap.add_argument("--strength", type=float, default=1.0, help="filter strength (1 = as trained; up to 1.5 amplifies the perturbation)")
+    ap.add_argument("--auto-strength", action="store_true", help="raise the strength as vcam-run --auto-strength does")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = ap.parse_args()
     for p in (args.model, args.photos, args.video):
         if not p.exists():
             sys.exit(f"train_default: {p} not found")
-    result = run(args.model, args.photos, args.video, args.strength)
+    result = run(args.model, args.photos, args.video, args.strength, args.auto_strength)
     print(json.dumps(result, indent=2) if args.json else table(result))

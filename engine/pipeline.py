@@ -161,6 +161,8 @@ class Pipeline:
     def _protect(self, analysis: Analysis, face_filter: FaceFilter, late: bool) -> FrameResult:
         frame, tracks = analysis.frame, analysis.tracks
         protect = face_filter.protects
+        if self.config.auto_strength:
+            self.auto.advance(frame.timestamp)
         strength = self.strength
         image = frame.image
         out = image.copy()

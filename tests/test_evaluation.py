@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from conftest import EVM_VIDEO, LFW, need
-from vcam.engine.filters import OffFilter, PixelateFilter
+from vcam.app.config import DEFAULT_MODEL
+from vcam.engine.filters import OffFilter, PixelateFilter, make_filter
 from vcam.engine.identity import FaceEmbedder
 from vcam.engine.pulse import ppg_waveform
 from vcam.engine.signals import heart_rate
@@ -86,6 +87,17 @@ def test_protect_clip_off_is_identity_and_pixelate_changes_the_face(evm_clip) ->
     assert fidelity.psnr(raw, out) < 30.0 and skin.dtype == bool
     shared = protect_clip(evm_clip, PixelateFilter, analyses=track_clip(evm_clip))  # one tracking pass for all filters
     assert all(np.array_equal(a, b) for a, b in zip(pix.out, shared.out, strict=True))
+
+
+def test_protect_clip_auto_strength_acts_once_enrolled(evm_clip) -> None:
+    # At 0.2 dlib still matches the EVM face: after the 3 enrolment readings (one per second) the
+    # first verdict raises the strength from the next frame on, gliding, as the runtime's loop does.
+    run = protect_clip(evm_clip, lambda: make_filter("deid", DEFAULT_MODEL, "cpu"), strength=0.2, auto_strength=True)
+    first = 3 * round(evm_clip.fps)
+    assert run.strengths[: first + 1] == [0.2] * (first + 1)
+    rising = run.strengths[first + 1:]
+    assert rising == sorted(rising) and 0.2 < rising[0] < 0.21 and rising[-1] == pytest.approx(0.3, abs=0.01)
+    assert protect_clip(evm_clip, PixelateFilter).strengths == [1.0] * len(evm_clip.frames)
 
 
 def test_transport_path_keeps_frames_close_and_the_pulse(evm_clip) -> None:

@@ -49,6 +49,7 @@ class ClipResult:
     emb_out: dict[str, np.ndarray] = field(default_factory=dict)
     signals: dict[str, np.ndarray] = field(default_factory=dict)  # judge -> [2, n] raw / protected pulse
     example: np.ndarray | None = None  # |protected - raw| of the middle frame's face crop, float32 [S, S, 3]
+    strength_mean: float | None = None  # the filter's mean strength over the clip (varies with auto strength)
 
     def save(self, path: Path) -> None:
         """``<path>.json`` (numbers) + ``<path>.npz`` (arrays), so an evaluation can resume."""
@@ -115,6 +116,7 @@ def measure_run(run: ProtectedRun, raw: RawSide, attackers: dict[str, Embedder],
         fidelity.flicker(raw_crops, out_crops),
     )
     result.example = np.abs(out_crops[n // 2] - raw_crops[n // 2])
+    result.strength_mean = float(np.mean(run.strengths)) if run.strengths else None
     unchanged = all(np.array_equal(a, b) for a, b in zip(run.raw, run.out, strict=True))
     idx = run.face_frames[::every]
     truth = clip.bvp[run.face_frames] if clip.bvp is not None else None
@@ -133,12 +135,14 @@ def measure_run(run: ProtectedRun, raw: RawSide, attackers: dict[str, Embedder],
 
 
 def evaluate_clip(clip: EvalClip | RawSide, make_filter: Callable[[], FaceFilter], attackers: dict[str, Embedder], judges: PulseJudges,
-                  judge_names: tuple[str, ...] = ("pos", "physnet"), paths: tuple[str, ...] = ("direct",), strength: float = 1.0) -> dict[str, ClipResult]:
-    """Protect a clip once as the runtime does (at ``strength``) and measure it on each of
+                  judge_names: tuple[str, ...] = ("pos", "physnet"), paths: tuple[str, ...] = ("direct",), strength: float = 1.0,
+                  auto_strength: bool = False) -> dict[str, ClipResult]:
+    """Protect a clip once as the runtime does (at ``strength``, raised by auto strength if
+    ``auto_strength``) and measure it on each of
     ``paths``: ``direct`` and/or ``transport`` (after the I420 + H.264 path to the meeting app).
     Pass the clip's ``RawSide`` instead of the clip to share its raw-side work across filters."""
     raw = clip if isinstance(clip, RawSide) else RawSide(clip)
-    run = protect_clip(raw.clip, make_filter, strength, analyses=raw.analyses)
+    run = protect_clip(raw.clip, make_filter, strength, analyses=raw.analyses, auto_strength=auto_strength)
     return {p: measure_run(transport(run, raw.clip.fps) if p == "transport" else run, raw, attackers, judges, judge_names) for p in paths}
 
 

@@ -2,15 +2,16 @@
 tracker, crop, streaming filter, compositing and fail-closed fallbacks), and the transport path
 to a meeting app (pyvirtualcam's RGB -> I420 conversion, then an H.264 round trip).
 
-``ProtectedRun`` keeps the raw and outgoing full frames and the raw frame's first face track;
-``crops()`` cuts both with that same track, so crop metrics compare like with like.
+``ProtectedRun`` keeps the raw and outgoing full frames, the raw frame's first face track and
+the strength each frame was filtered at; ``crops()`` cuts both with that same track, so crop
+metrics compare like with like.
 """
 from __future__ import annotations
 
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import av
 import cv2
@@ -19,7 +20,9 @@ import numpy as np
 from vcam.engine.crop import crop_face
 from vcam.engine.filters import FaceFilter, OffFilter
 from vcam.engine.frames import FaceTrack, Frame
-from vcam.engine.pipeline import Analysis, Pipeline, PipelineConfig
+from vcam.engine.identity import FaceEmbedder
+from vcam.engine.monitors import IdentityMonitor
+from vcam.engine.pipeline import Analysis, Pipeline, PipelineConfig, face_box
 from vcam.engine.sinks import NullSink
 from vcam.engine.sources import ArraySource
 
@@ -33,6 +36,7 @@ class ProtectedRun:
     tracks: list[FaceTrack | None]
     fallbacks: list[str | None]
     filter_ms: float  # median per frame, filter + compositing (tracking excluded)
+    strengths: list[float] = field(default_factory=list)  # per frame
 
     @property
     def face_frames(self) -> list[int]:
@@ -46,11 +50,11 @@ class ProtectedRun:
         return raw, out, np.stack([self.tracks[i].skin_mask for i in idx])
 
     def with_output(self, out: list[np.ndarray]) -> "ProtectedRun":
-        return ProtectedRun(self.raw, out, self.tracks, self.fallbacks, self.filter_ms)
+        return ProtectedRun(self.raw, out, self.tracks, self.fallbacks, self.filter_ms, self.strengths)
 
 
-def _pipeline(clip: EvalClip, face_filter: FaceFilter, strength: float = 1.0, max_faces: int = 2) -> Pipeline:
-    cfg = PipelineConfig(strength=strength, max_faces=max_faces, rppg=False, identity=False)
+def _pipeline(clip: EvalClip, face_filter: FaceFilter, strength: float = 1.0, max_faces: int = 2, auto_strength: bool = False) -> Pipeline:
+    cfg = PipelineConfig(strength=strength, max_faces=max_faces, rppg=False, identity=False, auto_strength=auto_strength)
     return Pipeline(ArraySource(clip.frames, clip.fps, clip.name), NullSink(), face_filter, cfg)
 
 
@@ -62,20 +66,29 @@ def track_clip(clip: EvalClip) -> list[Analysis]:
 
 
 def protect_clip(clip: EvalClip, make_filter: Callable[[], FaceFilter], strength: float = 1.0, max_faces: int = 2,
-                 analyses: list[Analysis] | None = None) -> ProtectedRun:
+                 analyses: list[Analysis] | None = None, auto_strength: bool = False) -> ProtectedRun:
     """Every frame of ``clip`` through a fresh filter (fresh temporal state) and the runtime's
-    frame processing; monitors off. ``analyses`` (from ``track_clip``) skips re-tracking."""
+    frame processing; monitors off. ``analyses`` (from ``track_clip``) skips re-tracking.
+    ``auto_strength``: as the runtime's, from ``strength`` up, the identity monitor (dlib, enrolled
+    from the raw frames) reading the outgoing frame once per second of the clip; in-process, so
+    each reading acts from the next frame on (live, a reading takes ~0.1-0.3 s more)."""
     analyses = analyses if analyses is not None else track_clip(clip)
-    outs, tracks, fallbacks, times = [], [], [], []
-    with _pipeline(clip, make_filter(), strength, max_faces) as pipe:
-        for analysis in analyses:
+    monitor = IdentityMonitor([FaceEmbedder()]) if auto_strength else None
+    every = max(1, round(clip.fps))
+    outs, tracks, fallbacks, times, strengths = [], [], [], [], []
+    with _pipeline(clip, make_filter(), strength, max_faces, auto_strength) as pipe:
+        for i, analysis in enumerate(analyses):
             t0 = time.perf_counter()
             result = pipe.protect(analysis)
             times.append(time.perf_counter() - t0)
+            strengths.append(pipe.strength)
             outs.append(result.output)
             tracks.append(analysis.tracks[0] if analysis.tracks else None)
             fallbacks.append(result.fallback)
-    return ProtectedRun(list(clip.frames), outs, tracks, fallbacks, float(np.median(times) * 1000))
+            if monitor is not None and analysis.tracks and i % every == 0:
+                reading = monitor.measure(i / clip.fps, analysis.frame.image, result.output, face_box(analysis.tracks[0]))
+                pipe.auto.update(reading, strength)
+    return ProtectedRun(list(clip.frames), outs, tracks, fallbacks, float(np.median(times) * 1000), strengths)
 
 
 def i420_roundtrip(image: np.ndarray) -> np.ndarray:
