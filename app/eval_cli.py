@@ -1,6 +1,7 @@
 """``vcam-eval``: the paper's evaluation protocol for any filter on any dataset.
 
-    vcam-eval --dataset PATH [--dataset PATH ...] --filters deid,blur,pixelate,off [--model M] --out report/
+    vcam-eval --dataset PATH [--dataset PATH ...] --filters deid,blur,pixelate,off [--model M] [--strength S]
+              [--auto-strength] --out report/
 
 Each ``--dataset`` is a video file, a folder of identity-labelled photos (each photo animated into
 a clip with an injected pulse), or an rPPG dataset folder (PURE, UBFC-rPPG, generic); ``demo`` is
@@ -9,7 +10,9 @@ runtime does, directly and (unless ``--no-transport``) after the I420 + H.264 pa
 app. Writes report.json, report.md and PNG figures; per-clip results are kept under
 ``<out>/clips`` so an interrupted run continues where it stopped, or adds filters or datasets to
 an earlier run (``--fresh`` starts over): deid results are kept per model file (its sha256), and a
-run with other seconds, photos per identity, attackers or judges is refused.
+run with other seconds, photos per identity, attackers, judges or strength is refused.
+``--strength`` and ``--auto-strength`` act as in ``vcam-run`` (auto strength: the identity
+monitor, dlib, reads the outgoing frame once per clip second, enrolling over the first 3).
 Needs the ``train`` extra (torch judges, matplotlib).
 """
 from __future__ import annotations
@@ -26,7 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vcam.engine.errors import VcamError
-from vcam.engine.filters import FILTERS, make_filter
+from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH, make_filter
 from vcam.engine.identity import RECOGNISERS
 
 from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
@@ -43,11 +46,23 @@ def _csv(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
     return items
 
 
+def _strength(value: str) -> float:
+    try:
+        strength = float(value)
+    except ValueError:
+        strength = float("nan")
+    if not MIN_STRENGTH <= strength <= MAX_STRENGTH:
+        raise argparse.ArgumentTypeError(f"--strength must be between {MIN_STRENGTH} and {MAX_STRENGTH} (got {value!r})")
+    return strength
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="vcam-eval", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", action="append", help="video file, photo folder, rPPG dataset folder, or 'demo' (repeatable; default demo)")
     p.add_argument("--filters", type=lambda v: _csv(v, FILTERS, "--filters"), default=list(FILTERS), help="default: all")
     p.add_argument("--model", type=Path, help="streaming ONNX model for deid (default: the shipped model)")
+    p.add_argument("--strength", type=_strength, default=1.0, help="filter strength, as vcam-run's (default: 1)")
+    p.add_argument("--auto-strength", action="store_true", help="raise the strength while dlib recognises the face, as vcam-run's")
     p.add_argument("--attackers", type=lambda v: _csv(v, ATTACKERS, "--attackers"), default=list(ATTACKERS))
     p.add_argument("--judges", type=lambda v: _csv(v, JUDGES, "--judges"), default=list(JUDGES))
     p.add_argument("--out", type=Path, default=Path("report"), help="output folder (default: report/)")
@@ -109,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.fresh and (args.out / "clips").exists():
             shutil.rmtree(args.out / "clips")
         settings = {"seconds": args.seconds, "per_identity": args.per_identity, "attackers": sorted(args.attackers),
-                    "judges": sorted(args.judges)}
+                    "judges": sorted(args.judges), "strength": args.strength, "auto_strength": args.auto_strength}
         cache = result_folders(args.out, settings, args.filters, model)
         attackers = {a: RECOGNISERS[a]() for a in args.attackers}
         judges = PulseJudges()
@@ -131,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                         done = {p: r for p, file in files.items() if (r := ClipResult.load(file)) is not None}
                         if len(done) < len(paths):
                             missing = tuple(p for p in paths if p not in done)
-                            done |= evaluate_clip(raw, lambda f=f: make_filter(f, model, "auto"), attackers, judges, tuple(args.judges), missing)
+                            done |= evaluate_clip(raw, lambda f=f: make_filter(f, model, "auto"), attackers, judges, tuple(args.judges), missing,
+                                                  args.strength, args.auto_strength)
                             for p in missing:
                                 done[p].save(files[p])
                         for p in paths:
@@ -140,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
                 templates[name] = templates_for(clips, results[name]["direct"][args.filters[0]], attackers)
         config = {"datasets": datasets, "filters": args.filters, "attackers": args.attackers, "judges": args.judges,
                   "model": str(model) if "deid" in args.filters else None, "seconds": args.seconds,
-                  "per_identity": args.per_identity, "transport": args.transport}
+                  "per_identity": args.per_identity, "transport": args.transport, "strength": args.strength,
+                  "auto_strength": args.auto_strength}
         rep = report_mod.write(results, templates, attackers, args.out, config)
         console.print(f"wrote {args.out / 'report.md'}, report.json and {len(rep['figures'])} figures in {time.monotonic() - started:.0f} s")
         return 0

@@ -35,9 +35,16 @@ def test_eval_writes_report_with_sane_numbers_and_resumes(tmp_path) -> None:
     assert vcam_eval(*args).returncode == 0
     assert json.loads((tmp_path / "report.json").read_text())["datasets"] == report["datasets"]
     # Results made with other judges are not mixed in: one error line, the results are kept.
-    res = vcam_eval(*args, "--judges", "pos,chrom")
-    assert res.returncode == 2 and "holds results made with other settings" in res.stderr, res.stderr
+    for other in (("--judges", "pos,chrom"), ("--strength", "0.5")):
+        res = vcam_eval(*args, *other)
+        assert res.returncode == 2 and "holds results made with other settings" in res.stderr, res.stderr
     assert (tmp_path / "clips" / "face.mp4" / "direct" / "off").is_dir()
+    # The strength reaches the filters: milder pixelation (16 blocks instead of 10) at 0.2.
+    mild = tmp_path / "mild"
+    assert vcam_eval(*args[:-1], str(mild), "--filters", "pixelate", "--strength", "0.2").returncode == 0
+    mild_report = json.loads((mild / "report.json").read_text())
+    assert mild_report["config"]["strength"] == 0.2 and "(strength 0.2)" in (mild / "report.md").read_text()
+    assert mild_report["datasets"]["face.mp4"]["direct"]["pixelate"]["fidelity"]["crop_psnr"] > direct["pixelate"]["fidelity"]["crop_psnr"] + 1
 
 
 def test_deid_results_are_kept_per_model_file(tmp_path) -> None:
@@ -56,6 +63,7 @@ def test_deid_results_are_kept_per_model_file(tmp_path) -> None:
     (["--dataset", "nowhere.mp4"], "dataset not found"),
     (["--filters", "off,sparkle"], "--filters must be a comma-separated subset"),
     (["--filters", "deid", "--model", "none.onnx"], "needs a trained model"),
+    (["--strength", "2"], "--strength must be between 0.2 and 1.5"),
 ])
 def test_bad_input_is_one_line(tmp_path, args, message) -> None:
     res = vcam_eval(*args, "--out", str(tmp_path))

@@ -77,7 +77,10 @@ FIDELITY_ROWS = (("crop_psnr", "PSNR face crop (dB)"), ("crop_ssim", "SSIM face 
 
 
 def markdown(report: dict) -> str:
-    lines = ["# deid-vcam evaluation", "", f"Filters: {', '.join(report['filters'])}. Streaming, through the runtime's own frame processing.", ""]
+    cfg = report["config"]
+    strength = f"strength {cfg.get('strength', 1.0):g}" + (", raised by auto strength" if cfg.get("auto_strength") else "")
+    lines = ["# deid-vcam evaluation", "",
+             f"Filters: {', '.join(report['filters'])} ({strength}). Streaming, through the runtime's own frame processing.", ""]
     for ds, paths in report["datasets"].items():
         for path, filters in paths.items():
             if path == "clips":
