@@ -47,7 +47,9 @@ class AutoStrength:
         if not reading.enrolled or reading.distance is None:
             return
         if reading.distance < reading.threshold + self.margin:
-            self.boost = min(self.boost + self.step_up, max(MAX_STRENGTH - floor, 0.0))
+            # One step above what is applied now: readings that arrive faster than the glide
+            # (each measured at a strength still on its way up) do not pile up steps.
+            self.boost = min(max(self.boost, self.applied + self.step_up), max(MAX_STRENGTH - floor, 0.0))
             self._calm = 0
         else:
             self._calm += 1

@@ -37,6 +37,15 @@ def test_glides_instead_of_jumping() -> None:
     assert auto.strength(1.0) == pytest.approx(1.1)
 
 
+def test_readings_faster_than_the_glide_do_not_pile_up() -> None:
+    auto = AutoStrength()
+    auto.advance(0.0)
+    for k in range(5):  # five close readings within half a second
+        auto.update(reading(k / 10, 0.4), 1.0)
+        auto.advance((k + 1) / 10)
+    assert auto.boost == pytest.approx(auto.applied + 0.1, abs=0.011) and auto.boost < 0.2
+
+
 def test_acts_just_before_a_match_and_not_when_clear() -> None:
     auto = AutoStrength(margin=0.05)
     auto.advance(0.0)
