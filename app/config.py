@@ -54,6 +54,7 @@ class Config:
     ring_size: int = 64
     realtime: bool = False  # pace file/demo sources at their frame rate
     monitors: bool = True  # rPPG + identity monitors
+    idle: bool = True  # virtual camera on Linux: black frames, no processing while no app shows it
 
     def model_path(self) -> Path:
         return Path(self.model).expanduser() if self.model else DEFAULT_MODEL

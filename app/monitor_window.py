@@ -7,8 +7,9 @@
   recogniser's threshold (match below it), plus its history, and which recognisers (dlib, SFace)
   would still match it; the gauge is red when dlib matches, amber when only another recogniser
   does, green when none does;
-* stream: fps, latency, the filter's strength (marked "auto" when auto strength raised it),
-  backend, dropped and fallback frames; optional side-by-side preview.
+* stream: idle (no app shows the virtual camera), fps, latency, the filter's strength (marked
+  "auto" when auto strength raised it), backend, dropped and fallback frames; optional
+  side-by-side preview.
 
 ``update(record)`` takes the controller's per-second record; redraws are cheap (pyqtgraph
 ``setData`` on existing curves).
@@ -144,7 +145,8 @@ class MonitorWindow(QWidget):
         lat = r.get("p50_latency_ms")
         strength = r.get("strength")
         shown = "--" if strength is None else f"{strength:.2f}" + (" (auto)" if r.get("strength_raised") else "")
-        self.stats.setText(f"{r.get('fps', 0):.1f} fps | latency {'--' if lat is None else f'{lat:.0f}'} ms | strength {shown} | "
+        idle = "idle: no app shows the virtual camera | " if r.get("idle") else ""
+        self.stats.setText(f"{idle}{r.get('fps', 0):.1f} fps | latency {'--' if lat is None else f'{lat:.0f}'} ms | strength {shown} | "
                            f"backend {r.get('backend', '-')} | dropped {r.get('dropped_frames', 0)} | fallback frames {r.get('fallback_frames', 0)}/s")
 
     def update_preview(self, raw: np.ndarray, out: np.ndarray) -> None:

@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--max-faces", type=int, help="faces protected by the filter; more are pixelated (default: 2)")
     a("--realtime", action="store_const", const=True, help="pace a file/demo source at its frame rate")
     a("--no-monitors", dest="monitors", action="store_const", const=False, help="turn off the rPPG and identity monitors")
+    a("--no-idle", dest="idle", action="store_const", const=False,
+      help="keep processing while no app shows the virtual camera (default: idle with black frames after 3 s)")
     a("--frames", type=int, help="stop after N frames")
     a("--json", type=Path, help="write per-second metrics and a summary to this file")
     a("--config", type=Path, help="config file (default: the user config dir's deid-vcam/config.toml)")
@@ -62,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 CONFIG_KEYS = ("source", "sink", "filter", "strength", "auto_strength", "model", "backend", "precision", "threads", "width", "height", "fps", "mjpg",
-               "out_width", "out_height", "vcam_device", "vcam_backend", "max_faces", "realtime", "monitors")
+               "out_width", "out_height", "vcam_device", "vcam_backend", "max_faces", "realtime", "monitors", "idle")
 
 
 def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool) -> int:

@@ -21,6 +21,8 @@ def format_status(r: dict, auto_strength: bool = False) -> str:
     dist = r.get("identity_distance")
     by = matched_by(r.get("identity_matches"))
     ident = "enrolling" if dist is None else f"{dist:.2f} ({f'MATCH: {by}' if by else 'no match'})"
+    if r.get("idle"):
+        return f"{r['fps']:5.1f} fps | idle: no app shows the virtual camera (black frames, no processing)"
     auto = f" | strength {r['strength']:.2f} (auto)" if auto_strength else ""
     return (f"{r['fps']:5.1f} fps | latency {_num(r.get('p50_latency_ms'))} ms | HR raw/protected {hr} | "
             f"identity distance {ident}{auto} | dropped {r.get('dropped_frames', 0)}")

@@ -45,8 +45,10 @@ class RunMetrics:
     def second_due(self) -> bool:
         return time.monotonic() - self._sec_start >= 1.0
 
-    def second(self, dropped: int, rppg: RppgReading | None, identity: IdentityReading | None, strength: float) -> dict:
-        """Close the current second; ``strength`` is the filter's strength at its end."""
+    def second(self, dropped: int, rppg: RppgReading | None, identity: IdentityReading | None, strength: float,
+               viewers: int | None = None, idle: bool = False) -> dict:
+        """Close the current second; ``strength`` is the filter's strength at its end, ``viewers``
+        the sink's viewer count (None: unknown), ``idle`` whether the pipeline idles for want of them."""
         now = time.monotonic()
         record = {
             "t": round(now - self.start, 3),
@@ -55,6 +57,8 @@ class RunMetrics:
             "dropped_frames": dropped,
             "fallback_frames": self._sec_fallbacks,
             "strength": round(strength, 3),
+            "viewers": viewers,
+            "idle": idle,
             "hr_raw_bpm": rppg.hr_raw.get("pos") if rppg else None,
             "hr_protected_bpm": rppg.hr_protected.get("pos") if rppg else None,
             "rppg_quality_raw": rppg.quality_raw if rppg else None,

@@ -18,6 +18,10 @@ Faces beyond ``max_faces``, faces whose filter raised, and every face of a frame
 older than ``deadline_ms`` when its processing starts get the safe fallback (pixelation) at full
 strength. If no face is found but one was seen less than ``hold_s`` ago, or if anything in the
 frame's processing raised, the whole frame is pixelated.
+
+Idle: while a sink that knows its viewers (the Linux virtual camera) has had none for
+``idle_after_s``, frames are neither tracked nor filtered and the sink gets black frames; the
+first frame after an app opens the camera is processed again.
 """
 from __future__ import annotations
 
@@ -63,6 +67,8 @@ class PipelineConfig:
     identity: bool = True
     identity_interval_s: float = 1.0
     auto_strength: bool = False  # raise ``strength`` while the identity monitor still recognises the face
+    idle_without_viewers: bool = True
+    idle_after_s: float = 3.0
 
 
 @dataclass
@@ -74,6 +80,7 @@ class Analysis:
     crops: list[np.ndarray] = field(default_factory=list)
     error: Exception | None = None
     track_ms: float = 0.0  # time spent in the tracking stage
+    idle: bool = False  # not analysed: nobody watches (the frame must not be sent)
 
 
 @dataclass
@@ -119,6 +126,8 @@ class Pipeline:
         self._stop = False
         self._worker: IdentityWorker | None = None
         self._readings_used = 0
+        self._unwatched_since: float | None = None
+        self.idle = False
         self.auto = AutoStrength()
         self.last_rppg: RppgReading | None = None
 
@@ -220,8 +229,12 @@ class Pipeline:
             while not self._stop and (analysis := analysed.get()) is not None:
                 frame = analysis.frame
                 started = time.monotonic()
+                self._update_idle(started)
                 late = capture.live and (started - frame.captured) * 1000 > self.config.deadline_ms
-                result = self.protect(analysis, late)
+                if analysis.idle:
+                    result = FrameResult(frame, np.zeros_like(frame.image))
+                else:
+                    result = self.protect(analysis, late)
                 self.sink.send(result.output)
                 done = time.monotonic()
                 # Live: capture -> sink. Files: processing time only (no queue waits: the
@@ -233,7 +246,7 @@ class Pipeline:
                 if self.metrics.second_due():
                     identity = self._worker.poll() if self._worker else None
                     self._follow_identity()
-                    record = self.metrics.second(capture.dropped, self.last_rppg, identity, self.strength)
+                    record = self.metrics.second(capture.dropped, self.last_rppg, identity, self.strength, self.sink.viewers, self.idle)
                     if on_second:
                         on_second(record)
         finally:
@@ -258,6 +271,16 @@ class Pipeline:
              "source": self.source.name, "sink": self.sink.name},
         )
 
+    def _update_idle(self, now: float) -> None:
+        """Idle once the sink has reported no viewers for ``idle_after_s``; any viewer (or an
+        unknown count) ends it."""
+        if not self.config.idle_without_viewers or self.sink.viewers != 0:
+            self._unwatched_since, self.idle = None, False
+            return
+        if self._unwatched_since is None:
+            self._unwatched_since = now
+        self.idle = now - self._unwatched_since >= self.config.idle_after_s
+
     def _follow_identity(self) -> None:
         """Feed the identity readings that arrived since the last call to auto strength (or
         drop its boost while it is off)."""
@@ -276,7 +299,7 @@ class Pipeline:
         """Tracking stage thread: frames from the capture ring -> analyses for the main thread."""
         try:
             while not self._stop and (frame := capture.next_frame()) is not None:
-                out.put(self.analyse(frame))
+                out.put(Analysis(frame, idle=True) if self.idle else self.analyse(frame))
         finally:
             out.put(None)
 

@@ -3,7 +3,8 @@ raises ``SinkError`` if the output fails. ``close()`` flushes everything (a vide
 complete after it, also after Ctrl-C).
 
 * ``VirtualCamSink``: pyvirtualcam (v4l2loopback on Linux, OBS on Windows/macOS); frames are
-  letterboxed to the device size; each driver error becomes one actionable line.
+  letterboxed to the device size; each driver error becomes one actionable line; on Linux
+  ``viewers`` counts the programs showing it.
 * ``VideoFileSink``: H.264 (libx264, yuv420p) via PyAV, encoded on a writer thread.
 * ``NullSink``: discards frames (benchmarks, monitoring only).
 The preview window is a Qt sink in ``vcam.app.preview``.
@@ -22,6 +23,7 @@ import cv2
 import numpy as np
 
 from .errors import SinkError
+from .viewers import ViewerWatch
 
 
 class Sink(ABC):
@@ -29,6 +31,12 @@ class Sink(ABC):
 
     @abstractmethod
     def send(self, image: np.ndarray) -> None: ...
+
+    @property
+    def viewers(self) -> int | None:
+        """How many other programs show this output now; None if unknown (files, previews,
+        non-Linux virtual cameras), which never lets the pipeline idle."""
+        return None
 
     def close(self) -> None:
         """Flush and release the output."""
@@ -121,11 +129,19 @@ class VirtualCamSink(Sink):
         if message:
             raise SinkError(message)
         self.device = self.cam.device
+        self._watch = ViewerWatch(self.device) if sys.platform == "linux" and self.device.startswith("/dev/") else None
+
+    @property
+    def viewers(self) -> int | None:
+        """Processes holding the loopback device open (the meeting apps showing it)."""
+        return self._watch.viewers if self._watch else None
 
     def send(self, image: np.ndarray) -> None:
         self.cam.send(letterbox(image, self.width, self.height))
 
     def close(self) -> None:
+        if self._watch:
+            self._watch.close()
         self.cam.close()
 
 

@@ -43,6 +43,7 @@ def test_status_line_formats() -> None:
     assert "warming up" in format_status({"fps": 1.0, "rppg_warming_up": True})
     assert "strength 1.30 (auto)" in format_status({"fps": 30.0, "strength": 1.3}, auto_strength=True)
     assert "strength" not in format_status({"fps": 30.0, "strength": 1.3})
+    assert "idle: no app shows the virtual camera" in format_status({"fps": 30.0, "idle": True, "viewers": 0})
     auto = StatusLine.summary_line({"frames": 10, "fps": 30.0, "p95_latency_ms": 20.0, "dropped_frames": 0, "strength": 1.0,
                                     "strength_max": 1.4, "auto_strength": True})
     assert "strength 1.00 to 1.40 (auto)" in auto

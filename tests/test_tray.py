@@ -95,6 +95,15 @@ def test_identity_gauge_colour_counts_every_recogniser(qtbot, matches, colour, t
     assert colour in mon.gauge.styleSheet() and text in mon.id_label.text()
 
 
+def test_stream_line_shows_idle_and_the_raised_strength(qtbot) -> None:
+    mon = MonitorWindow(with_preview=False)
+    qtbot.addWidget(mon)
+    mon.update_record({"fps": 30.0, "strength": 1.3, "strength_raised": True})
+    assert "strength 1.30 (auto)" in mon.stats.text() and "idle" not in mon.stats.text()
+    mon.update_record({"fps": 30.0, "strength": 1.0, "idle": True})
+    assert mon.stats.text().startswith("idle: no app shows the virtual camera") and "(auto)" not in mon.stats.text()
+
+
 def test_missing_model_degrades_to_pixelation_with_a_message(qtbot, tmp_path) -> None:
     cfg = Config(source=str(need(EVM_VIDEO)), sink="null", filter="deid", model=str(tmp_path / "none.onnx"), monitors=False)
     ctl = EngineController(cfg, tmp_path / "config.toml")
