@@ -6,7 +6,8 @@ the monitors on; plus the cost of recomputing a 64-frame window per output frame
     python benchmarks/pipeline.py --json     # one JSON object
 
 Targets (issue #2, this 2-core CPU): >= 30 fps at 720p, p95 added latency <= 40 ms,
-windowed/streaming >= 50x. Throughput runs read the demo as fast as possible; latency runs pace
+windowed/streaming >= 50x; the CPU a live 720p run takes with and without a viewer (idle).
+Throughput runs read the demo as fast as possible; latency runs pace
 it at 30 fps (live) and measure capture -> sink. The monitors' own cost (dlib ~100 ms per
 descriptor in a child process, 1 Hz) is included unless stated. One warm-up run comes first:
 the first pipeline of a process pays one-off costs (model loads, the monitor process) that
@@ -85,6 +86,24 @@ def end_to_end(model_path: Path, width: int, height: int, frames: int, realtime:
     return {"fps": s["fps"], "p50_latency_ms": s["p50_latency_ms"], "p95_latency_ms": s["p95_latency_ms"], "dropped_frames": s["dropped_frames"]}
 
 
+class UnwatchedSink(NullSink):
+    """A null sink that reports no viewers, as the Linux virtual camera does with no app showing it."""
+
+    viewers = 0
+
+
+def cpu_share(model_path: Path, width: int, height: int, frames: int, watched: bool) -> float:
+    """CPU seconds of this process per wall second of a live-paced run (1.0 = one core busy);
+    unwatched, the pipeline idles from the first frame. The identity monitor's child process is
+    not counted (it gets no work while idle)."""
+    src = DemoSource(width, height, frames=frames)
+    deid = DeidFilter(StreamingModel(OrtBackend(model_path, threads=THREADS)), allow_untrained=True)
+    with Pipeline(src, NullSink() if watched else UnwatchedSink(), deid, PipelineConfig(realtime=True, idle_after_s=0.0)) as pipe:
+        cpu, wall = time.process_time(), time.monotonic()
+        pipe.run()
+        return round((time.process_time() - cpu) / (time.monotonic() - wall), 3)
+
+
 def stream_vs_window(stream_path: Path, window_path: Path, repeats: int = 3) -> dict:
     """Per output frame: one streaming step vs. recomputing the whole 64-frame window."""
     win = ort.InferenceSession(str(window_path), session_options(1), providers=["CPUExecutionProvider"])
@@ -128,6 +147,8 @@ def main() -> None:
             result[f"live_fps_{name}"] = live["fps"]
             bare = end_to_end(stream_path, w, h, args.frames, realtime=True, monitors=False)
             result[f"p95_latency_ms_{name}_monitors_off"] = bare["p95_latency_ms"]
+        result["cpu_cores_720p_watched"] = cpu_share(stream_path, 1280, 720, args.frames, watched=True)
+        result["cpu_cores_720p_idle"] = cpu_share(stream_path, 1280, 720, args.frames, watched=False)
         result.update(stream_vs_window(stream_path, window_path))
     if args.json:
         print(json.dumps(result))
@@ -141,6 +162,8 @@ def main() -> None:
         print(f"{name}: {result[f'fps_{name}']:.1f} fps throughput; live 30 fps source: {result[f'live_fps_{name}']:.1f} fps out, "
               f"p50 {result[f'p50_latency_ms_{name}']:.1f} ms, p95 {result[f'p95_latency_ms_{name}']:.1f} ms added latency "
               f"({result[f'p95_latency_ms_{name}_monitors_off']:.1f} ms with monitors off), {result[f'live_dropped_{name}']} dropped")
+    print(f"720p live: {result['cpu_cores_720p_watched']:.2f} cores busy while an app shows the camera, "
+          f"{result['cpu_cores_720p_idle']:.2f} while idle (no viewer)")
     print(f"windowed T=64 recompute {result['window64_ms']:.0f} ms vs streaming step {result['stream_step_ms']:.1f} ms "
           f"per output frame: {result['stream_vs_window_ratio']:.0f}x")
 
