@@ -140,6 +140,8 @@ titles = [a.text() for a in tray.menu.actions()]
 assert {"Protect my identity", "Strength", "Filter", "Camera", "Virtual camera", "Open monitors", "Quit"} <= set(titles), titles
 tray.protect_action.setChecked(False)
 assert ctl.state == "off"
+tray.auto_action.setChecked(True)
+assert ctl.cfg.auto_strength and tray.auto_action in tray.menu.actions()[1].menu().actions()
 print("tray ok")
 """
 
