@@ -94,13 +94,14 @@ class UnwatchedSink(NullSink):
 
 def cpu_share(model_path: Path, width: int, height: int, frames: int, watched: bool) -> float:
     """CPU seconds of this process per wall second of a live-paced run (1.0 = one core busy);
-    unwatched, the pipeline idles from the first frame. The identity monitor's child process is
-    not counted (it gets no work while idle)."""
+    unwatched, the pipeline idles from the first frame (the source is released, so the run is
+    ``frames`` frames long, black ones included). The identity monitor's child process is not
+    counted (it gets no work while idle)."""
     src = DemoSource(width, height, frames=frames)
     deid = DeidFilter(StreamingModel(OrtBackend(model_path, threads=THREADS)), allow_untrained=True)
     with Pipeline(src, NullSink() if watched else UnwatchedSink(), deid, PipelineConfig(realtime=True, idle_after_s=0.0)) as pipe:
         cpu, wall = time.process_time(), time.monotonic()
-        pipe.run()
+        pipe.run(max_frames=frames)
         return round((time.process_time() - cpu) / (time.monotonic() - wall), 3)
 
 

@@ -4,11 +4,16 @@ Live sources use the ``drop_oldest`` policy (capture never blocks; the consumer 
 frame and older ones count as dropped); files and the demo use ``block`` (nothing is lost) and
 are read as fast as the consumer goes unless ``realtime`` paces them at their frame rate.
 A source error ends the thread and is re-raised to the consumer by ``check()``.
+``suspend()`` releases the source (a webcam's light goes off) until ``resume()``; meanwhile the
+ring gets black frames at the source's rate, so whatever consumes it (a virtual camera a
+meeting app may open at any moment) keeps receiving frames.
 """
 from __future__ import annotations
 
 import threading
 import time
+
+import numpy as np
 
 from .frames import Frame
 from .ring_buffer import RingBuffer
@@ -25,22 +30,34 @@ class CaptureThread(threading.Thread):
         self.ring: RingBuffer[Frame] = RingBuffer(capacity, "drop_oldest" if self.live else "block")
         self.error: BaseException | None = None
         self._stop_event = threading.Event()
+        self._suspend = threading.Event()
+        self.suspended = False
         self.skipped = 0
 
     def run(self) -> None:
         start = time.monotonic()
         index = 0
+        black: np.ndarray | None = None
         try:
             while not self._stop_event.is_set() and (self.max_frames is None or index < self.max_frames):
-                if self.realtime and not self.source.live:
-                    delay = start + index / self.source.fps - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                image = self.source.read()
-                if image is None:
-                    break
-                self.ring.put(Frame(index, self.source.timestamp(index), image, time.monotonic()))
-                index += 1
+                if self._suspend.is_set() != self.suspended:
+                    (self.source.resume if self.suspended else self.source.suspend)()
+                    self.suspended = not self.suspended
+                if self.suspended:
+                    time.sleep(1.0 / self.source.fps)
+                    image = black
+                else:
+                    if self.realtime and not self.source.live:
+                        delay = start + index / self.source.fps - time.monotonic()
+                        if delay > 0:
+                            time.sleep(delay)
+                    image = self.source.read()
+                    if image is None:
+                        break
+                    black = np.zeros_like(image) if black is None or black.shape != image.shape else black
+                if image is not None:
+                    self.ring.put(Frame(index, self.source.timestamp(index), image, time.monotonic()))
+                    index += 1
         except BaseException as exc:  # handed to the consumer thread
             self.error = exc
         finally:
@@ -63,6 +80,15 @@ class CaptureThread(threading.Thread):
     @property
     def dropped(self) -> int:
         return self.ring.dropped + self.skipped
+
+    def suspend(self) -> None:
+        """Release the source from the next frame on (thread-safe)."""
+        self._suspend.set()
+
+    def resume(self) -> None:
+        """Take the source again (thread-safe); a source that cannot be reopened ends the
+        stream with its error."""
+        self._suspend.clear()
 
     def stop(self) -> None:
         self._stop_event.set()

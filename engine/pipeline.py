@@ -20,8 +20,9 @@ strength. If no face is found but one was seen less than ``hold_s`` ago, or if a
 frame's processing raised, the whole frame is pixelated.
 
 Idle: while a sink that knows its viewers (the Linux virtual camera) has had none for
-``idle_after_s``, frames are neither tracked nor filtered and the sink gets black frames; the
-first frame after an app opens the camera is processed again.
+``idle_after_s``, the source is released (a webcam's light goes off), frames are neither tracked
+nor filtered and the sink gets black frames; when an app opens the camera the source is taken
+again and its first frame is processed.
 """
 from __future__ import annotations
 
@@ -127,6 +128,7 @@ class Pipeline:
         self._worker: IdentityWorker | None = None
         self._readings_used = 0
         self._unwatched_since: float | None = None
+        self._capture: CaptureThread | None = None
         self.idle = False
         self.auto = AutoStrength()
         self.last_rppg: RppgReading | None = None
@@ -217,7 +219,7 @@ class Pipeline:
     def run(self, max_frames: int | None = None, on_second: Callable[[dict], None] | None = None,
             on_frame: Callable[[FrameResult], None] | None = None) -> dict:
         """Process until the source ends, ``max_frames`` or ``stop()``; returns the summary."""
-        capture = CaptureThread(self.source, self.config.ring_size, self.config.realtime, max_frames)
+        capture = self._capture = CaptureThread(self.source, self.config.ring_size, self.config.realtime, max_frames)
         self._worker = IdentityWorker(blocking=not capture.live) if self.config.identity else None
         capture.start()
         # Live: hand over one frame at a time (a deeper queue only adds latency).
@@ -274,12 +276,14 @@ class Pipeline:
     def _update_idle(self, now: float) -> None:
         """Idle once the sink has reported no viewers for ``idle_after_s``; any viewer (or an
         unknown count) ends it."""
+        was = self.idle
         if not self.config.idle_without_viewers or self.sink.viewers != 0:
             self._unwatched_since, self.idle = None, False
-            return
-        if self._unwatched_since is None:
-            self._unwatched_since = now
-        self.idle = now - self._unwatched_since >= self.config.idle_after_s
+        else:
+            self._unwatched_since = self._unwatched_since or now
+            self.idle = now - self._unwatched_since >= self.config.idle_after_s
+        if self.idle != was and self._capture is not None:
+            (self._capture.suspend if self.idle else self._capture.resume)()
 
     def _follow_identity(self) -> None:
         """Feed the identity readings that arrived since the last call to auto strength (or

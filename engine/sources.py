@@ -33,6 +33,13 @@ class Source(ABC):
     def close(self) -> None:
         """Release the device or file."""
 
+    def suspend(self) -> None:
+        """Release the device while nobody watches (``read`` is not called until ``resume``);
+        files and generated sources just pause."""
+
+    def resume(self) -> None:
+        """Take the device again after ``suspend``; raises ``SourceError`` if it is gone."""
+
     def __enter__(self) -> "Source":
         return self
 
@@ -91,18 +98,31 @@ class WebcamSource(Source):
 
     def __init__(self, device: int | str, width: int = 1280, height: int = 720, fps: float = 30.0, mjpg: bool = True) -> None:
         self.name = f"camera {device}"
-        api = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
-        self._cap = cv2.VideoCapture(device, api)
-        if not self._cap.isOpened():
-            raise SourceError(f"no camera at {device!r}: not connected, no permission (video group), or busy in another app")
-        if mjpg:
-            self._cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
-        self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
-        self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
-        self._cap.set(cv2.CAP_PROP_FPS, fps)
+        self._request = (device, width, height, fps, mjpg)
+        self._cap = self._open()
         got = self._cap.get(cv2.CAP_PROP_FPS)
         self.fps = got if got > 0 else fps
         self._t0: float | None = None
+
+    def _open(self) -> cv2.VideoCapture:
+        device, width, height, fps, mjpg = self._request
+        api = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
+        cap = cv2.VideoCapture(device, api)
+        if not cap.isOpened():
+            raise SourceError(f"no camera at {device!r}: not connected, no permission (video group), or busy in another app")
+        if mjpg:
+            cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        cap.set(cv2.CAP_PROP_FPS, fps)
+        return cap
+
+    def suspend(self) -> None:
+        """Close the camera (its light goes off)."""
+        self._cap.release()
+
+    def resume(self) -> None:
+        self._cap = self._open()
 
     def read(self) -> np.ndarray | None:
         ok, bgr = self._cap.read()

@@ -74,12 +74,28 @@ class WatchedSink(NullSink):
         self.watch.close()
 
 
+class RecordingSource(VideoFileSource):
+    """The real video file, noting when the pipeline releases and retakes it (a webcam closes
+    and reopens its device there)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.calls: list[tuple[str, float]] = []
+
+    def suspend(self) -> None:
+        self.calls.append(("suspend", time.monotonic()))
+
+    def resume(self) -> None:
+        self.calls.append(("resume", time.monotonic()))
+
+
 def test_pipeline_idles_without_viewers_and_resumes_for_one(tmp_path) -> None:
     node = tmp_path / "video10"
     node.write_bytes(b"")
     sink = WatchedSink(node)
     cfg = PipelineConfig(realtime=True, idle_after_s=0.5, rppg=False, identity=False)
-    pipe = Pipeline(VideoFileSource(need(EVM_VIDEO)), sink, BlurFilter(), cfg)
+    source = RecordingSource(need(EVM_VIDEO))
+    pipe = Pipeline(source, sink, BlurFilter(), cfg)
     seen: list[tuple[bool, int]] = []  # (black, faces) per frame
     viewer: list[subprocess.Popen] = []
 
@@ -101,3 +117,8 @@ def test_pipeline_idles_without_viewers_and_resumes_for_one(tmp_path) -> None:
     assert all(not b and faces == 1 for b, faces in seen[black[-1] + 1:])  # then every frame is processed again
     assert black == list(range(black[0], black[-1] + 1))
     assert any(r["idle"] for r in pipe.metrics.seconds) and pipe.metrics.seconds[-1]["viewers"] == 1
+    # The source was released while idle and taken again for the viewer; black frames kept
+    # flowing at the source's rate meanwhile (30 fps: ~0.5 s of them before the viewer came).
+    assert [name for name, _ in source.calls] == ["suspend", "resume"]
+    idle_s = source.calls[1][1] - source.calls[0][1]
+    assert len(black) >= 0.5 * idle_s * 30
