@@ -25,7 +25,7 @@ from . import config as config_mod
 from .config import Config
 from .session import backend_info, build_pipeline, filter_for
 
-STATES = ("off", "protecting", "degraded", "error")
+STATES = ("off", "protecting", "idle", "degraded", "error")
 PREVIEW_INTERVAL_S = 0.1
 
 
@@ -172,7 +172,10 @@ class EngineController(QObject):
                   "strength_raised": record.get("strength", self.cfg.strength) > self.cfg.strength + 1e-6,
                   "bvp_raw": getattr(reading, "bvp_raw", None), "bvp_protected": getattr(reading, "bvp_protected", None)}
         if self.protecting:
-            self._set_state("degraded" if record.get("fallback_frames") or self._degraded_reason else "protecting")
+            if record.get("fallback_frames") or self._degraded_reason:
+                self._set_state("degraded")
+            else:
+                self._set_state("idle" if record.get("idle") else "protecting")
         self.second.emit(record)
 
     def _on_frame(self, result: FrameResult) -> None:

@@ -1,5 +1,6 @@
 """``vcam-tray``: the desktop app. A system-tray icon whose colour shows the state (grey off,
-green protecting, amber degraded, red error) with a menu for protection, strength (presets, auto), filter,
+green protecting, grey-blue idle (no app shows the virtual camera; the webcam is released),
+amber degraded, red error) with a menu for protection, strength (presets, auto), filter,
 camera, virtual device, monitors and quit; where no system tray exists (GNOME without
 AppIndicator, offscreen) the same controls appear in a small window. Settings are the shared
 config file of ``vcam-run``; changes are saved.
@@ -26,7 +27,7 @@ from .controller import EngineController
 from .monitor_window import MonitorWindow
 from .preview import qt_application
 
-STATE_COLOURS = {"off": "#9e9e9e", "protecting": "#2e7d32", "degraded": "#f9a825", "error": "#c62828"}
+STATE_COLOURS = {"off": "#9e9e9e", "protecting": "#2e7d32", "idle": "#5c8a99", "degraded": "#f9a825", "error": "#c62828"}
 AUTO_STRENGTH_LABEL = "Auto: stronger while recognisable"
 STRENGTH_PRESETS = (("Light (50 %)", 0.5), ("Medium (75 %)", 0.75), ("Standard (100 %)", 1.0), ("Strong (150 %)", MAX_STRENGTH))
 PROTECTING_FILTERS = tuple(f for f in FILTERS if f != "off")

@@ -104,6 +104,20 @@ def test_stream_line_shows_idle_and_the_raised_strength(qtbot) -> None:
     assert mon.stats.text().startswith("idle: no app shows the virtual camera") and "(auto)" not in mon.stats.text()
 
 
+def test_idle_seconds_show_the_idle_state(qtbot, controller) -> None:
+    # The pipeline's per-second records drive the state: idle while no app shows the camera,
+    # degraded (a fallback was used) wins over both.
+    app = TrayApp(controller, use_tray=False)
+    qtbot.addWidget(app.window)
+    record = {"fps": 30.0, "fallback_frames": 0, "idle": True}
+    controller._on_second(record)
+    assert controller.state == "idle" and "idle" in app.window.state.text()
+    controller._on_second({**record, "idle": False})
+    assert controller.state == "protecting"
+    controller._on_second({**record, "fallback_frames": 3})
+    assert controller.state == "degraded"
+
+
 def test_missing_model_degrades_to_pixelation_with_a_message(qtbot, tmp_path) -> None:
     cfg = Config(source=str(need(EVM_VIDEO)), sink="null", filter="deid", model=str(tmp_path / "none.onnx"), monitors=False)
     ctl = EngineController(cfg, tmp_path / "config.toml")
