@@ -17,12 +17,12 @@ def matched_by(matches: dict[str, bool] | None) -> str:
 
 def format_status(r: dict, auto_strength: bool = False) -> str:
     """One status line from a per-second metrics record (with the strength if ``auto_strength``)."""
+    if r.get("idle"):
+        return f"{r['fps']:5.1f} fps | idle: no app shows the virtual camera (black frames, no processing)"
     hr = "warming up" if r.get("rppg_warming_up") else f"{_num(r.get('hr_raw_bpm'))}/{_num(r.get('hr_protected_bpm'))} bpm"
     dist = r.get("identity_distance")
     by = matched_by(r.get("identity_matches"))
     ident = "enrolling" if dist is None else f"{dist:.2f} ({f'MATCH: {by}' if by else 'no match'})"
-    if r.get("idle"):
-        return f"{r['fps']:5.1f} fps | idle: no app shows the virtual camera (black frames, no processing)"
     auto = f" | strength {r['strength']:.2f} (auto)" if auto_strength else ""
     return (f"{r['fps']:5.1f} fps | latency {_num(r.get('p50_latency_ms'))} ms | HR raw/protected {hr} | "
             f"identity distance {ident}{auto} | dropped {r.get('dropped_frames', 0)}")

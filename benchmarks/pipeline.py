@@ -77,32 +77,27 @@ def stage_times(model_path: Path, width: int, height: int, frames: int = 90) -> 
     return {k: _ms(v[10:]) for k, v in times.items()}
 
 
-def end_to_end(model_path: Path, width: int, height: int, frames: int, realtime: bool, monitors: bool = True) -> dict:
-    """A full Pipeline run (capture and tracking threads, rPPG + identity monitors) into a null sink."""
-    src = DemoSource(width, height, frames=frames)
-    deid = DeidFilter(StreamingModel(OrtBackend(model_path, threads=THREADS)), allow_untrained=True)
-    with Pipeline(src, NullSink(), deid, PipelineConfig(realtime=realtime, rppg=monitors, identity=monitors)) as pipe:
-        s = pipe.run()
-    return {"fps": s["fps"], "p50_latency_ms": s["p50_latency_ms"], "p95_latency_ms": s["p95_latency_ms"], "dropped_frames": s["dropped_frames"]}
-
-
 class UnwatchedSink(NullSink):
     """A null sink that reports no viewers, as the Linux virtual camera does with no app showing it."""
 
     viewers = 0
 
 
-def cpu_share(model_path: Path, width: int, height: int, frames: int, watched: bool) -> float:
-    """CPU seconds of this process per wall second of a live-paced run (1.0 = one core busy);
-    unwatched, the pipeline idles from the first frame (the source is released, so the run is
-    ``frames`` frames long, black ones included). The identity monitor's child process is not
-    counted (it gets no work while idle)."""
+def end_to_end(model_path: Path, width: int, height: int, frames: int, realtime: bool, monitors: bool = True,
+               watched: bool = True) -> dict:
+    """A full Pipeline run (capture and tracking threads, rPPG + identity monitors) into a null
+    sink; unwatched, the sink has no viewers and the pipeline idles from the first frame (source
+    released, black frames). ``cpu_cores``: CPU seconds of this process per wall second (1.0 =
+    one core busy; the identity monitor's child process is not counted)."""
     src = DemoSource(width, height, frames=frames)
     deid = DeidFilter(StreamingModel(OrtBackend(model_path, threads=THREADS)), allow_untrained=True)
-    with Pipeline(src, NullSink() if watched else UnwatchedSink(), deid, PipelineConfig(realtime=True, idle_after_s=0.0)) as pipe:
+    sink = NullSink() if watched else UnwatchedSink()
+    with Pipeline(src, sink, deid, PipelineConfig(realtime=realtime, rppg=monitors, identity=monitors, idle_after_s=0.0)) as pipe:
         cpu, wall = time.process_time(), time.monotonic()
-        pipe.run(max_frames=frames)
-        return round((time.process_time() - cpu) / (time.monotonic() - wall), 3)
+        s = pipe.run(max_frames=frames)
+        cores = (time.process_time() - cpu) / (time.monotonic() - wall)
+    return {"fps": s["fps"], "p50_latency_ms": s["p50_latency_ms"], "p95_latency_ms": s["p95_latency_ms"], "dropped_frames": s["dropped_frames"],
+            "cpu_cores": round(cores, 3)}
 
 
 def stream_vs_window(stream_path: Path, window_path: Path, repeats: int = 3) -> dict:
@@ -146,10 +141,10 @@ def main() -> None:
             result[f"p95_latency_ms_{name}"] = live["p95_latency_ms"]
             result[f"live_dropped_{name}"] = live["dropped_frames"]
             result[f"live_fps_{name}"] = live["fps"]
+            result[f"cpu_cores_{name}_watched"] = live["cpu_cores"]
             bare = end_to_end(stream_path, w, h, args.frames, realtime=True, monitors=False)
             result[f"p95_latency_ms_{name}_monitors_off"] = bare["p95_latency_ms"]
-        result["cpu_cores_720p_watched"] = cpu_share(stream_path, 1280, 720, args.frames, watched=True)
-        result["cpu_cores_720p_idle"] = cpu_share(stream_path, 1280, 720, args.frames, watched=False)
+        result["cpu_cores_720p_idle"] = end_to_end(stream_path, 1280, 720, args.frames, realtime=True, watched=False)["cpu_cores"]
         result.update(stream_vs_window(stream_path, window_path))
     if args.json:
         print(json.dumps(result))

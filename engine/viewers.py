@@ -22,26 +22,26 @@ from pathlib import Path
 PROC = Path("/proc")
 
 
-def open_holders(path: str | Path, proc: Path = PROC) -> set[int]:
+def open_holders(path: str | Path) -> set[int]:
     """PIDs other than this one with an open file descriptor on ``path`` (empty where /proc is
     missing); processes that vanish or deny access during the scan are skipped."""
     target = os.path.realpath(path)
     own = os.getpid()
     holders: set[int] = set()
     try:
-        pids = [int(p.name) for p in proc.iterdir() if p.name.isdigit()]
+        pids = [int(p.name) for p in PROC.iterdir() if p.name.isdigit()]
     except OSError:
         return holders
     for pid in pids:
         if pid == own:
             continue
         try:
-            fds = os.listdir(proc / str(pid) / "fd")
+            fds = os.listdir(PROC / str(pid) / "fd")
         except OSError:
             continue
         for fd in fds:
             try:
-                if os.readlink(proc / str(pid) / "fd" / fd) == target:
+                if os.readlink(PROC / str(pid) / "fd" / fd) == target:
                     holders.add(pid)
                     break
             except OSError:
