@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="run folder (config.json, checkpoint.pt, log.jsonl)")
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--clip-len", type=int)
-    ap.add_argument("--seed", type=int)
+    ap.add_argument("--seed", type=int, help="initialisation, batch order and sampling (and the data, unless --data-seed)")
+    ap.add_argument("--data-seed", type=int, help="the identity split and the clips: repeat a run on the same data with another --seed")
     ap.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     ap.add_argument("--stop-after", type=int, metavar="EPOCH", help="stop after this epoch (0-based) keeping the full LR schedule; --resume continues")
     args = ap.parse_args(argv)
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise VcamError(f"cannot read {args.config}: {exc}") from None
         values.update({k: v for k, v in {"photos": args.photos, "extra_photos": args.extra_photos, "out": args.out, "epochs": args.epochs,
-                                         "clip_len": args.clip_len, "seed": args.seed}.items() if v is not None})
+                                         "clip_len": args.clip_len, "seed": args.seed, "data_seed": args.data_seed}.items() if v is not None})
         known = {f.name for f in dataclasses.fields(TrainConfig)}
         if unknown := sorted(set(values) - known):
             raise VcamError(f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")

@@ -176,7 +176,9 @@ class AnimatedPhotoSource(Source):
         self.bvp = ppg_waveform(np.arange(int(fps * 600)) / fps, hr_bpm, rng=np.random.default_rng(seed))
         # Sensor noise: a bank of noisy copies of the photo, one drawn at random per frame
         # (fresh Gaussian noise for a 720p frame would cost more than the rest of the frame).
-        self._noisy = [cv2.add(base, cv2.randn(np.empty_like(base), 0.0, 1.5)) for _ in range(8)]
+        # Drawn from the seeded generator: OpenCV's own (cv2.randn) is process-global, so the noise
+        # would depend on whatever drew from it before.
+        self._noisy = [base + np.float32(1.5) * self._rng.standard_normal(base.shape, dtype=np.float32) for _ in range(8)]
         self._index = 0
 
     def read(self) -> np.ndarray | None:

@@ -80,7 +80,8 @@ class TrainConfig:
     k_frames: int = 8
     chip_jitter: float = 0.0
     composite_mask: bool = False  # losses see the AE's change only inside the compositor's face-oval mask, as the runtime pastes it
-    seed: int = 0
+    seed: int = 0  # initialisation, batch order, frame sampling, jitter (and the data, unless data_seed is set)
+    data_seed: int | None = None  # the identity split, the clips and the morphs; repeat runs on the same data vary only seed
     max_steps_per_epoch: int | None = None
     init_from: str | None = None  # a run directory, checkpoint.pt or vcam-export ONNX whose AE weights training starts from
 
@@ -123,23 +124,25 @@ def source_commit() -> str:
 def build_clips(cfg: TrainConfig) -> tuple[list[Clip], list[Clip], list[str]]:
     """Identity-disjoint train/validation clips: ``photos`` is split; the identities of
     ``extra_photos`` (only ``extra_identities`` if given) are added to training only, and so are
-    ``morph_identities`` morphs of two training identities each."""
+    ``morph_identities`` morphs of two training identities each. All of it follows ``data_seed``
+    (``seed`` if unset)."""
+    seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
     photos = photo_identities(Path(cfg.photos))
-    train_ids, val_ids = split_identities(list(photos), cfg.val_fraction, cfg.seed)
+    train_ids, val_ids = split_identities(list(photos), cfg.val_fraction, seed)
     if cfg.extra_photos:
         extra = photo_identities(Path(cfg.extra_photos), cfg.extra_identities)
         if shared := sorted(set(extra) & set(photos)):
             raise VcamError(f"identity {shared[0]!r} is in both {cfg.photos} and {cfg.extra_photos}")
         photos.update(extra)
         train_ids = sorted([*train_ids, *extra])
-    morphs = morph_identities({i: photos[i] for i in train_ids}, cfg.morph_identities, cfg.seed) if cfg.morph_identities else {}
+    morphs = morph_identities({i: photos[i] for i in train_ids}, cfg.morph_identities, seed) if cfg.morph_identities else {}
     photos.update(morphs)
     train_ids = sorted([*train_ids, *morphs])
     train, val = [], []
     for ident, paths in photos.items():
         for i, path in enumerate(paths):
             for j in range(cfg.clips_per_photo):
-                clip = make_clip(path, ident, cfg.clip_len, seed=cfg.seed * 100_003 + zlib.crc32(f"{ident}/{i}/{j}".encode()) % 100_000)
+                clip = make_clip(path, ident, cfg.clip_len, seed=seed * 100_003 + zlib.crc32(f"{ident}/{i}/{j}".encode()) % 100_000)
                 if clip is not None:
                     (train if ident in train_ids else val).append(clip)
     return train, val, train_ids

@@ -4,11 +4,12 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from conftest import LFW, need
 from vcam.models.autoencoder import DeidAutoencoder
-from vcam.models.train import TrainClip, TrainConfig, protect, train
+from vcam.models.train import TrainClip, TrainConfig, build_clips, protect, train
 
 
 def _photos(tmp_path) -> Path:
@@ -55,6 +56,18 @@ def test_fine_tuning_starts_from_the_given_run_and_adds_the_sface_term(tmp_path)
     assert record["open_id_sface"] > 0 and 0 <= record["val_sface_match_rate"] <= 1
     config = json.loads((tmp_path / "tuned" / "config.json").read_text())
     assert config["init_sha256"] == hashlib.sha256(base_ckpt.read_bytes()).hexdigest()
+
+
+def test_data_seed_fixes_the_split_and_clips_while_seed_varies(tmp_path) -> None:
+    photos = str(_photos(tmp_path))
+
+    def data(**seeds: int) -> tuple:
+        train_clips, val_clips, ids = build_clips(TrainConfig(photos=photos, clip_len=8, val_fraction=0.25, **seeds))
+        return ids, [c.identity for c in val_clips], [c.frames for c in train_clips + val_clips]
+
+    same, repeat, other = data(seed=3), data(seed=7, data_seed=3), data(seed=3, data_seed=4)
+    assert same[:2] == repeat[:2] and all(np.array_equal(a, b) for a, b in zip(same[2], repeat[2], strict=True))
+    assert len(same[2]) == len(other[2]) and not any(np.array_equal(a, b) for a, b in zip(same[2], other[2], strict=True))
 
 
 def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
