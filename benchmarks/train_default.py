@@ -38,6 +38,7 @@ from vcam.models.data.synthetic import photo_identities, split_identities
 from vcam.models.evaluation.clips import EvalClip, photo_clips, video_clip
 from vcam.models.evaluation.evaluate import ClipResult, RawSide, evaluate_clip, privacy_summary, templates_for
 from vcam.models.evaluation.utility import PulseJudges
+from vcam.models.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -80,7 +81,8 @@ def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipRe
 def run(model: Path, photos: Path, video: Path, strength: float = 1.0, auto_strength: bool = False) -> dict:
     meta = StreamingModel(OrtBackend(model)).info.metadata
     cfg = json.loads(meta.get("vcam.training_config", "{}"))
-    _, val_ids = split_identities(list(photo_identities(photos)), cfg.get("val_fraction", 0.2), cfg.get("seed", 0))
+    split = TrainConfig.from_record({**cfg, "photos": str(photos)})  # the model's split settings on these photos
+    _, val_ids = split_identities(list(photo_identities(photos)), split.val_fraction, split.data_rng_seed)
     attackers, judges = {name: make() for name, make in RECOGNISERS.items()}, PulseJudges()
 
     def deid() -> DeidFilter:

@@ -85,6 +85,16 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     init_from: str | None = None  # a run directory, checkpoint.pt or vcam-export ONNX whose AE weights training starts from
 
+    @classmethod
+    def from_record(cls, record: dict) -> TrainConfig:
+        """The config a run recorded (config.json, a model's ``vcam.training_config``), without the extra keys."""
+        return cls(**{f.name: record[f.name] for f in dataclasses.fields(cls) if f.name in record})
+
+    @property
+    def data_rng_seed(self) -> int:
+        """The seed of the split, clips and morphs: ``data_seed``, else ``seed``."""
+        return self.seed if self.data_seed is None else self.data_seed
+
 
 @dataclass
 class TrainClip:
@@ -126,7 +136,7 @@ def build_clips(cfg: TrainConfig) -> tuple[list[Clip], list[Clip], list[str]]:
     ``extra_photos`` (only ``extra_identities`` if given) are added to training only, and so are
     ``morph_identities`` morphs of two training identities each. All of it follows ``data_seed``
     (``seed`` if unset)."""
-    seed = cfg.seed if cfg.data_seed is None else cfg.data_seed
+    seed = cfg.data_rng_seed
     photos = photo_identities(Path(cfg.photos))
     train_ids, val_ids = split_identities(list(photos), cfg.val_fraction, seed)
     if cfg.extra_photos:

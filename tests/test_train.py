@@ -68,6 +68,9 @@ def test_data_seed_fixes_the_split_and_clips_while_seed_varies(tmp_path) -> None
     same, repeat, other = data(seed=3), data(seed=7, data_seed=3), data(seed=3, data_seed=4)
     assert same[:2] == repeat[:2] and all(np.array_equal(a, b) for a, b in zip(same[2], repeat[2], strict=True))
     assert len(same[2]) == len(other[2]) and not any(np.array_equal(a, b) for a, b in zip(same[2], other[2], strict=True))
+    # what a run recorded (its extra keys dropped) names the same data
+    assert TrainConfig.from_record({"photos": photos, "seed": 7, "data_seed": 3, "commit": "abc"}).data_rng_seed == 3
+    assert TrainConfig.from_record({"photos": photos, "seed": 7, "commit": "abc"}).data_rng_seed == 7
 
 
 def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
