@@ -102,3 +102,16 @@ def test_composite_mask_keeps_the_ae_change_only_where_the_runtime_pastes_it() -
     assert torch.equal(masked[..., 16:], free[..., 16:])
     masked[..., :16].sum().backward()
     assert all(p.grad is None or not p.grad.any() for p in ae.parameters())
+
+
+def test_bf16_training_pass_stays_close_to_float32_and_trains_every_weight() -> None:
+    torch.manual_seed(0)
+    ae = DeidAutoencoder(8, 16, residual=True)
+    clip = TrainClip(torch.rand(3, 8, 32, 32), torch.ones(1, 8, 32, 32, dtype=torch.float16), 0, "a")
+    video, full = protect(ae, [clip])
+    _, half = protect(ae, [clip], bf16=True)
+    change = (full - video).abs().mean()
+    assert half.dtype == torch.float32 and not torch.equal(half, full)  # it did run in bfloat16
+    assert (half - full).abs().mean() < 0.05 * change  # bfloat16 keeps ~3 digits of the AE's change
+    (half - video).square().mean().backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 and p.grad.any() for p in ae.parameters())
