@@ -177,7 +177,7 @@ class AnimatedPhotoSource(Source):
         # Sensor noise: a bank of noisy copies of the photo, one drawn at random per frame
         # (fresh Gaussian noise for a 720p frame would cost more than the rest of the frame).
         # Drawn from the seeded generator: OpenCV's own (cv2.randn) is process-global, so the noise
-        # would depend on whatever drew from it before.
+        # would depend on whatever drew from it before (and its scalar sigma reached only channel 0).
         self._noisy = [base + np.float32(1.5) * self._rng.standard_normal(base.shape, dtype=np.float32) for _ in range(8)]
         self._index = 0
 
