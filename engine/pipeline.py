@@ -280,7 +280,8 @@ class Pipeline:
         if not self.config.idle_without_viewers or self.sink.viewers != 0:
             self._unwatched_since, self.idle = None, False
         else:
-            self._unwatched_since = self._unwatched_since or now
+            if self._unwatched_since is None:
+                self._unwatched_since = now
             self.idle = now - self._unwatched_since >= self.config.idle_after_s
         if self.idle != was and self._capture is not None:
             (self._capture.suspend if self.idle else self._capture.resume)()
