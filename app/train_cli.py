@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             raise VcamError("clip_len must be divisible by 4 (PhysNet's temporal pooling)")
         if not isinstance(values.get("morph_identities", 0), int) or values.get("morph_identities", 0) < 0:
             raise VcamError("morph_identities must be a whole number >= 0")
+        if not isinstance(values.get("validate_every", 1), int) or values.get("validate_every", 1) < 1:
+            raise VcamError("validate_every must be a whole number >= 1")
         cfg = TrainConfig(**values)
 
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
@@ -67,11 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
             def log(r: dict) -> None:
                 sface = f", open-id SFace {r['open_id_sface']:.4f}" if "open_id_sface" in r else ""
+                val = (f" | val PSNR {r['val_psnr_db']:.1f} dB, SSIM {r['val_ssim']:.3f}, pulse r {r['val_bvp_r']:.3f}, "
+                       f"match dlib {r['val_dlib_match_rate']:.0%} / SFace {r['val_sface_match_rate']:.0%} (vs template "
+                       f"{r['val_dlib_template_match_rate']:.0%} / {r['val_sface_template_match_rate']:.0%})") if "val_psnr_db" in r else ""
                 console.print(f"epoch {r['epoch']}: total {r['total']:.4f} (rec {r['rec']:.4f}, id {r['id']:.4f}, open-id {r['open_id']:.4f}{sface}, "
-                              f"rppg {r['rppg']:.4f}) | val PSNR {r['val_psnr_db']:.1f} dB, SSIM {r['val_ssim']:.3f}, pulse r {r['val_bvp_r']:.3f}, "
-                              f"match dlib {r['val_dlib_match_rate']:.0%} / SFace {r['val_sface_match_rate']:.0%} (vs template "
-                              f"{r['val_dlib_template_match_rate']:.0%} / {r['val_sface_template_match_rate']:.0%}) | {r['seconds']:.0f} s",
-                              highlight=False, soft_wrap=True)
+                              f"rppg {r['rppg']:.4f}){val} | {r['seconds']:.0f} s", highlight=False, soft_wrap=True)
 
             def progress(epoch: int, step: int, steps: int) -> None:
                 bar.update(task, description=f"epoch {epoch + 1}/{cfg.epochs}", completed=step, total=steps)

@@ -84,6 +84,7 @@ class TrainConfig:
     seed: int = 0  # initialisation, batch order, frame sampling, jitter (and the data, unless data_seed is set)
     data_seed: int | None = None  # the identity split, the clips and the morphs; repeat runs on the same data vary only seed
     max_steps_per_epoch: int | None = None
+    validate_every: int = 1  # validate after every Nth epoch and after the last (~105 s each on the default data)
     init_from: str | None = None  # a run directory, checkpoint.pt or vcam-export ONNX whose AE weights training starts from
 
     @classmethod
@@ -377,7 +378,8 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
                 progress(epoch, steps, len(batches))
         steps = len(batches)
         record = {"epoch": epoch, "steps": steps, "seconds": round(time.monotonic() - t0, 1), "lr": sched.get_last_lr()[0], **{k: v / max(steps, 1) for k, v in sums.items()}}
-        record.update(validate(ae, judges, val_set, attackers, val_refs, cfg.composite_mask))
+        if (epoch + 1) % cfg.validate_every == 0 or epoch == cfg.epochs - 1:
+            record.update(validate(ae, judges, val_set, attackers, val_refs, cfg.composite_mask))
         with (out / "log.jsonl").open("a") as f:
             f.write(json.dumps(record) + "\n")
         torch.save({"ae": ae.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch}, ckpt)

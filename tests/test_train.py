@@ -43,6 +43,14 @@ def test_tiny_training_run_logs_checkpoints_and_resumes(tmp_path) -> None:
     assert json.loads((tmp_path / "run" / "config.json").read_text())["c1"] == 8
 
 
+def test_validate_every_skips_validation_but_never_after_the_last_epoch(tmp_path) -> None:
+    cfg = TrainConfig(photos=str(_photos(tmp_path)), out=str(tmp_path / "run"), clip_len=16, epochs=3, c1=8, c2=16, max_steps_per_epoch=1,
+                      val_fraction=0.25, validate_every=2)
+    train(cfg, log=lambda r: None)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert ["val_dlib_match_rate" in r for r in log] == [False, True, True] and all("rec" in r for r in log)
+
+
 def test_fine_tuning_starts_from_the_given_run_and_adds_the_sface_term(tmp_path) -> None:
     photos = _photos(tmp_path)
     base = TrainConfig(photos=str(photos), out=str(tmp_path / "base"), clip_len=16, epochs=1, c1=8, c2=16, max_steps_per_epoch=1, val_fraction=0.25)
@@ -80,10 +88,12 @@ def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
     (tmp_path / "init.toml").write_text('init_from = "no-such-run"\n')
     (tmp_path / "model.onnx").write_bytes(b"not a model")
     (tmp_path / "onnx.toml").write_text('init_from = "model.onnx"\n')
+    (tmp_path / "every.toml").write_text('validate_every = 0\n')
     for args, message in ((["--photos", str(tmp_path / "none")], "photo folder not found"), ([], "--photos is required"),
                           (["--photos", str(tmp_path), "--clip-len", "30"], "divisible by 4"),
                           (["--photos", str(tmp_path), "--config", "init.toml"], "init_from: no checkpoint"),
-                          (["--photos", str(tmp_path), "--config", "onnx.toml"], "model.onnx is not an ONNX file")):
+                          (["--photos", str(tmp_path), "--config", "onnx.toml"], "model.onnx is not an ONNX file"),
+                          (["--photos", str(tmp_path), "--config", "every.toml"], "validate_every must be a whole number")):
         res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", *args], capture_output=True, text=True, cwd=tmp_path)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
     assert not (tmp_path / "runs").exists()  # the default --out runs/default: an earlier run's config is not overwritten
