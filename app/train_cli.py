@@ -57,10 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             raise VcamError("--photos is required (a folder with one sub-folder of photos per identity)")
         if values.get("clip_len", 64) % 4:
             raise VcamError("clip_len must be divisible by 4 (PhysNet's temporal pooling)")
-        if not isinstance(values.get("morph_identities", 0), int) or values.get("morph_identities", 0) < 0:
-            raise VcamError("morph_identities must be a whole number >= 0")
-        if not isinstance(values.get("validate_every", 1), int) or values.get("validate_every", 1) < 1:
-            raise VcamError("validate_every must be a whole number >= 1")
+        for name, least in (("morph_identities", 0), ("validate_every", 1)):
+            if not isinstance(value := values.get(name, least), int) or value < least:
+                raise VcamError(f"{name} must be a whole number >= {least}")
         cfg = TrainConfig(**values)
 
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
