@@ -2,13 +2,18 @@
 
     vcam-train --photos <root>/<identity>/<photo>.jpg-folder --out runs/default [--config train.toml]
                [--extra-photos folder-or-manifest.json] [--epochs N] [--clip-len T] [--resume]
+    vcam-train --check runs/default-or-model.onnx [--strength 1 1.2] [--photos ...] [--config ...]
 
 The TOML file holds any ``TrainConfig`` field; command-line values override it. Prints one line
 per epoch (losses, validation PSNR / pulse correlation / dlib match rate); bad input is one line.
+``--check`` trains nothing: it runs the training's validation on the given weights, with the config
+they recorded (a run's config.json, an exported model's metadata) under the TOML and command-line
+values, and prints one JSON line per strength.
 """
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import tomllib
 from pathlib import Path
@@ -33,24 +38,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-seed", type=int, help="the identity split and the clips: repeat a run on the same data with another --seed")
     ap.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     ap.add_argument("--stop-after", type=int, metavar="EPOCH", help="stop after this epoch (0-based) keeping the full LR schedule; --resume continues")
+    ap.add_argument("--check", metavar="WEIGHTS", help="train nothing: validate these weights (run folder, checkpoint.pt or vcam-export ONNX) on the validation clips")
+    ap.add_argument("--strength", type=float, nargs="+", metavar="S", help="with --check: the runtime strengths to validate at (default 1)")
     args = ap.parse_args(argv)
     quiet_native_logs()
     console = Console()
     try:
-        from vcam.models.train import TrainConfig, train
+        from vcam.models.train import TrainConfig, check, recorded_config, train
     except ImportError as exc:
         return train_extra_missing("vcam-train", exc)
 
     def body() -> int:
-        values = {}
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        if args.strength is not None and (args.check is None or min(args.strength) < 0):
+            raise VcamError("--strength needs --check and values >= 0")
+        values = {k: v for k, v in recorded_config(args.check).items() if k in known} if args.check else {}
         if args.config:
             try:
-                values = tomllib.loads(args.config.read_text(encoding="utf-8"))
+                values.update(tomllib.loads(args.config.read_text(encoding="utf-8")))
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise VcamError(f"cannot read {args.config}: {exc}") from None
         values.update({k: v for k, v in {"photos": args.photos, "extra_photos": args.extra_photos, "out": args.out, "epochs": args.epochs,
                                          "clip_len": args.clip_len, "seed": args.seed, "data_seed": args.data_seed}.items() if v is not None})
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
         if unknown := sorted(set(values) - known):
             raise VcamError(f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
         if "photos" not in values:
@@ -61,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
             if not isinstance(value := values.get(name, least), int) or value < least:
                 raise VcamError(f"{name} must be a whole number >= {least}")
         cfg = TrainConfig(**values)
+        if args.check:
+            with console.status("checking (validation clips, attackers' references, one pass per strength)"):
+                records = check(cfg, args.check, tuple(args.strength or (1.0,)))
+            for r in records:
+                print(json.dumps(r), flush=True)
+            return 0
 
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=console, transient=True, disable=not console.is_terminal) as bar:

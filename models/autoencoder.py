@@ -127,16 +127,27 @@ def weights_sha256(model: nn.Module) -> str:
     return h.hexdigest()
 
 
+def _load_onnx(path: str | Path) -> onnx.ModelProto:
+    try:
+        return onnx.load(str(path))
+    except DecodeError:
+        raise ValueError(f"{path} is not an ONNX file") from None
+
+
+def onnx_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata of an ONNX file (``vcam-export`` writes ``vcam.arch``, ``vcam.training_config``, ...).
+
+    Raises ValueError if the file is not ONNX."""
+    return {p.key: p.value for p in _load_onnx(path).metadata_props}
+
+
 def from_onnx(path: str | Path) -> DeidAutoencoder:
     """The causal AE whose weights a ``vcam-export`` ONNX file (streaming or windowed) holds.
     Every conv's weight is found through its bias's name, reshaped from the streaming step's
     2-D layout where needed, and the result must hash to the file's ``vcam.weights_sha256``.
 
     Raises ValueError if the file is not such an export or its weights do not match its hash."""
-    try:
-        model = onnx.load(str(path))
-    except DecodeError:
-        raise ValueError(f"{path} is not an ONNX file") from None
+    model = _load_onnx(path)
     meta = {p.key: p.value for p in model.metadata_props}
     try:
         arch = json.loads(meta["vcam.arch"])

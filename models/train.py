@@ -39,7 +39,7 @@ from pytorch_msssim import ssim
 from vcam.engine.errors import VcamError
 from vcam.engine.identity import Embedder, FaceEmbedder, SFaceEmbedder
 
-from .autoencoder import DeidAutoencoder, from_onnx
+from .autoencoder import DeidAutoencoder, from_onnx, onnx_metadata
 from .data.morph import morph_identities
 from .data.synthetic import Clip, make_clip, photo_identities, split_identities
 from .dlib_resnet import DlibFaceNet
@@ -133,25 +133,28 @@ def source_commit() -> str:
     return res.stdout.strip() if res.returncode == 0 else "unknown"
 
 
-def build_clips(cfg: TrainConfig) -> tuple[list[Clip], list[Clip], list[str]]:
+def build_clips(cfg: TrainConfig, training: bool = True) -> tuple[list[Clip], list[Clip], list[str]]:
     """Identity-disjoint train/validation clips: ``photos`` is split; the identities of
     ``extra_photos`` (only ``extra_identities`` if given) are added to training only, and so are
     ``morph_identities`` morphs of two training identities each. All of it follows ``data_seed``
-    (``seed`` if unset)."""
+    (``seed`` if unset). ``training=False`` makes only the validation clips (the training list is
+    empty; the identities are the split's)."""
     seed = cfg.data_rng_seed
     photos = photo_identities(Path(cfg.photos))
     train_ids, val_ids = split_identities(list(photos), cfg.val_fraction, seed)
-    if cfg.extra_photos:
+    if cfg.extra_photos and training:
         extra = photo_identities(Path(cfg.extra_photos), cfg.extra_identities)
         if shared := sorted(set(extra) & set(photos)):
             raise VcamError(f"identity {shared[0]!r} is in both {cfg.photos} and {cfg.extra_photos}")
         photos.update(extra)
         train_ids = sorted([*train_ids, *extra])
-    morphs = morph_identities({i: photos[i] for i in train_ids}, cfg.morph_identities, seed) if cfg.morph_identities else {}
+    morphs = morph_identities({i: photos[i] for i in train_ids}, cfg.morph_identities, seed) if cfg.morph_identities and training else {}
     photos.update(morphs)
     train_ids = sorted([*train_ids, *morphs])
     train, val = [], []
     for ident, paths in photos.items():
+        if ident in train_ids and not training:
+            continue
         for i, path in enumerate(paths):
             for j in range(cfg.clips_per_photo):
                 clip = make_clip(path, ident, cfg.clip_len, seed=seed * 100_003 + zlib.crc32(f"{ident}/{i}/{j}".encode()) % 100_000)
@@ -180,18 +183,27 @@ class Judges:
                 self.centroids["sface"] = _per_label_mean(F.normalize(torch.cat(faces), dim=1), labels)
 
     def pulse(self, video: torch.Tensor) -> torch.Tensor:
-        """[B, 3, T, 128, 128] -> PhysNet pulse [B, T] at 32x32 (T divisible by 4)."""
-        return self.physnet(F.avg_pool3d(video, (1, 4, 4)))
+        """[B, 3, T, 128, 128] -> PhysNet pulse [B, T] (``physnet_pulse``)."""
+        return physnet_pulse(self.physnet, video)
 
 
-def protect(ae: DeidAutoencoder, batch: list[TrainClip], composite_mask: bool = False, bf16: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def physnet_pulse(physnet: PhysNet, video: torch.Tensor) -> torch.Tensor:
+    """[B, 3, T, 128, 128] in [0, 1] -> PhysNet pulse [B, T] at 32x32 (T divisible by 4)."""
+    return physnet(F.avg_pool3d(video, (1, 4, 4)))
+
+
+def protect(ae: DeidAutoencoder, batch: list[TrainClip], composite_mask: bool = False, bf16: bool = False,
+            strength: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """(original, protected) ``[B, 3, T, H, W]`` float32 of a batch; with ``composite_mask`` the AE's
     change counts only inside the compositor's face-oval mask, as the runtime pastes it; ``bf16``
-    runs the AE under bfloat16 autocast."""
+    runs the AE under bfloat16 autocast; ``strength`` scales the AE's change as the runtime's
+    strength does (``x + s * (AE(x) - x)``)."""
     video = torch.stack([c.video for c in batch])
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         out = ae(video)
     out = out.float()
+    if strength != 1.0:
+        out = video + strength * (out - video)
     if composite_mask:
         blend = torch.stack([c.blend for c in batch]).float()
         out = video + blend * (out - video)
@@ -267,24 +279,24 @@ def attacker_references(clips: list[TrainClip], attackers: dict[str, Embedder]) 
 
 
 @torch.no_grad()
-def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip], attackers: dict[str, Embedder],
-             refs: dict[str, list[tuple[str, np.ndarray]]], composite_mask: bool = False) -> dict[str, float]:
+def validate(ae: DeidAutoencoder, physnet: PhysNet, clips: list[TrainClip], attackers: dict[str, Embedder],
+             refs: dict[str, list[tuple[str, np.ndarray]]], composite_mask: bool = False, strength: float = 1.0) -> dict[str, float]:
     """PSNR, SSIM and PhysNet pulse correlation of the protected clips, and per attacker (the
     runtime's dlib and SFace on uint8 frames, each aligning the face itself) the share of every
     8th protected frame it matches with the original frame (``val_<name>_match_rate``) and with
     the identity's template, the mean of its original frames (``val_<name>_template_match_rate``);
-    ``refs`` is ``attacker_references(clips, attackers)``.
+    ``refs`` is ``attacker_references(clips, attackers)``; ``strength`` as in ``protect``.
     The attackers' own path matters: a fine-tuned model's SFace match on its own frames was 3 %
     through the training judges' chips, 35 % through cv2.warpAffine with the same matrix (SFace's
     face reached 18 % beyond the crop on a measured frame, where the judges repeated the protected edge)."""
     psnr, sim, corr = [], [], []
     protected: dict[str, list[np.ndarray]] = {name: [] for name in attackers}
     for c in clips:
-        video, out = protect(ae, [c], composite_mask)
+        video, out = protect(ae, [c], composite_mask, strength=strength)
         out = out.clamp(0, 1)
         psnr.append(float(10 * torch.log10(1 / F.mse_loss(out, video))))
         sim.append(float(ssim(frames(out), frames(video), data_range=1.0)))
-        corr.append(1 - float(negative_pearson(judges.pulse(out), judges.pulse(video))))
+        corr.append(1 - float(negative_pearson(physnet_pulse(physnet, out), physnet_pulse(physnet, video))))
         for name, descriptors in _descriptors(out, attackers).items():
             protected[name].extend(descriptors)
     metrics = {"val_psnr_db": float(np.mean(psnr)), "val_ssim": float(np.mean(sim)), "val_bvp_r": float(np.mean(corr))}
@@ -296,22 +308,64 @@ def validate(ae: DeidAutoencoder, judges: Judges, clips: list[TrainClip], attack
     return metrics
 
 
-def init_weights(path: str) -> tuple[dict[str, torch.Tensor], str]:
-    """The AE weights ``init_from`` names and the sha256 of the file they come from: a run
-    directory, its checkpoint.pt, or an ONNX file ``vcam-export`` wrote (e.g. a shipped model)."""
+def init_weights(path: str, role: str = "init_from") -> tuple[dict[str, torch.Tensor], str]:
+    """The AE weights ``path`` names and the sha256 of the file they come from: a run directory,
+    its checkpoint.pt, or an ONNX file ``vcam-export`` wrote (e.g. a shipped model). Errors start
+    with ``role``."""
     p = Path(path)
     file = p / "checkpoint.pt" if p.is_dir() else p
     if not file.is_file():
-        raise VcamError(f"init_from: no checkpoint at {file}")
+        raise VcamError(f"{role}: no checkpoint at {file}")
     data = file.read_bytes()
     if file.suffix == ".onnx":
         try:
             state = from_onnx(file).state_dict()
         except ValueError as exc:
-            raise VcamError(f"init_from: {exc}") from None
+            raise VcamError(f"{role}: {exc}") from None
     else:
         state = torch.load(io.BytesIO(data), weights_only=True)["ae"]
     return state, hashlib.sha256(data).hexdigest()
+
+
+def load_weights(ae: DeidAutoencoder, path: str, role: str = "init_from") -> str:
+    """Load ``init_weights(path)`` into ``ae`` and return the file's sha256; raises VcamError
+    (starting with ``role``) if the file is missing or holds another architecture."""
+    state, sha = init_weights(path, role)
+    try:
+        ae.load_state_dict(state)
+    except RuntimeError:
+        raise VcamError(f"{role}: {path} is not an AE of this config's c1/c2 ({ae.c1}/{ae.c2})") from None
+    return sha
+
+
+def recorded_config(path: str, role: str = "--check") -> dict:
+    """The training config the weights at ``path`` recorded: a run directory's (or its
+    checkpoint's) config.json, or a ``vcam-export`` ONNX file's ``vcam.training_config``;
+    ``{}`` if there is none. Raises VcamError (starting with ``role``) for a file that is not ONNX."""
+    p = Path(path)
+    if p.suffix == ".onnx" and p.is_file():
+        try:
+            return json.loads(onnx_metadata(p).get("vcam.training_config", "{}"))
+        except ValueError as exc:
+            raise VcamError(f"{role}: {exc}") from None
+    config = (p if p.is_dir() else p.parent) / "config.json"
+    return json.loads(config.read_text()) if config.is_file() else {}
+
+
+def check(cfg: TrainConfig, weights: str, strengths: tuple[float, ...] = (1.0,)) -> list[dict]:
+    """The training's validation (``validate``) of the AE weights ``weights`` names (as
+    ``init_weights``) on ``cfg``'s validation clips, once per strength, with the compositor's mask
+    if ``cfg.composite_mask``. Each record: weights, sha256, strength, composite_mask, clips and the
+    ``val_*`` metrics; the figures of a run's last logged validation at strength 1."""
+    ae = DeidAutoencoder(cfg.c1, cfg.c2, causal=True, residual=cfg.residual, residual_scale=cfg.residual_scale)
+    sha = load_weights(ae, weights, "--check")
+    _, val_clips, _ = build_clips(cfg, training=False)
+    val_set = _prepare(val_clips, [], None, None)
+    attackers: dict[str, Embedder] = {"dlib": FaceEmbedder(), "sface": SFaceEmbedder()}
+    refs = attacker_references(val_set, attackers)
+    physnet = PhysNet.pretrained("pure")
+    head = {"weights": weights, "sha256": sha, "composite_mask": cfg.composite_mask, "clips": len(val_set)}
+    return [{**head, "strength": s, **validate(ae, physnet, val_set, attackers, refs, cfg.composite_mask, s)} for s in strengths]
 
 
 def _epoch_order(n: int, batch: int, cap: int | None, gen: torch.Generator) -> list[list[int]]:
@@ -331,12 +385,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
     ae = DeidAutoencoder(cfg.c1, cfg.c2, causal=True, residual=cfg.residual, residual_scale=cfg.residual_scale)
     init = {}
     if cfg.init_from:
-        state, sha = init_weights(cfg.init_from)
-        try:
-            ae.load_state_dict(state)
-        except RuntimeError:
-            raise VcamError(f"init_from: {cfg.init_from} is not an AE of this config's c1/c2 ({cfg.c1}/{cfg.c2})") from None
-        init = {"init_sha256": sha}
+        init = {"init_sha256": load_weights(ae, cfg.init_from)}
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_clips, val_clips, train_ids = build_clips(cfg)
@@ -379,7 +428,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
         steps = len(batches)
         record = {"epoch": epoch, "steps": steps, "seconds": round(time.monotonic() - t0, 1), "lr": sched.get_last_lr()[0], **{k: v / max(steps, 1) for k, v in sums.items()}}
         if (epoch + 1) % cfg.validate_every == 0 or epoch == cfg.epochs - 1:
-            record.update(validate(ae, judges, val_set, attackers, val_refs, cfg.composite_mask))
+            record.update(validate(ae, judges.physnet, val_set, attackers, val_refs, cfg.composite_mask))
         with (out / "log.jsonl").open("a") as f:
             f.write(json.dumps(record) + "\n")
         torch.save({"ae": ae.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(), "gen": gen.get_state(), "epoch": epoch}, ckpt)

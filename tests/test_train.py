@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from conftest import LFW, need
@@ -93,7 +94,10 @@ def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
                           (["--photos", str(tmp_path), "--clip-len", "30"], "divisible by 4"),
                           (["--photos", str(tmp_path), "--config", "init.toml"], "init_from: no checkpoint"),
                           (["--photos", str(tmp_path), "--config", "onnx.toml"], "model.onnx is not an ONNX file"),
-                          (["--photos", str(tmp_path), "--config", "every.toml"], "validate_every must be a whole number")):
+                          (["--photos", str(tmp_path), "--config", "every.toml"], "validate_every must be a whole number"),
+                          (["--check", "model.onnx"], "--check: model.onnx is not an ONNX file"),
+                          (["--check", "no-such-run", "--photos", str(tmp_path)], "--check: no checkpoint at no-such-run"),
+                          (["--strength", "1", "--photos", str(tmp_path)], "--strength needs --check")):
         res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", *args], capture_output=True, text=True, cwd=tmp_path)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
     assert not (tmp_path / "runs").exists()  # the default --out runs/default: an earlier run's config is not overwritten
@@ -125,3 +129,27 @@ def test_bf16_training_pass_stays_close_to_float32_and_trains_every_weight() -> 
     assert (half - full).abs().mean() < 0.05 * change  # bfloat16 keeps ~3 digits of the AE's change
     (half - video).square().mean().backward()
     assert all(p.grad is not None and p.grad.dtype == torch.float32 and p.grad.any() for p in ae.parameters())
+
+
+def test_check_reproduces_the_runs_last_validation_from_the_run_and_its_export(tmp_path) -> None:
+    import math
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    cfg = TrainConfig(photos=str(_photos(tmp_path)), out=str(run), clip_len=16, epochs=1, c1=8, c2=16, max_steps_per_epoch=2, val_fraction=0.25)
+    train(cfg, log=lambda r: None)
+    logged = {k: v for k, v in json.loads((run / "log.jsonl").read_text()).items() if k.startswith("val_")}
+    model = tmp_path / "m.onnx"
+    exported = subprocess.run([sys.executable, "-m", "vcam.app.export_cli", "--checkpoint", str(run), "--out", str(model), "--streaming"],
+                              capture_output=True, text=True)
+    assert exported.returncode == 0, exported.stderr
+    for weights in (run, model):  # the config comes from what the weights recorded
+        res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", "--check", str(weights), "--strength", "1", "0"],
+                             capture_output=True, text=True, cwd=tmp_path)
+        assert res.returncode == 0, res.stderr
+        full, off = (json.loads(line) for line in res.stdout.splitlines())
+        assert {k: full[k] for k in logged} == pytest.approx(logged, rel=1e-5) and full["strength"] == 1.0
+        # strength 0 passes the original through: every attacker matches every frame
+        assert off["val_dlib_match_rate"] == off["val_sface_match_rate"] == 1.0 and math.isinf(off["val_psnr_db"])
+        assert off["clips"] == full["clips"] > 0 and not (tmp_path / "runs").exists()
