@@ -341,8 +341,11 @@ def load_weights(ae: DeidAutoencoder, path: str, role: str = "init_from") -> str
 def recorded_config(path: str, role: str = "--check") -> dict:
     """The training config the weights at ``path`` recorded: a run directory's (or its
     checkpoint's) config.json, or a ``vcam-export`` ONNX file's ``vcam.training_config``;
-    ``{}`` if there is none. Raises VcamError (starting with ``role``) for a file that is not ONNX."""
+    ``{}`` if there is none. Raises VcamError (starting with ``role``) if ``path`` does not exist
+    or is a file named .onnx that is not ONNX."""
     p = Path(path)
+    if not p.exists():
+        raise VcamError(f"{role}: no checkpoint at {path}")
     if p.suffix == ".onnx" and p.is_file():
         try:
             return json.loads(onnx_metadata(p).get("vcam.training_config", "{}"))

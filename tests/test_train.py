@@ -96,7 +96,7 @@ def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
                           (["--photos", str(tmp_path), "--config", "onnx.toml"], "model.onnx is not an ONNX file"),
                           (["--photos", str(tmp_path), "--config", "every.toml"], "validate_every must be a whole number"),
                           (["--check", "model.onnx"], "--check: model.onnx is not an ONNX file"),
-                          (["--check", "no-such-run", "--photos", str(tmp_path)], "--check: no checkpoint at no-such-run"),
+                          (["--check", "no-such-run"], "--check: no checkpoint at no-such-run"),
                           (["--strength", "1", "--photos", str(tmp_path)], "--strength needs --check")):
         res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", *args], capture_output=True, text=True, cwd=tmp_path)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
