@@ -92,6 +92,10 @@ class TrainConfig:
         """The config a run recorded (config.json, a model's ``vcam.training_config``), without the extra keys."""
         return cls(**{f.name: record[f.name] for f in dataclasses.fields(cls) if f.name in record})
 
+    def autoencoder(self) -> DeidAutoencoder:
+        """A fresh causal AE of this config's architecture (c1, c2, residual, residual_scale)."""
+        return DeidAutoencoder(self.c1, self.c2, causal=True, residual=self.residual, residual_scale=self.residual_scale)
+
     @property
     def data_rng_seed(self) -> int:
         """The seed of the split, clips and morphs: ``data_seed``, else ``seed``."""
@@ -360,7 +364,7 @@ def check(cfg: TrainConfig, weights: str, strengths: tuple[float, ...] = (1.0,))
     ``init_weights``) on ``cfg``'s validation clips, once per strength, with the compositor's mask
     if ``cfg.composite_mask``. Each record: weights, sha256, strength, composite_mask, clips and the
     ``val_*`` metrics; the figures of a run's last logged validation at strength 1."""
-    ae = DeidAutoencoder(cfg.c1, cfg.c2, causal=True, residual=cfg.residual, residual_scale=cfg.residual_scale)
+    ae = cfg.autoencoder()
     sha = load_weights(ae, weights, "--check")
     _, val_clips, _ = build_clips(cfg, training=False)
     val_set = _prepare(val_clips, [], None, None)
@@ -385,7 +389,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
     ``stop_after`` ends the run after that epoch (0-based) without changing the schedule, so a
     time-boxed run and a later ``resume`` give exactly the uninterrupted run."""
     out = Path(cfg.out)
-    ae = DeidAutoencoder(cfg.c1, cfg.c2, causal=True, residual=cfg.residual, residual_scale=cfg.residual_scale)
+    ae = cfg.autoencoder()
     init = {}
     if cfg.init_from:
         init = {"init_sha256": load_weights(ae, cfg.init_from)}
