@@ -4,7 +4,8 @@ image tensor (e.g. the AE's output) with ``grid_sample``, so gradients flow to t
 
 ``chip_transform`` returns the 2x3 matrix mapping chip pixel coordinates to image pixel
 coordinates; ``sample_chips`` applies it to ``[B, 3, H, W]`` images; ``jitter_transforms``
-perturbs the alignment slightly, as dlib's own landmarks would on a changed image.
+perturbs the alignment slightly, as dlib's own landmarks would on a changed image;
+``chip_shift`` measures how far one alignment is from another, in chip pixels.
 ``sface_transform`` is the same for SFace's 112x112 ArcFace-template faces.
 """
 from __future__ import annotations
@@ -77,3 +78,13 @@ def jitter_transforms(transforms: torch.Tensor, px: float, generator: torch.Gene
     jitter = torch.cat([rot, offset[:, :, None]], 2)  # chip -> chip
     a = transforms[:, :, :2]
     return torch.cat([a @ jitter[:, :, :2], (a @ jitter[:, :, 2:] + transforms[:, :, 2:])], 2)
+
+
+def chip_shift(reference: np.ndarray, other: np.ndarray, size: int = CHIP_SIZE) -> float:
+    """How far the chip ``other`` (2x3 chip -> image) is from ``reference``: the largest
+    displacement, in ``reference``'s chip pixels, of a 3x3 grid of chip points (corners, edge
+    midpoints, centre), so shifts, scalings and rotations all count."""
+    grid = np.array([[x, y, 1.0] for x in (0, (size - 1) / 2, size - 1) for y in (0, (size - 1) / 2, size - 1)]).T
+    back = np.linalg.inv(np.vstack([reference, [0.0, 0.0, 1.0]]))
+    moved = back @ np.vstack([other @ grid, np.ones(grid.shape[1])])
+    return float(np.abs(moved[:2] - grid[:2]).max())

@@ -359,6 +359,13 @@ def recorded_config(path: str, role: str = "--check") -> dict:
     return json.loads(config.read_text()) if config.is_file() else {}
 
 
+def validation_set(cfg: TrainConfig) -> list[TrainClip]:
+    """``cfg``'s validation clips as tensors, without alignment transforms (attackers align the
+    protected faces themselves)."""
+    _, val_clips, _ = build_clips(cfg, training=False)
+    return _prepare(val_clips, [], None, None)
+
+
 def check(cfg: TrainConfig, weights: str, strengths: tuple[float, ...] = (1.0,)) -> list[dict]:
     """The training's validation (``validate``) of the AE weights ``weights`` names (as
     ``init_weights``) on ``cfg``'s validation clips, once per strength, with the compositor's mask
@@ -366,8 +373,7 @@ def check(cfg: TrainConfig, weights: str, strengths: tuple[float, ...] = (1.0,))
     ``val_*`` metrics; the figures of a run's last logged validation at strength 1."""
     ae = cfg.autoencoder()
     sha = load_weights(ae, weights, "--check")
-    _, val_clips, _ = build_clips(cfg, training=False)
-    val_set = _prepare(val_clips, [], None, None)
+    val_set = validation_set(cfg)
     attackers: dict[str, Embedder] = {"dlib": FaceEmbedder(), "sface": SFaceEmbedder()}
     refs = attacker_references(val_set, attackers)
     physnet = PhysNet.pretrained("pure")

@@ -10,7 +10,7 @@ from conftest import LFW, need, read_rgb
 from vcam.engine.errors import ModelError
 from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
 from vcam.models.dlib_resnet import DlibFaceNet, read_dlib_weights
-from vcam.models.face_align import chip_transform, jitter_transforms, sample_chips
+from vcam.models.face_align import CHIP_SIZE, chip_shift, chip_transform, jitter_transforms, sample_chips
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,21 @@ def test_jittered_alignment_stays_the_same_face(lfw, net) -> None:
     with torch.no_grad():
         d = (net(sample_chips(image, moved)) - torch.from_numpy(ref)).norm(dim=1)
     assert d.max() < DLIB_THRESHOLD / 2 and d.min() > 0.0
+
+
+def test_chip_shift_is_the_largest_move_of_the_chip_grid(lfw) -> None:
+    """``chip_shift`` (benchmarks/alignment_shift.py): zero for the same alignment, the offset for a
+    shifted chip, the corners' move for a scaled one, on a real face's chip transform."""
+    _, img, box, _, _ = lfw["rows"][0]
+    tf = chip_transform(lfw["embedder"], img, box)
+
+    def moved(chip_to_chip: np.ndarray) -> np.ndarray:
+        return tf @ np.vstack([chip_to_chip, [0.0, 0.0, 1.0]])
+
+    assert chip_shift(tf, tf) == pytest.approx(0.0, abs=1e-9)
+    assert chip_shift(tf, moved(np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0]]))) == pytest.approx(2.0)
+    c = (CHIP_SIZE - 1) / 2
+    assert chip_shift(tf, moved(np.array([[1.04, 0.0, -0.04 * c], [0.0, 1.04, -0.04 * c]]))) == pytest.approx(0.04 * c)
 
 
 def test_missing_or_corrupt_weights_name_the_fix(tmp_path) -> None:
