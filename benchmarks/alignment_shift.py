@@ -23,7 +23,7 @@ import torch
 
 from vcam.engine.identity import FaceEmbedder
 from vcam.models.face_align import chip_shift, chip_transform, jitter_transforms
-from vcam.models.train import TrainConfig, load_weights, protect, recorded_config, validation_set
+from vcam.models.train import TrainConfig, attacker_frames, load_weights, protect, recorded_config, validation_set
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -42,17 +42,15 @@ def attacker_shifts(model: Path, photos: Path, strength: float) -> tuple[list[fl
     for clip in validation_set(cfg):
         with torch.no_grad():
             video, out = protect(ae, [clip], cfg.composite_mask, strength=strength)
-        for t in range(0, video.shape[2], 4):
-            images = [np.round(v[0, :, t].clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype(np.uint8) for v in (video, out)]
-            box = (0, 0, images[0].shape[1] - 1, images[0].shape[0] - 1)
-            shifts.append(chip_shift(*(chip_transform(embedder, im, box) for im in images)))
+        for original, protected in zip(attacker_frames(video, 4), attacker_frames(out.clamp(0, 1), 4), strict=True):
+            box = (0, 0, original.shape[1] - 1, original.shape[0] - 1)
+            shifts.append(chip_shift(chip_transform(embedder, original, box), chip_transform(embedder, protected, box)))
     return shifts, cfg.chip_jitter
 
 
 def jitter_shifts(px: float, n: int = 4000) -> list[float]:
     identity = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64).expand(n, 2, 3)
-    eye = np.eye(3)[:2]
-    return [chip_shift(eye, m) for m in jitter_transforms(identity, px, torch.Generator().manual_seed(0)).numpy()]
+    return [chip_shift(identity[0].numpy(), m) for m in jitter_transforms(identity, px, torch.Generator().manual_seed(0)).numpy()]
 
 
 def run(model: Path, photos: Path, strength: float, jitters: list[float]) -> dict:

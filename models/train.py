@@ -261,12 +261,17 @@ def _per_label_mean(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return torch.stack([x[labels == k].mean(0) for k in range(int(labels.max()) + 1)])
 
 
+def attacker_frames(video: torch.Tensor, every: int = 8) -> list[np.ndarray]:
+    """Every ``every``-th frame of ``[1, 3, T, H, W]`` in [0, 1] as an attacker sees it: uint8 RGB
+    ``[H, W, 3]`` (its face box is the whole crop)."""
+    return [(video[0, :, t].permute(1, 2, 0).contiguous().numpy() * 255).round().astype(np.uint8)
+            for t in range(0, video.shape[2], every)]
+
+
 def _descriptors(video: torch.Tensor, attackers: dict[str, Embedder]) -> dict[str, list[np.ndarray]]:
-    """Per attacker, the descriptors of every 8th frame of ``[1, 3, T, H, W]`` in [0, 1], each
-    frame as uint8 RGB with the whole crop as the face box."""
+    """Per attacker, the descriptors of ``attacker_frames(video)``, the whole crop as the face box."""
     out: dict[str, list[np.ndarray]] = {name: [] for name in attackers}
-    for t in range(0, video.shape[2], 8):
-        frame = (video[0, :, t].permute(1, 2, 0).contiguous().numpy() * 255).round().astype(np.uint8)
+    for frame in attacker_frames(video):
         for name, attacker in attackers.items():
             out[name].append(attacker.describe(frame, (0, 0, frame.shape[1] - 1, frame.shape[0] - 1)))
     return out
