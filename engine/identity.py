@@ -70,7 +70,9 @@ class FaceEmbedder(Embedder):
         return self._shape(image, dlib.rectangle(*map(int, box)))
 
     def chip(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """uint8 (150, 150, 3) RGB aligned face chip of the face in ``box``."""
+        """uint8 (150, 150, 3) RGB aligned face chip of the face in ``box`` (any memory layout: dlib
+        itself rejects views such as a transposed tensor's)."""
+        image = np.ascontiguousarray(image)
         return dlib.get_face_chip(image, self.shape(image, box), size=150, padding=0.25)
 
     def describe_chip(self, chip: np.ndarray) -> np.ndarray:

@@ -33,6 +33,16 @@ def test_recogniser_verifies_lfw10_pairs(make, lfw_faces) -> None:
     assert embedder.distance(desc[0], desc[0]) == pytest.approx(0.0, abs=1e-6)
 
 
+@pytest.mark.parametrize("make", [FaceEmbedder, SFaceEmbedder])
+def test_recogniser_takes_a_view_of_another_layout(make, lfw_faces) -> None:
+    """A channels-first tensor's transposed view (not C-contiguous) is described like its copy."""
+    embedder: Embedder = make()
+    _, img, box = lfw_faces[0]
+    view = np.ascontiguousarray(img.transpose(2, 0, 1)).transpose(1, 2, 0)
+    assert not view.flags.c_contiguous
+    assert embedder.distance(embedder.describe(view, box), embedder.describe(img, box)) == pytest.approx(0.0, abs=1e-6)
+
+
 def test_sface_aligns_to_the_arcface_template() -> None:
     img = read_rgb(FR_EXAMPLES / "obama.jpg")
     r = max(dlib.get_frontal_face_detector()(img, 1), key=lambda r: r.area())
