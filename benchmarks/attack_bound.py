@@ -27,8 +27,9 @@ import numpy as np
 import torch
 
 from vcam.engine.identity import Embedder, FaceEmbedder, SFaceEmbedder
+from vcam.models.attack import attack_dlib
 from vcam.models.dlib_resnet import DlibFaceNet
-from vcam.models.face_align import chip_transform, jitter_transforms, sample_chips
+from vcam.models.face_align import chip_transform
 from vcam.models.train import TrainConfig, attacker_frames, load_weights, protect, recorded_config, validation_set
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,36 +59,6 @@ def as_uint8(images: torch.Tensor) -> list[np.ndarray]:
     return attacker_frames(images.transpose(0, 1)[None], every=1)
 
 
-def attack(net: DlibFaceNet, originals: torch.Tensor, masks: torch.Tensor, psnr_db: float, steps: int,
-           jitter: float, draws: int, seed: int = 0) -> torch.Tensor:
-    """Attacked frames ``[N, 3, H, W]`` in [0, 1]: L2 PGD on the mask-limited change ``masks * delta``
-    within the PSNR budget (per frame), maximising the mean dlib-port distance to the original's
-    descriptor over ``draws`` alignments re-drawn by up to ``jitter`` chip pixels each step."""
-    gen = torch.Generator().manual_seed(seed)
-    boxes = [(0, 0, originals.shape[3] - 1, originals.shape[2] - 1)] * len(originals)
-    embedder = FaceEmbedder()
-    tf = torch.from_numpy(np.stack([chip_transform(embedder, im, b) for im, b in zip(as_uint8(originals), boxes, strict=True)])).float()
-    with torch.no_grad():
-        reference = net(sample_chips(originals * 255, tf))
-    radius = float(np.sqrt(originals[0].numel() * 10 ** (-psnr_db / 10)))
-    step = 2.5 * radius / steps
-    delta = torch.zeros_like(originals, requires_grad=True)
-    for _ in range(steps):
-        change = masks * delta
-        attacked = (originals + change).clamp(0, 1) * 255
-        tfs = jitter_transforms(tf.repeat(draws, 1, 1), jitter, gen)
-        emb = net(sample_chips(attacked.repeat(draws, 1, 1, 1), tfs))
-        loss = -(emb - reference.repeat(draws, 1)).norm(dim=1).mean()
-        grad, = torch.autograd.grad(loss, delta)
-        with torch.no_grad():
-            g = masks * grad
-            delta -= step * g / g.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None, None]
-            norm = (masks * delta).flatten(1).norm(dim=1)
-            delta *= (radius / norm.clamp_min(1e-12)).clamp(max=1.0)[:, None, None, None]
-    with torch.no_grad():
-        return (originals + masks * delta).clamp(0, 1)
-
-
 def judged(originals: torch.Tensor, protected: torch.Tensor, attackers: dict[str, Embedder]) -> dict[str, float]:
     """PSNR (uint8, crop) and per attacker the match rate against the original frame, each
     aligning the face itself; dlib's mean distance too."""
@@ -106,13 +77,18 @@ def judged(originals: torch.Tensor, protected: torch.Tensor, attackers: dict[str
 def run(model: Path, photos: Path, budgets: list[float], frames: int, steps: int, jitter: float, draws: int) -> dict:
     torch.manual_seed(0)
     originals, outputs, masks = last_frames(model, photos, frames)
-    attackers: dict[str, Embedder] = {"dlib": FaceEmbedder(), "sface": SFaceEmbedder()}
+    dlib = FaceEmbedder()
+    attackers: dict[str, Embedder] = {"dlib": dlib, "sface": SFaceEmbedder()}
     net = DlibFaceNet.from_file().eval()
-    for p in net.parameters():
-        p.requires_grad_(False)
+    box = (0, 0, originals.shape[3] - 1, originals.shape[2] - 1)
+    tf = torch.from_numpy(np.stack([chip_transform(dlib, im, box) for im in as_uint8(originals)])).float()
+
+    def attack(budget: float) -> torch.Tensor:
+        return attack_dlib(net, originals, tf, masks, budget, steps, jitter, draws, torch.Generator().manual_seed(0))
+
     return {"model_file": str(model), "frames": len(originals), "steps": steps, "jitter_px": jitter, "draws": draws,
             "model": judged(originals, outputs, attackers),
-            "attack": {str(b): judged(originals, attack(net, originals, masks, b, steps, jitter, draws), attackers) for b in budgets}}
+            "attack": {str(b): judged(originals, attack(b), attackers) for b in budgets}}
 
 
 def table(r: dict) -> str:

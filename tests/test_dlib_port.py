@@ -9,6 +9,7 @@ import torch
 from conftest import LFW, need, read_rgb
 from vcam.engine.errors import ModelError
 from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
+from vcam.models.attack import attack_dlib
 from vcam.models.dlib_resnet import DlibFaceNet, read_dlib_weights
 from vcam.models.face_align import CHIP_SIZE, chip_shift, chip_transform, jitter_transforms, sample_chips
 
@@ -98,6 +99,23 @@ def test_chip_shift_is_the_largest_move_of_the_chip_grid(lfw) -> None:
     assert chip_shift(tf, moved(np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0]]))) == pytest.approx(2.0)
     c = (CHIP_SIZE - 1) / 2
     assert chip_shift(tf, moved(np.array([[1.04, 0.0, -0.04 * c], [0.0, 1.04, -0.04 * c]]))) == pytest.approx(0.04 * c)
+
+
+def test_attack_stays_in_budget_and_mask_and_fools_dlibs_own_alignment(lfw, net) -> None:
+    """``attack_dlib`` (benchmarks/attack_bound.py) at 34 dB: PSNR at least the budget, nothing
+    changed outside the mask, and dlib itself (own landmarks) no longer matches the original."""
+    rows, embedder = lfw["rows"][::50], lfw["embedder"]
+    frames = torch.stack([torch.from_numpy(img).permute(2, 0, 1).float() / 255 for _, img, *_ in rows])
+    tf = torch.from_numpy(np.stack([chip_transform(embedder, img, box) for _, img, box, *_ in rows])).float()
+    masks = torch.zeros_like(frames[:, :1])
+    masks[..., 40:210, 40:210] = 1.0
+    attacked = attack_dlib(net, frames, tf, masks, psnr_db=34.0, steps=10, draws=1, generator=torch.Generator().manual_seed(0))
+    mse = ((attacked - frames) ** 2).flatten(1).mean(1)
+    assert (10 * torch.log10(1 / mse) >= 34.0 - 1e-3).all()
+    assert torch.equal(attacked * (1 - masks), frames * (1 - masks))
+    for (_, img, box, _, own), out in zip(rows, attacked, strict=True):
+        protected = (out.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        assert embedder.distance(embedder.describe(protected, box), own) > DLIB_THRESHOLD
 
 
 def test_missing_or_corrupt_weights_name_the_fix(tmp_path) -> None:
