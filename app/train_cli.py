@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stop-after", type=int, metavar="EPOCH", help="stop after this epoch (0-based) keeping the full LR schedule; --resume continues")
     ap.add_argument("--check", metavar="WEIGHTS", help="train nothing: validate these weights (run folder, checkpoint.pt or vcam-export ONNX) on the validation clips")
     ap.add_argument("--strength", type=float, nargs="+", metavar="S", help="with --check: the runtime strengths to validate at (default 1)")
+    ap.add_argument("--pattern-psnr", type=float, metavar="DB", help="learn a universal identity pattern within this PSNR budget instead of the AE: <out>/identity_pattern.npz (--filter pattern)")
+    ap.add_argument("--pattern-steps", type=int, default=300, metavar="N", help="with --pattern-psnr: optimisation steps (default 300)")
     args = ap.parse_args(argv)
     quiet_native_logs()
     console = Console()
@@ -47,6 +49,22 @@ def main(argv: list[str] | None = None) -> int:
         from vcam.models.train import TrainConfig, check, recorded_config, train
     except ImportError as exc:
         return train_extra_missing("vcam-train", exc)
+
+    def learn(cfg: TrainConfig) -> int:
+        from vcam.engine.identity_pattern import save_pattern
+        from vcam.models.pattern import learn_pattern
+
+        if args.pattern_steps < 1 or not 10.0 <= args.pattern_psnr <= 60.0:
+            raise VcamError("--pattern-psnr must be 10..60 dB and --pattern-steps >= 1")
+        with console.status("learning the identity pattern (clips, judges, steps)") as status:
+            pattern, record = learn_pattern(cfg, args.pattern_psnr, args.pattern_steps,
+                                            log=lambda r: status.update(f"step {r['step']}/{args.pattern_steps}: dlib distance {r['distance']:.3f} at {r['psnr_db']:.1f} dB"))
+        out = Path(cfg.out)
+        out.mkdir(parents=True, exist_ok=True)
+        save_pattern(out / "identity_pattern.npz", pattern, {**record, "training_config": dataclasses.asdict(cfg)})
+        print(json.dumps(record))
+        print(f"pattern: {out / 'identity_pattern.npz'}")
+        return 0
 
     def body() -> int:
         known = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -76,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             for r in records:
                 print(json.dumps(r), flush=True)
             return 0
+        if args.pattern_psnr is not None:
+            return learn(cfg)
 
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=console, transient=True, disable=not console.is_terminal) as bar:

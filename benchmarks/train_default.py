@@ -1,11 +1,11 @@
 """Validation report of the shipped de-identification model (issue #4 goals), in streaming mode
-through the runtime's own frame processing:
+through the runtime's own frame processing (``--model`` an AE ``.onnx`` or an identity pattern ``.npz``):
 
 * the identity-disjoint validation identities of the training split (real LFW photos of people
   never seen in training, each animated into a 10 s clip with an injected pulse), and
 * the real EVM face video (pulse ~52.7 bpm; its gallery is its own raw frames).
 
-    python benchmarks/train_default.py [--model engine/assets/deid_default.onnx] [--strength 1.5] [--auto-strength] [--json]
+    python benchmarks/train_default.py [--model engine/assets/deid_default.onnx | engine/assets/identity_pattern.npz] [--strength 1.5] [--auto-strength] [--json]
 
 Keys (validation split): ``dlib_match_rate`` (protected frames verified by dlib against the
 person's original photos; goal <= 0.05, raw frames ~1.0 as ``dlib_match_rate_raw``),
@@ -26,13 +26,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from vcam.engine.backends import OrtBackend
-from vcam.engine.filters import DeidFilter, OffFilter
-from vcam.engine.identity import RECOGNISERS
+from vcam.engine.filters import DeidFilter, FaceFilter, OffFilter, PatternFilter
+from vcam.engine.identity import RECOGNISERS, FaceEmbedder
+from vcam.engine.identity_pattern import load_pattern
 from vcam.engine.streaming_model import StreamingModel
 from vcam.models.data.synthetic import photo_identities, split_identities
 from vcam.models.evaluation.clips import EvalClip, photo_clips, video_clip
@@ -78,15 +80,21 @@ def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipRe
     }
 
 
+def protection(model: Path) -> tuple[dict, Callable[[], FaceFilter]]:
+    """(training config, filter factory) of a streaming AE (``.onnx``) or an identity pattern (``.npz``)."""
+    if model.suffix == ".npz":
+        pattern, meta = load_pattern(model)
+        embedder = FaceEmbedder()
+        return meta.get("training_config", {}), lambda: PatternFilter(pattern, embedder)
+    cfg = json.loads(StreamingModel(OrtBackend(model)).info.metadata.get("vcam.training_config", "{}"))
+    return cfg, lambda: DeidFilter(StreamingModel(OrtBackend(model, threads=2)))
+
+
 def run(model: Path, photos: Path, video: Path, strength: float = 1.0, auto_strength: bool = False) -> dict:
-    meta = StreamingModel(OrtBackend(model)).info.metadata
-    cfg = json.loads(meta.get("vcam.training_config", "{}"))
+    cfg, deid = protection(model)
     split = TrainConfig.from_record({**cfg, "photos": str(photos)})  # the model's split settings on these photos
     _, val_ids = split_identities(list(photo_identities(photos)), split.val_fraction, split.data_rng_seed)
     attackers, judges = {name: make() for name, make in RECOGNISERS.items()}, PulseJudges()
-
-    def deid() -> DeidFilter:
-        return DeidFilter(StreamingModel(OrtBackend(model, threads=2)))
 
     report: dict = {"model": str(model), "strength": strength, "auto_strength": auto_strength, "validation_identities": val_ids}
     for key, clips in (("validation", photo_clips(photos, val_ids)), ("evm", [video_clip(video)])):

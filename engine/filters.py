@@ -2,13 +2,15 @@
 
 ``deid`` runs the streaming AE with one temporal state per face track; ``blur`` (Gaussian
 sigma 12 px on the 128 px crop) and ``pixelate`` (10x10 blocks) are the paper's baselines;
+``pattern`` adds a learned universal identity pattern, warped onto each crop by dlib's 5-point
+alignment of that crop (``identity_pattern``; stateless, no change over time of its own);
 ``off`` returns the crop unchanged (protection off).
 
 ``strength`` (MIN_STRENGTH..MAX_STRENGTH, 1 = as trained) sets how strongly a protecting filter
 acts: the AE's perturbation is scaled by it; blur and pixelate get milder down to MIN_STRENGTH
 (sigma 12 -> 6 px, 10 -> 16 blocks) but never mix the raw face's detail back in, and stronger
 above 1 (sigma 15.75 px, 6 blocks at 1.5). Strengths outside the range are clamped: the raw face
-is ``off``. Amplifying the shipped AE's perturbation 1.5x cut dlib's match rate on unseen
+is ``off``. The pattern is scaled like the AE's perturbation. Amplifying the shipped AE's perturbation 1.5x cut dlib's match rate on unseen
 validation faces from 18 % to 0.8 % at 21.6 dB instead of 24.2; SFace 89 % -> 64 % (one run of
 benchmarks/train_default.py; model card).
 """
@@ -22,9 +24,11 @@ import numpy as np
 
 from .backends import choose_backend
 from .errors import ModelError
+from .identity import FaceEmbedder
+from .identity_pattern import DEFAULT_PATTERN, load_pattern, warp_pattern
 from .streaming_model import StreamingModel
 
-FILTERS = ("deid", "blur", "pixelate", "off")
+FILTERS = ("deid", "pattern", "blur", "pixelate", "off")
 MIN_STRENGTH = 0.2
 MAX_STRENGTH = 1.5
 
@@ -109,15 +113,36 @@ class DeidFilter(FaceFilter):
             del self._states[tid]
 
 
+class PatternFilter(FaceFilter):
+    """A universal identity pattern (``identity_pattern``) added to the face: each crop's own dlib
+    alignment places it, so it follows the face; the same change every frame."""
+
+    name = "pattern"
+    residual = True
+
+    def __init__(self, pattern: np.ndarray, embedder: FaceEmbedder | None = None) -> None:
+        self.pattern = np.ascontiguousarray(pattern, dtype=np.float32)
+        self.embedder = embedder or FaceEmbedder()
+
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+        h, w = crop.shape[:2]
+        landmarks_in = np.round(np.clip(crop, 0.0, 1.0) * 255).astype(np.uint8)
+        change = warp_pattern(self.pattern, self.embedder.chip_matrix(landmarks_in, (0, 0, w - 1, h - 1)), (w, h))
+        return np.clip(crop + np.float32(clamp_strength(strength)) * change, 0.0, 1.0)
+
+
 def make_filter(name: str, model: Path | None = None, backend: str = "auto", threads: int = 1, precision: str = "auto",
                 allow_untrained: bool = False) -> FaceFilter:
-    """Build a filter by name; ``deid`` loads ``model`` (raises ``ModelError`` if unusable)."""
+    """Build a filter by name; ``deid`` loads ``model``, ``pattern`` loads ``model`` if it is a
+    ``.npz`` pattern file, else the shipped one (raises ``ModelError`` if unusable)."""
     if name == "off":
         return OffFilter()
     if name == "blur":
         return BlurFilter()
     if name == "pixelate":
         return PixelateFilter()
+    if name == "pattern":
+        return PatternFilter(load_pattern(Path(model) if model is not None and Path(model).suffix == ".npz" else DEFAULT_PATTERN)[0])
     if name == "deid":
         if model is None or not Path(model).is_file():
             raise ModelError(f"filter 'deid' needs a trained model and none was found{f' at {model}' if model else ''}; train one with vcam-train, pass --model PATH, or use --filter blur")

@@ -24,6 +24,8 @@ from .backends import session_options
 from .errors import ModelError
 
 DLIB_THRESHOLD = 0.6
+CHIP_SIZE = 150  # dlib's aligned face chip: 150x150 px, padding 0.25
+CHIP_PADDING = 0.25
 
 
 def face_models_dir() -> Path:
@@ -73,7 +75,19 @@ class FaceEmbedder(Embedder):
         """uint8 (150, 150, 3) RGB aligned face chip of the face in ``box`` (any memory layout: dlib
         itself rejects views such as a transposed tensor's)."""
         image = np.ascontiguousarray(image)
-        return dlib.get_face_chip(image, self.shape(image, box), size=150, padding=0.25)
+        return dlib.get_face_chip(image, self.shape(image, box), size=CHIP_SIZE, padding=CHIP_PADDING)
+
+    def chip_matrix(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """float64 2x3 matrix mapping ``chip``'s pixel (x, y) to ``image``'s: the chip's corners land
+        on dlib's chip rectangle rotated by its angle about its centre (dlib's extract_image_chip)."""
+        details = dlib.get_face_chip_details(self.shape(np.ascontiguousarray(image), box), CHIP_SIZE, CHIP_PADDING)
+        r = details.rect
+        cx, cy = (r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2
+        sx, sy = (r.right() - r.left()) / (details.cols - 1), (r.bottom() - r.top()) / (details.rows - 1)
+        c, s = np.cos(details.angle), np.sin(details.angle)
+        rot = np.array([[c, -s], [s, c]]) @ np.diag([sx, sy])
+        centre_chip = np.array([(details.cols - 1) / 2, (details.rows - 1) / 2])
+        return np.hstack([rot, (np.array([cx, cy]) - rot @ centre_chip)[:, None]])
 
     def describe_chip(self, chip: np.ndarray) -> np.ndarray:
         """128-d descriptor of an aligned 150x150 face chip."""

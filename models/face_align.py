@@ -11,33 +11,17 @@ perturbs the alignment slightly, as dlib's own landmarks would on a changed imag
 from __future__ import annotations
 
 import cv2
-import dlib
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vcam.engine.identity import FaceEmbedder, SFaceEmbedder
+from vcam.engine.identity import CHIP_SIZE, FaceEmbedder, SFaceEmbedder
 
-CHIP_SIZE = 150
-CHIP_PADDING = 0.25
-
-
-def details_transform(details: "dlib.chip_details") -> np.ndarray:
-    """Chip (x, y) -> image (x, y) for dlib chip details: the chip's corners map onto the
-    detail rectangle's corners rotated by ``angle`` about its centre (dlib's extract_image_chip)."""
-    r = details.rect
-    cx, cy = (r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2
-    sx = (r.right() - r.left()) / (details.cols - 1)
-    sy = (r.bottom() - r.top()) / (details.rows - 1)
-    c, s = np.cos(details.angle), np.sin(details.angle)
-    rot = np.array([[c, -s], [s, c]]) @ np.diag([sx, sy])
-    centre_chip = np.array([(details.cols - 1) / 2, (details.rows - 1) / 2])
-    return np.hstack([rot, (np.array([cx, cy]) - rot @ centre_chip)[:, None]])
 
 
 def chip_transform(embedder: FaceEmbedder, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """2x3 chip -> image matrix of the face in ``box`` of ``image`` (uint8 RGB)."""
-    return details_transform(dlib.get_face_chip_details(embedder.shape(image, box), CHIP_SIZE, CHIP_PADDING))
+    """2x3 chip -> image matrix of the face in ``box`` of ``image`` (uint8 RGB): ``FaceEmbedder.chip_matrix``."""
+    return embedder.chip_matrix(image, box)
 
 
 def sface_transform(embedder: SFaceEmbedder, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import cv2
@@ -23,6 +24,16 @@ def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"test data not found: {path} (expected ../shared/data beside the repo)")
     return path
+
+
+def lfw_subset(root: Path, identities: int = 4, photos: int = 2) -> Path:
+    """``root/photos``: copies of the first ``photos`` photos of the first ``identities`` LFW-10 people."""
+    out = root / "photos"
+    for person in sorted(p for p in need(LFW).iterdir() if p.is_dir())[:identities]:
+        (out / person.name).mkdir(parents=True)
+        for photo in sorted(person.glob("*.jpg"))[:photos]:
+            shutil.copy(photo, out / person.name)
+    return out
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -1,30 +1,18 @@
 """A tiny but real training run: real photos, frozen dlib/PhysNet judges, checkpoints, resume."""
 import hashlib
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import LFW, need
+from conftest import lfw_subset
 from vcam.models.autoencoder import DeidAutoencoder
 from vcam.models.train import TrainClip, TrainConfig, build_clips, protect, train
 
 
-def _photos(tmp_path) -> Path:
-    """Two photos each of four LFW-10 identities."""
-    photos = tmp_path / "photos"
-    for person in sorted(p for p in need(LFW).iterdir() if p.is_dir())[:4]:
-        (photos / person.name).mkdir(parents=True)
-        for photo in sorted(person.glob("*.jpg"))[:2]:
-            shutil.copy(photo, photos / person.name)
-    return photos
-
-
 def test_tiny_training_run_logs_checkpoints_and_resumes(tmp_path) -> None:
-    photos = _photos(tmp_path)
+    photos = lfw_subset(tmp_path)
     cfg = TrainConfig(photos=str(photos), out=str(tmp_path / "run"), clip_len=16, epochs=1, c1=8, c2=16, max_steps_per_epoch=2, val_fraction=0.25)
     ckpt = train(cfg, log=lambda r: None)
     first = torch.load(ckpt, weights_only=True)
@@ -45,7 +33,7 @@ def test_tiny_training_run_logs_checkpoints_and_resumes(tmp_path) -> None:
 
 
 def test_validate_every_skips_validation_but_never_after_the_last_epoch(tmp_path) -> None:
-    cfg = TrainConfig(photos=str(_photos(tmp_path)), out=str(tmp_path / "run"), clip_len=16, epochs=3, c1=8, c2=16, max_steps_per_epoch=1,
+    cfg = TrainConfig(photos=str(lfw_subset(tmp_path)), out=str(tmp_path / "run"), clip_len=16, epochs=3, c1=8, c2=16, max_steps_per_epoch=1,
                       val_fraction=0.25, validate_every=2)
     train(cfg, log=lambda r: None)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
@@ -53,7 +41,7 @@ def test_validate_every_skips_validation_but_never_after_the_last_epoch(tmp_path
 
 
 def test_fine_tuning_starts_from_the_given_run_and_adds_the_sface_term(tmp_path) -> None:
-    photos = _photos(tmp_path)
+    photos = lfw_subset(tmp_path)
     base = TrainConfig(photos=str(photos), out=str(tmp_path / "base"), clip_len=16, epochs=1, c1=8, c2=16, max_steps_per_epoch=1, val_fraction=0.25)
     base_ckpt = train(base, log=lambda r: None)
     # lr 0: the fine-tuned weights are the initial ones, so they must be the base run's
@@ -68,7 +56,7 @@ def test_fine_tuning_starts_from_the_given_run_and_adds_the_sface_term(tmp_path)
 
 
 def test_data_seed_fixes_the_split_and_clips_while_seed_varies(tmp_path) -> None:
-    photos = str(_photos(tmp_path))
+    photos = str(lfw_subset(tmp_path))
 
     def data(**seeds: int) -> tuple:
         train_clips, val_clips, ids = build_clips(TrainConfig(photos=photos, clip_len=8, val_fraction=0.25, **seeds))
@@ -97,7 +85,8 @@ def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
                           (["--photos", str(tmp_path), "--config", "every.toml"], "validate_every must be a whole number"),
                           (["--check", "model.onnx"], "--check: model.onnx is not an ONNX file"),
                           (["--check", "no-such-run"], "--check: no checkpoint at no-such-run"),
-                          (["--strength", "1", "--photos", str(tmp_path)], "--strength needs --check")):
+                          (["--strength", "1", "--photos", str(tmp_path)], "--strength needs --check"),
+                          (["--photos", str(tmp_path), "--pattern-psnr", "5"], "--pattern-psnr must be 10..60 dB")):
         res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", *args], capture_output=True, text=True, cwd=tmp_path)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
     assert not (tmp_path / "runs").exists()  # the default --out runs/default: an earlier run's config is not overwritten
@@ -137,7 +126,7 @@ def test_check_reproduces_the_runs_last_validation_from_the_run_and_its_export(t
     import sys
 
     run = tmp_path / "run"
-    cfg = TrainConfig(photos=str(_photos(tmp_path)), out=str(run), clip_len=16, epochs=1, c1=8, c2=16, max_steps_per_epoch=2, val_fraction=0.25)
+    cfg = TrainConfig(photos=str(lfw_subset(tmp_path)), out=str(run), clip_len=16, epochs=1, c1=8, c2=16, max_steps_per_epoch=2, val_fraction=0.25)
     train(cfg, log=lambda r: None)
     logged = {k: v for k, v in json.loads((run / "log.jsonl").read_text()).items() if k.startswith("val_")}
     model = tmp_path / "m.onnx"

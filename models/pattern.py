@@ -1,0 +1,76 @@
+"""Learning a universal identity pattern (``vcam.engine.identity_pattern``): one change in dlib's
+150x150 face-chip frame that, warped onto every training face by its own alignment and kept
+within a PSNR budget on the crop, pushes dlib's descriptor of each as far as possible from the
+original's (the mean distance, under random re-alignment as an attacker's own landmarks give).
+
+    pattern, record = learn_pattern(cfg, psnr_db=30.0, steps=300)
+
+The faces are every 8th frame of ``cfg``'s training clips (its split, extra identities,
+``clips_per_photo``, ``chip_jitter``, ``composite_mask``, ``seed``); validation identities are
+never seen.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from vcam.engine.identity import CHIP_SIZE, FaceEmbedder
+
+from .dlib_resnet import DlibFaceNet
+from .face_align import jitter_transforms, sample_chips
+from .train import TrainConfig, _prepare, build_clips, source_commit
+
+
+def _inverse(chip_to_image: torch.Tensor) -> torch.Tensor:
+    """[B, 2, 3] chip -> image matrices -> image -> chip."""
+    full = torch.cat([chip_to_image, torch.tensor([[[0.0, 0.0, 1.0]]], dtype=chip_to_image.dtype).expand(len(chip_to_image), 1, 3)], 1)
+    return torch.linalg.inv(full)[:, :2]
+
+
+def paste(pattern: torch.Tensor, chip_to_image: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """``pattern`` [1, 3, 150, 150] warped onto crops by their chip -> crop matrices [B, 2, 3],
+    zero beyond the chip, times ``masks`` [B, 1, H, W]: the change [B, 3, H, W] (differentiable)."""
+    p = pattern.expand(len(chip_to_image), -1, -1, -1)
+    return masks * sample_chips(p, _inverse(chip_to_image), masks.shape[-1], outside=torch.zeros_like(p))
+
+
+def learn_pattern(cfg: TrainConfig, psnr_db: float, steps: int = 300, batch: int = 32, lr: float = 2e-3,
+                  log: Callable[[dict], None] | None = None) -> tuple[np.ndarray, dict]:
+    """(float32 (150, 150, 3) RGB pattern, record): Adam on the pattern, ``batch`` random training
+    faces per step, rescaled after each step so the mean squared change of a batch's crops stays
+    within ``psnr_db``; ``log`` gets {step, distance, psnr_db} every 25 steps."""
+    t0 = time.monotonic()
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    clips, _, ids = build_clips(cfg)
+    train = _prepare(clips, ids, FaceEmbedder(), None)
+    frames = torch.stack([c.video[:, t] for c in train for t in range(0, c.video.shape[1], 8)])
+    masks = torch.stack([c.blend[:, t].float() if cfg.composite_mask else torch.ones_like(c.blend[:, t], dtype=torch.float32)
+                         for c in train for t in range(0, c.video.shape[1], 8)])
+    chip_tf = torch.stack([c.chip_tf[t] for c in train for t in range(0, c.video.shape[1], 8)])
+    net = DlibFaceNet.from_file().eval()
+    with torch.no_grad():
+        reference = torch.cat([net(sample_chips(frames[i:i + 64] * 255, chip_tf[i:i + 64])) for i in range(0, len(frames), 64)])
+    budget = frames[0].numel() * 10 ** (-psnr_db / 10)  # squared L2 norm of a crop's change
+    pattern = torch.zeros(1, 3, CHIP_SIZE, CHIP_SIZE, requires_grad=True)
+    opt = torch.optim.Adam([pattern], lr=lr)
+    for step in range(steps):
+        idx = torch.randint(len(frames), (batch,), generator=gen)
+        change = paste(pattern, chip_tf[idx], masks[idx])
+        out = (frames[idx] + change).clamp(0, 1) * 255
+        distance = (net(sample_chips(out, jitter_transforms(chip_tf[idx], cfg.chip_jitter, gen))) - reference[idx]).norm(dim=1).mean()
+        opt.zero_grad()
+        (-distance).backward()
+        opt.step()
+        with torch.no_grad():
+            energy = float((change ** 2).flatten(1).sum(1).mean())
+            if energy > budget:
+                pattern *= (budget / energy) ** 0.5
+        if log is not None and step % 25 == 0:
+            log({"step": step, "distance": distance.item(), "psnr_db": float(10 * np.log10(frames[0].numel() / max(energy, 1e-12)))})
+    record = {"psnr_db": psnr_db, "steps": steps, "batch": batch, "lr": lr, "train_faces": len(frames), "train_identities": len(ids),
+              "minutes": round((time.monotonic() - t0) / 60, 1), "commit": source_commit()}
+    return pattern.detach()[0].permute(1, 2, 0).numpy().copy(), record

@@ -1,0 +1,111 @@
+"""The universal identity pattern: its file, how the filter places it on a face, learning it, and
+the shipped one against dlib on unseen real faces."""
+import numpy as np
+import pytest
+import torch
+
+from conftest import EVM_VIDEO, LFW, lfw_subset, need, read_rgb, read_video
+from vcam.engine.errors import ModelError
+from vcam.engine.filters import PatternFilter, make_filter
+from vcam.engine.frames import Frame
+from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
+from vcam.engine.identity_pattern import DEFAULT_PATTERN, load_pattern, save_pattern
+from vcam.engine.pipeline import Pipeline, PipelineConfig
+from vcam.engine.sinks import NullSink
+from vcam.engine.sources import VideoFileSource
+from vcam.models.data.synthetic import make_clip
+from vcam.models.pattern import learn_pattern, paste
+from vcam.models.train import TrainConfig
+
+VALIDATION = ("George_W_Bush", "Hugo_Chavez")  # default.toml's and pattern.toml's unseen identities
+
+
+def test_pattern_file_round_trips_and_bad_files_name_the_file(tmp_path) -> None:
+    pattern = np.random.default_rng(0).normal(0, 0.05, (150, 150, 3)).astype(np.float32)
+    save_pattern(tmp_path / "p.npz", pattern, {"psnr_db": 30.0})
+    back, meta = load_pattern(tmp_path / "p.npz")
+    assert meta == {"psnr_db": 30.0} and back.dtype == np.float32 and np.abs(back - pattern).max() < 1e-3
+    save_pattern(tmp_path / "small.npz", pattern[:100], {})
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    for name, message in (("none.npz", "cannot read identity pattern"), ("junk.npz", "cannot read identity pattern"), ("small.npz", r"expected \(150, 150, 3\)")):
+        with pytest.raises(ModelError, match=message) as err:
+            load_pattern(tmp_path / name)
+        assert name in str(err.value)
+
+
+def test_filter_places_the_pattern_on_the_face_and_scales_it() -> None:
+    """A marker in the chip frame lands on the same spot of the face wherever the face is in the crop."""
+    img = read_rgb(need(LFW) / "Tony_Blair" / "Tony_Blair_0001.jpg").astype(np.float32) / 255
+    pattern = np.zeros((150, 150, 3), np.float32)
+    pattern[55:65, 40:50] = 0.3  # around the left eye
+    f = PatternFilter(pattern)
+    a, b = img[40:200, 40:200], img[50:210, 45:205]  # the face moved up 10 and left 5 px in b
+
+    def centre(crop: np.ndarray, strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        change = f.process(crop, 0, strength) - crop
+        ys, xs = np.nonzero(change.sum(-1) > 0.05)
+        return np.array([ys.mean(), xs.mean()]), change
+
+    (ca, change_a), (cb, _) = centre(a), centre(b)
+    assert np.abs((ca - cb) - [10, 5]).max() < 1.5
+    _, half = centre(a, 0.5)
+    inside = (change_a.sum(-1) > 0.3) & (a.max(-1) < 0.6)  # unclipped marker pixels
+    assert inside.sum() > 20 and np.allclose(half[inside], change_a[inside] / 2, atol=0.01)
+
+
+def test_make_filter_loads_the_shipped_or_a_given_pattern(tmp_path) -> None:
+    assert isinstance(make_filter("pattern"), PatternFilter)
+    save_pattern(tmp_path / "mine.npz", np.full((150, 150, 3), 0.01, np.float32), {})
+    assert make_filter("pattern", tmp_path / "mine.npz").pattern.max() == pytest.approx(0.01, abs=1e-4)
+    with pytest.raises(ModelError, match="mine2.npz"):
+        make_filter("pattern", tmp_path / "mine2.npz")
+
+
+def test_learning_keeps_the_budget_and_moves_the_training_faces(tmp_path) -> None:
+    photos = lfw_subset(tmp_path, identities=3)
+    cfg = TrainConfig(photos=str(photos), out=str(tmp_path / "run"), clip_len=8, val_fraction=0.34, chip_jitter=2.0, composite_mask=True)
+    pattern, record = learn_pattern(cfg, psnr_db=30.0, steps=12, batch=4, lr=5e-3)
+    assert pattern.shape == (150, 150, 3) and record["train_identities"] == 2 and record["train_faces"] == 4
+    clip = make_clip(sorted((photos / sorted(p.name for p in photos.iterdir())[0]).glob("*.jpg"))[0], "x", 8)
+    frame, mask = torch.from_numpy(clip.frames[0]).permute(2, 0, 1)[None], torch.from_numpy(clip.blend[0]).float()[None, None]
+    tf = torch.from_numpy(FaceEmbedder().chip_matrix((clip.frames[0] * 255).round().astype(np.uint8), (0, 0, 127, 127))).float()[None]
+    change = paste(torch.from_numpy(pattern).permute(2, 0, 1)[None], tf, mask)
+    assert 10 * np.log10(1 / float((change ** 2).mean())) > 29.0  # the budget, up to the batch mean's spread
+    assert float(change.abs().max()) > 0.01
+
+
+def test_shipped_pattern_hides_unseen_faces_from_dlib() -> None:
+    """Runtime tracker crops of the validation identities' real photos, the shipped pattern as the
+    filter pastes it: dlib, aligning each face itself, matches few to the unprotected crop."""
+    f, dlib = make_filter("pattern"), FaceEmbedder()
+    assert load_pattern(DEFAULT_PATTERN)[1]["training_config"]["val_fraction"] == 0.2
+    distances, psnrs = [], []
+    for person in VALIDATION:
+        for photo in sorted((need(LFW) / person).glob("*.jpg")):
+            clip = make_clip(photo, person, 4)
+            if clip is None:
+                continue
+            crop, blend = clip.frames[0], clip.blend[0].astype(np.float32)[..., None]
+            out = crop + blend * (f.process(crop, 0) - crop)  # as the compositor pastes a residual filter
+            raw, prot = ((x * 255).round().astype(np.uint8) for x in (crop, out))
+            distances.append(dlib.distance(dlib.describe(raw, (0, 0, 127, 127)), dlib.describe(prot, (0, 0, 127, 127))))
+            psnrs.append(10 * np.log10(1 / np.mean((out - crop) ** 2)))
+    assert len(distances) >= 16
+    assert np.mean(np.array(distances) < DLIB_THRESHOLD) <= 0.1
+    assert np.mean(psnrs) >= 29.0
+
+
+def test_pipeline_pastes_the_pattern_only_on_the_face_of_a_real_video() -> None:
+    """The real EVM face video through the runtime: dlib no longer matches the output face to the
+    raw one, and the frame away from the face box is untouched."""
+    frames, dlib = read_video(need(EVM_VIDEO), limit=3), FaceEmbedder()
+    config = PipelineConfig(rppg=False, identity=False)
+    with Pipeline(VideoFileSource(need(EVM_VIDEO)), NullSink(), make_filter("pattern"), config) as p:
+        for i, raw in enumerate(frames):
+            result = p.process(Frame(i, i / 30, raw))
+            assert result.fallback is None and len(result.faces) == 1
+            x0, y0, x1, y1 = result.faces[0].box
+            assert dlib.distance(dlib.describe(raw, (x0, y0, x1, y1)), dlib.describe(result.output, (x0, y0, x1, y1))) > DLIB_THRESHOLD
+            outside = np.ones(raw.shape[:2], bool)
+            outside[max(0, y0 - 2):y1 + 3, max(0, x0 - 2):x1 + 3] = False
+            assert np.array_equal(result.output[outside], raw[outside])
