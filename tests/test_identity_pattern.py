@@ -1,5 +1,8 @@
 """The universal identity pattern: its file, how the filter places it on a face, learning it, and
 the shipped one against dlib on unseen real faces."""
+import tomllib
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -74,11 +77,18 @@ def test_learning_keeps_the_budget_and_moves_the_training_faces(tmp_path) -> Non
     assert float(change.abs().max()) > 0.01
 
 
+def test_shipped_pattern_was_learned_with_the_committed_config() -> None:
+    """The card's reproduce command uses models/configs/pattern.toml and --pattern-psnr 30."""
+    meta = load_pattern(DEFAULT_PATTERN)[1]
+    committed = tomllib.loads((Path(__file__).resolve().parents[1] / "models" / "configs" / "pattern.toml").read_text())
+    assert {k: meta["training_config"][k] for k in committed} == committed
+    assert (meta["psnr_db"], meta["steps"]) == (30.0, 300)
+
+
 def test_shipped_pattern_hides_unseen_faces_from_dlib() -> None:
     """Runtime tracker crops of the validation identities' real photos, the shipped pattern as the
     filter pastes it: dlib, aligning each face itself, matches few to the unprotected crop."""
     f, dlib = make_filter("pattern"), FaceEmbedder()
-    assert load_pattern(DEFAULT_PATTERN)[1]["training_config"]["val_fraction"] == 0.2
     distances, psnrs = [], []
     for person in VALIDATION:
         for photo in sorted((need(LFW) / person).glob("*.jpg")):
