@@ -144,6 +144,8 @@ def make_filter(name: str, model: Path | None = None, backend: str = "auto", thr
     if name == "pattern":
         return PatternFilter(load_pattern(Path(model) if model is not None and Path(model).suffix == ".npz" else DEFAULT_PATTERN)[0])
     if name == "deid":
+        if model is not None and Path(model).suffix == ".npz":
+            raise ModelError(f"{model} is an identity pattern, not an AE model; use --filter pattern with it")
         if model is None or not Path(model).is_file():
             raise ModelError(f"filter 'deid' needs a trained model and none was found{f' at {model}' if model else ''}; train one with vcam-train, pass --model PATH, or use --filter blur")
         return DeidFilter(StreamingModel(choose_backend(backend, Path(model), threads, precision)), allow_untrained)

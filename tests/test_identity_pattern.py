@@ -62,6 +62,8 @@ def test_make_filter_loads_the_shipped_or_a_given_pattern(tmp_path) -> None:
     assert make_filter("pattern", tmp_path / "mine.npz").pattern.max() == pytest.approx(0.01, abs=1e-4)
     with pytest.raises(ModelError, match="mine2.npz"):
         make_filter("pattern", tmp_path / "mine2.npz")
+    with pytest.raises(ModelError, match="is an identity pattern, not an AE model; use --filter pattern"):
+        make_filter("deid", tmp_path / "mine.npz")
 
 
 def test_learning_keeps_the_budget_and_moves_the_training_faces(tmp_path) -> None:
