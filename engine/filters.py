@@ -3,7 +3,7 @@
 ``deid`` runs the streaming AE with one temporal state per face track; ``blur`` (Gaussian
 sigma 12 px on the 128 px crop) and ``pixelate`` (10x10 blocks) are the paper's baselines;
 ``pattern`` adds a learned universal identity pattern, warped onto each crop by dlib's 5-point
-alignment of that crop (``identity_pattern``; stateless, no change over time of its own);
+alignment of that crop, smoothed per track (``identity_pattern``; no change over time of its own);
 ``off`` returns the crop unchanged (protection off).
 
 ``strength`` (MIN_STRENGTH..MAX_STRENGTH, 1 = as trained) sets how strongly a protecting filter
@@ -115,20 +115,32 @@ class DeidFilter(FaceFilter):
 
 class PatternFilter(FaceFilter):
     """A universal identity pattern (``identity_pattern``) added to the face: each crop's own dlib
-    alignment places it, so it follows the face; the same change every frame."""
+    alignment places it, so it follows the face. The alignment is smoothed per track
+    (exponentially, ``smoothing`` of the previous frame's), since dlib's landmarks jitter by
+    fractions of a pixel from frame to frame and a jittering fine pattern flickers."""
 
     name = "pattern"
     residual = True
 
-    def __init__(self, pattern: np.ndarray, embedder: FaceEmbedder | None = None) -> None:
+    def __init__(self, pattern: np.ndarray, embedder: FaceEmbedder | None = None, smoothing: float = 0.8) -> None:
         self.pattern = np.ascontiguousarray(pattern, dtype=np.float32)
         self.embedder = embedder or FaceEmbedder()
+        self.smoothing = smoothing
+        self._placement: dict[int, np.ndarray] = {}
 
     def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
         h, w = crop.shape[:2]
         landmarks_in = np.round(np.clip(crop, 0.0, 1.0) * 255).astype(np.uint8)
-        change = warp_pattern(self.pattern, self.embedder.chip_matrix(landmarks_in, (0, 0, w - 1, h - 1)), (w, h))
+        placement = self.embedder.chip_matrix(landmarks_in, (0, 0, w - 1, h - 1))
+        if (previous := self._placement.get(track_id)) is not None:
+            placement = self.smoothing * previous + (1 - self.smoothing) * placement
+        self._placement[track_id] = placement
+        change = warp_pattern(self.pattern, placement, (w, h))
         return np.clip(crop + np.float32(clamp_strength(strength)) * change, 0.0, 1.0)
+
+    def forget(self, live_ids: set[int]) -> None:
+        for tid in set(self._placement) - live_ids:
+            del self._placement[tid]
 
 
 def make_filter(name: str, model: Path | None = None, backend: str = "auto", threads: int = 1, precision: str = "auto",

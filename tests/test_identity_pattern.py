@@ -36,22 +36,28 @@ def test_pattern_file_round_trips_and_bad_files_name_the_file(tmp_path) -> None:
         assert name in str(err.value)
 
 
-def test_filter_places_the_pattern_on_the_face_and_scales_it() -> None:
-    """A marker in the chip frame lands on the same spot of the face wherever the face is in the crop."""
+def test_filter_places_the_pattern_on_the_face_smooths_and_scales_it() -> None:
+    """A marker in the chip frame lands on the same spot of the face wherever the face is in the
+    crop; within a track the placement follows gradually (smoothing), a new track at once."""
     img = read_rgb(need(LFW) / "Tony_Blair" / "Tony_Blair_0001.jpg").astype(np.float32) / 255
     pattern = np.zeros((150, 150, 3), np.float32)
     pattern[55:65, 40:50] = 0.3  # around the left eye
     f = PatternFilter(pattern)
     a, b = img[40:200, 40:200], img[50:210, 45:205]  # the face moved up 10 and left 5 px in b
 
-    def centre(crop: np.ndarray, strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-        change = f.process(crop, 0, strength) - crop
+    def centre(crop: np.ndarray, track: int, strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        change = f.process(crop, track, strength) - crop
         ys, xs = np.nonzero(change.sum(-1) > 0.05)
         return np.array([ys.mean(), xs.mean()]), change
 
-    (ca, change_a), (cb, _) = centre(a), centre(b)
+    (ca, change_a), (cb, _) = centre(a, 1), centre(b, 2)
     assert np.abs((ca - cb) - [10, 5]).max() < 1.5
-    _, half = centre(a, 0.5)
+    lagging, _ = centre(b, 1)  # track 1 saw the face at a's place: 80 % of the way stays there
+    assert np.abs((ca - lagging) - 0.2 * np.array([10, 5])).max() < 1.0
+    f.forget({2})
+    fresh, _ = centre(b, 1)
+    assert np.abs(fresh - cb).max() < 0.5
+    _, half = centre(a, 3, 0.5)
     inside = (change_a.sum(-1) > 0.3) & (a.max(-1) < 0.6)  # unclipped marker pixels
     assert inside.sum() > 20 and np.allclose(half[inside], change_a[inside] / 2, atol=0.01)
 
@@ -92,13 +98,12 @@ def test_shipped_pattern_hides_unseen_faces_from_dlib() -> None:
     filter pastes it: dlib, aligning each face itself, matches few to the unprotected crop."""
     f, dlib = make_filter("pattern"), FaceEmbedder()
     distances, psnrs = [], []
-    for person in VALIDATION:
-        for photo in sorted((need(LFW) / person).glob("*.jpg")):
-            clip = make_clip(photo, person, 4)
-            if clip is None:
-                continue
+    photos = [(person, photo) for person in VALIDATION for photo in sorted((need(LFW) / person).glob("*.jpg"))]
+    for track, (person, photo) in enumerate(photos):  # one track per face: the placement is smoothed within a track
+        clip = make_clip(photo, person, 4)
+        if clip is not None:
             crop, blend = clip.frames[0], clip.blend[0].astype(np.float32)[..., None]
-            out = crop + blend * (f.process(crop, 0) - crop)  # as the compositor pastes a residual filter
+            out = crop + blend * (f.process(crop, track) - crop)  # as the compositor pastes a residual filter
             raw, prot = ((x * 255).round().astype(np.uint8) for x in (crop, out))
             distances.append(dlib.distance(dlib.describe(raw, (0, 0, 127, 127)), dlib.describe(prot, (0, 0, 127, 127))))
             psnrs.append(10 * np.log10(1 / np.mean((out - crop) ** 2)))
