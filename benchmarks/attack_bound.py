@@ -50,7 +50,7 @@ def last_frames(model: Path, photos: Path, n: int) -> tuple[torch.Tensor, torch.
             video, out = protect(ae, [clip], cfg.composite_mask)
         originals.append(video[0, :, -1])
         outputs.append(out[0, :, -1].clamp(0, 1))
-        masks.append(clip.blend[:, -1].float() if cfg.composite_mask else torch.ones_like(clip.blend[:, -1], dtype=torch.float32))
+        masks.append(clip.paste_mask(-1, cfg.composite_mask))
     return torch.stack(originals), torch.stack(outputs), torch.stack(masks)
 
 
@@ -75,7 +75,6 @@ def judged(originals: torch.Tensor, protected: torch.Tensor, attackers: dict[str
 
 
 def run(model: Path, photos: Path, budgets: list[float], frames: int, steps: int, jitter: float, draws: int) -> dict:
-    torch.manual_seed(0)
     originals, outputs, masks = last_frames(model, photos, frames)
     dlib = FaceEmbedder()
     attackers: dict[str, Embedder] = {"dlib": dlib, "sface": SFaceEmbedder()}

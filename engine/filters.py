@@ -9,10 +9,10 @@ alignment of that crop, smoothed per track (``identity_pattern``; no change over
 ``strength`` (MIN_STRENGTH..MAX_STRENGTH, 1 = as trained) sets how strongly a protecting filter
 acts: the AE's perturbation is scaled by it; blur and pixelate get milder down to MIN_STRENGTH
 (sigma 12 -> 6 px, 10 -> 16 blocks) but never mix the raw face's detail back in, and stronger
-above 1 (sigma 15.75 px, 6 blocks at 1.5). Strengths outside the range are clamped: the raw face
-is ``off``. The pattern is scaled like the AE's perturbation. Amplifying the shipped AE's perturbation 1.5x cut dlib's match rate on unseen
-validation faces from 18 % to 0.8 % at 21.6 dB instead of 24.2; SFace 89 % -> 64 % (one run of
-benchmarks/train_default.py; model card).
+above 1 (sigma 15.75 px, 6 blocks at 1.5); the pattern is scaled like the AE's perturbation.
+Strengths outside the range are clamped: the raw face is ``off``. Amplifying the shipped AE's
+perturbation 1.5x cut dlib's match rate on unseen validation faces from 18 % to 0.8 % at 21.6 dB
+instead of 24.2; SFace 89 % -> 64 % (one run of benchmarks/train_default.py; model card).
 """
 from __future__ import annotations
 

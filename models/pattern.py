@@ -47,10 +47,10 @@ def learn_pattern(cfg: TrainConfig, psnr_db: float, steps: int = 300, batch: int
     gen = torch.Generator().manual_seed(cfg.seed)
     clips, _, ids = build_clips(cfg)
     train = _prepare(clips, ids, FaceEmbedder(), None)
-    frames = torch.stack([c.video[:, t] for c in train for t in range(0, c.video.shape[1], 8)])
-    masks = torch.stack([c.blend[:, t].float() if cfg.composite_mask else torch.ones_like(c.blend[:, t], dtype=torch.float32)
-                         for c in train for t in range(0, c.video.shape[1], 8)])
-    chip_tf = torch.stack([c.chip_tf[t] for c in train for t in range(0, c.video.shape[1], 8)])
+    faces = [(c, t) for c in train for t in range(0, c.video.shape[1], 8)]
+    frames = torch.stack([c.video[:, t] for c, t in faces])
+    masks = torch.stack([c.paste_mask(t, cfg.composite_mask) for c, t in faces])
+    chip_tf = torch.stack([c.chip_tf[t] for c, t in faces])
     net = DlibFaceNet.from_file().eval()
     with torch.no_grad():
         reference = torch.cat([net(sample_chips(frames[i:i + 64] * 255, chip_tf[i:i + 64])) for i in range(0, len(frames), 64)])

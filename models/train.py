@@ -114,6 +114,11 @@ class TrainClip:
     chip_tf: torch.Tensor | None = None  # [T, 2, 3]
     sface_tf: torch.Tensor | None = None  # [T, 2, 3]
 
+    def paste_mask(self, t: int, composite_mask: bool) -> torch.Tensor:
+        """float32 ``[1, H, W]`` weights of frame ``t`` where the runtime pastes a change: the
+        compositor's mask with ``composite_mask``, else everywhere."""
+        return self.blend[:, t].float() if composite_mask else torch.ones_like(self.blend[:, t], dtype=torch.float32)
+
 
 def _prepare(clips: list[Clip], ids: list[str], embedder: FaceEmbedder | None, sface: SFaceEmbedder | None) -> list[TrainClip]:
     """Tensors of ``clips`` with the alignment transforms of the embedders given (``None``: none)."""
