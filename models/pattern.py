@@ -1,9 +1,10 @@
 """Learning a universal identity pattern (``vcam.engine.identity_pattern``): one change in dlib's
 150x150 face-chip frame that, warped onto every training face by its own alignment and kept
 within a PSNR budget on the crop, pushes dlib's descriptor of each as far as possible from the
-original's (the mean distance, under random re-alignment as an attacker's own landmarks give).
+original's (the mean distance, under random re-alignment as an attacker's own landmarks give),
+optionally keeping the patterned faces' SSIM high.
 
-    pattern, record = learn_pattern(cfg, psnr_db=30.0, steps=300)
+    pattern, record = learn_pattern(cfg, psnr_db=30.0, steps=300, ssim_weight=3.0)
 
 The faces are every 8th frame of ``cfg``'s training clips (its split, extra identities,
 ``clips_per_photo``, ``chip_jitter``, ``composite_mask``, ``seed``); validation identities are
@@ -16,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from pytorch_msssim import ssim
 
 from vcam.engine.identity import CHIP_SIZE, FaceEmbedder
 
@@ -37,11 +39,13 @@ def paste(pattern: torch.Tensor, chip_to_image: torch.Tensor, masks: torch.Tenso
     return masks * sample_chips(p, _inverse(chip_to_image), masks.shape[-1], outside=torch.zeros_like(p))
 
 
-def learn_pattern(cfg: TrainConfig, psnr_db: float, steps: int = 300, batch: int = 32, lr: float = 2e-3,
+def learn_pattern(cfg: TrainConfig, psnr_db: float, steps: int = 300, batch: int = 32, lr: float = 2e-3, ssim_weight: float = 0.0,
                   log: Callable[[dict], None] | None = None) -> tuple[np.ndarray, dict]:
     """(float32 (150, 150, 3) RGB pattern, record): Adam on the pattern, ``batch`` random training
     faces per step, rescaled after each step so the mean squared change of a batch's crops stays
-    within ``psnr_db``; ``log`` gets {step, distance, psnr_db} every 25 steps."""
+    within ``psnr_db``. The loss is minus the mean dlib distance, plus ``ssim_weight`` times
+    (1 - SSIM) of the patterned crops (the budget then goes where SSIM tolerates it). ``log``
+    gets {step, distance, psnr_db} every 25 steps."""
     t0 = time.monotonic()
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -60,10 +64,11 @@ def learn_pattern(cfg: TrainConfig, psnr_db: float, steps: int = 300, batch: int
     for step in range(steps):
         idx = torch.randint(len(frames), (batch,), generator=gen)
         change = paste(pattern, chip_tf[idx], masks[idx])
-        out = (frames[idx] + change).clamp(0, 1) * 255
-        distance = (net(sample_chips(out, jitter_transforms(chip_tf[idx], cfg.chip_jitter, gen))) - reference[idx]).norm(dim=1).mean()
+        out = (frames[idx] + change).clamp(0, 1)
+        distance = (net(sample_chips(out * 255, jitter_transforms(chip_tf[idx], cfg.chip_jitter, gen))) - reference[idx]).norm(dim=1).mean()
+        loss = -distance if not ssim_weight else ssim_weight * (1 - ssim(out, frames[idx], data_range=1.0)) - distance
         opt.zero_grad()
-        (-distance).backward()
+        loss.backward()
         opt.step()
         with torch.no_grad():
             energy = float((change ** 2).flatten(1).sum(1).mean())
@@ -71,6 +76,6 @@ def learn_pattern(cfg: TrainConfig, psnr_db: float, steps: int = 300, batch: int
                 pattern *= (budget / energy) ** 0.5
         if log is not None and step % 25 == 0:
             log({"step": step, "distance": distance.item(), "psnr_db": float(10 * np.log10(frames[0].numel() / max(energy, 1e-12)))})
-    record = {"psnr_db": psnr_db, "steps": steps, "batch": batch, "lr": lr, "train_faces": len(frames), "train_identities": len(ids),
+    record = {"psnr_db": psnr_db, "steps": steps, "batch": batch, "lr": lr, "ssim_weight": ssim_weight, "train_faces": len(frames), "train_identities": len(ids),
               "minutes": round((time.monotonic() - t0) / 60, 1), "commit": source_commit()}
     return pattern.detach()[0].permute(1, 2, 0).numpy().copy(), record

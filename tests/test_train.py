@@ -86,7 +86,8 @@ def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
                           (["--check", "model.onnx"], "--check: model.onnx is not an ONNX file"),
                           (["--check", "no-such-run"], "--check: no checkpoint at no-such-run"),
                           (["--strength", "1", "--photos", str(tmp_path)], "--strength needs --check"),
-                          (["--photos", str(tmp_path), "--pattern-psnr", "5"], "--pattern-psnr must be 10..60 dB")):
+                          (["--photos", str(tmp_path), "--pattern-psnr", "5"], "--pattern-psnr must be 10..60 dB"),
+                          (["--photos", str(tmp_path), "--pattern-psnr", "30", "--pattern-ssim", "-1"], "--pattern-ssim >= 0")):
         res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", *args], capture_output=True, text=True, cwd=tmp_path)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
     assert not (tmp_path / "runs").exists()  # the default --out runs/default: an earlier run's config is not overwritten
