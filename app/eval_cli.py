@@ -9,7 +9,8 @@ the built-in demo face. Every clip runs through each filter in streaming mode ex
 runtime does, directly and (unless ``--no-transport``) after the I420 + H.264 path to the meeting
 app. Writes report.json, report.md and PNG figures; per-clip results are kept under
 ``<out>/clips`` so an interrupted run continues where it stopped, or adds filters or datasets to
-an earlier run (``--fresh`` starts over): deid results are kept per model file (its sha256), and a
+an earlier run (``--fresh`` starts over): deid and pattern results are kept per model or pattern file
+(its sha256), and a
 run with other seconds, photos per identity, attackers, judges or strength is refused.
 ``--strength`` and ``--auto-strength`` act as in ``vcam-run`` (auto strength: the identity
 monitor, dlib, reads the outgoing frame once per clip second, enrolling over the first 3).
@@ -29,7 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vcam.engine.errors import VcamError
-from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH, make_filter
+from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH, make_filter, pattern_file
 from vcam.engine.identity import RECOGNISERS
 
 from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="vcam-eval", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", action="append", help="video file, photo folder, rPPG dataset folder, or 'demo' (repeatable; default demo)")
     p.add_argument("--filters", type=lambda v: _csv(v, FILTERS, "--filters"), default=list(FILTERS), help="default: all")
-    p.add_argument("--model", type=Path, help="streaming ONNX model for deid (default: the shipped model)")
+    p.add_argument("--model", type=Path, help="streaming ONNX model for deid, or an identity pattern .npz for pattern (default: the shipped ones)")
     p.add_argument("--strength", type=_strength, default=1.0, help="filter strength, as vcam-run's (default: 1)")
     p.add_argument("--auto-strength", action="store_true", help="raise the strength while dlib recognises the face, as vcam-run's")
     p.add_argument("--attackers", type=lambda v: _csv(v, ATTACKERS, "--attackers"), default=list(ATTACKERS))
@@ -96,10 +97,8 @@ def result_folders(out: Path, settings: dict, filters: list[str], model: Path) -
         raise VcamError(f"{out} holds results made with other settings ({marker}); pass --fresh or another --out")
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(settings, indent=1))
-    names = {f: f for f in filters}
-    if "deid" in names:
-        names["deid"] = "deid-" + hashlib.sha256(model.read_bytes()).hexdigest()[:12]
-    return names
+    files = {"deid": model, "pattern": pattern_file(model)}
+    return {f: f"{f}-{hashlib.sha256(files[f].read_bytes()).hexdigest()[:12]}" if f in files else f for f in filters}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,8 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             if spec != "demo" and not Path(spec).exists():
                 raise VcamError(f"dataset not found: {spec}")
         model = args.model or DEFAULT_MODEL
-        if "deid" in args.filters:
-            make_filter("deid", model, "auto")  # fail now, not after an hour
+        for name in {"deid", "pattern"} & set(args.filters):
+            make_filter(name, model, "auto")  # fail now, not after an hour
         if args.fresh and (args.out / "clips").exists():
             shutil.rmtree(args.out / "clips")
         settings = {"seconds": args.seconds, "per_identity": args.per_identity, "attackers": sorted(args.attackers),

@@ -143,10 +143,15 @@ class PatternFilter(FaceFilter):
             del self._placement[tid]
 
 
+def pattern_file(model: Path | None) -> Path:
+    """The pattern file ``make_filter("pattern", model)`` uses: ``model`` if it is a ``.npz``, else the shipped one."""
+    return Path(model) if model is not None and Path(model).suffix == ".npz" else DEFAULT_PATTERN
+
+
 def make_filter(name: str, model: Path | None = None, backend: str = "auto", threads: int = 1, precision: str = "auto",
                 allow_untrained: bool = False) -> FaceFilter:
-    """Build a filter by name; ``deid`` loads ``model``, ``pattern`` loads ``model`` if it is a
-    ``.npz`` pattern file, else the shipped one (raises ``ModelError`` if unusable)."""
+    """Build a filter by name; ``deid`` loads ``model``, ``pattern`` loads ``pattern_file(model)``
+    (raises ``ModelError`` if unusable)."""
     if name == "off":
         return OffFilter()
     if name == "blur":
@@ -154,7 +159,7 @@ def make_filter(name: str, model: Path | None = None, backend: str = "auto", thr
     if name == "pixelate":
         return PixelateFilter()
     if name == "pattern":
-        return PatternFilter(load_pattern(Path(model) if model is not None and Path(model).suffix == ".npz" else DEFAULT_PATTERN)[0])
+        return PatternFilter(load_pattern(pattern_file(model))[0])
     if name == "deid":
         if model is not None and Path(model).suffix == ".npz":
             raise ModelError(f"{model} is an identity pattern, not an AE model; use --filter pattern with it")

@@ -47,15 +47,18 @@ def test_eval_writes_report_with_sane_numbers_and_resumes(tmp_path) -> None:
     assert mild_report["datasets"]["face.mp4"]["direct"]["pixelate"]["fidelity"]["crop_psnr"] > direct["pixelate"]["fidelity"]["crop_psnr"] + 1
 
 
-def test_deid_results_are_kept_per_model_file(tmp_path) -> None:
-    a, b = tmp_path / "a.onnx", tmp_path / "b.onnx"
+def test_deid_and_pattern_results_are_kept_per_model_file(tmp_path) -> None:
+    a, b, mine = tmp_path / "a.onnx", tmp_path / "b.onnx", tmp_path / "mine.npz"
     a.write_bytes(b"model a")
     b.write_bytes(b"model b")
+    mine.write_bytes(b"pattern")
     settings = {"seconds": 10.0}
-    names_a = result_folders(tmp_path, settings, ["deid", "off"], a)
-    names_b = result_folders(tmp_path, settings, ["deid", "off"], b)
+    names_a = result_folders(tmp_path, settings, ["deid", "pattern", "off"], a)
+    names_b = result_folders(tmp_path, settings, ["deid", "pattern", "off"], b)
     assert names_a["off"] == names_b["off"] == "off"
     assert names_a["deid"] != names_b["deid"] and names_a["deid"].startswith("deid-")
+    assert names_a["pattern"] == names_b["pattern"] != result_folders(tmp_path, settings, ["pattern"], mine)["pattern"]
+    assert names_a["pattern"].startswith("pattern-")
     assert result_folders(tmp_path, settings, ["deid"], a) == {"deid": names_a["deid"]}
 
 
@@ -63,6 +66,7 @@ def test_deid_results_are_kept_per_model_file(tmp_path) -> None:
     (["--dataset", "nowhere.mp4"], "dataset not found"),
     (["--filters", "off,sparkle"], "--filters must be a comma-separated subset"),
     (["--filters", "deid", "--model", "none.onnx"], "needs a trained model"),
+    (["--filters", "pattern", "--model", "none.npz"], "cannot read identity pattern none.npz"),
     (["--strength", "2"], "--strength must be between 0.2 and 1.5"),
 ])
 def test_bad_input_is_one_line(tmp_path, args, message) -> None:
