@@ -1,5 +1,6 @@
 """The universal identity pattern: its file, how the filter places it on a face, learning it, and
 the shipped one against dlib on unseen real faces."""
+import re
 import tomllib
 from pathlib import Path
 
@@ -94,12 +95,17 @@ def test_learning_keeps_the_budget_and_moves_the_training_faces_and_its_ssim_ter
     assert ssims[1] > ssims[0]
 
 
-def test_shipped_pattern_was_learned_with_the_committed_config() -> None:
-    """The card's reproduce command uses models/configs/pattern.toml and --pattern-psnr 30."""
+def test_shipped_pattern_was_learned_with_the_committed_config_and_its_cards_command() -> None:
+    """The card's reproduce command: models/configs/pattern.toml and the budget, steps and SSIM
+    weight the file records."""
     meta = load_pattern(DEFAULT_PATTERN)[1]
-    committed = tomllib.loads((Path(__file__).resolve().parents[1] / "models" / "configs" / "pattern.toml").read_text())
+    root = Path(__file__).resolve().parents[1]
+    committed = tomllib.loads((root / "models" / "configs" / "pattern.toml").read_text())
     assert {k: meta["training_config"][k] for k in committed} == committed
-    assert (meta["psnr_db"], meta["steps"]) == (30.0, 300)
+    command = re.search(r"vcam-train --config models/configs/pattern.toml [^`]*", (root / "engine" / "assets" / "identity_pattern.md").read_text())[0]
+    flags = dict(re.findall(r"--(pattern-\w+) (\S+)", command))
+    assert (meta["psnr_db"], meta["steps"], meta.get("ssim_weight", 0.0)) == tuple(float(flags.get(k, d)) for k, d in
+                                                                         (("pattern-psnr", "nan"), ("pattern-steps", 300), ("pattern-ssim", 0)))
 
 
 def test_shipped_pattern_hides_unseen_faces_from_dlib() -> None:
