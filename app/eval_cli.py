@@ -9,9 +9,9 @@ the built-in demo face. Every clip runs through each filter in streaming mode ex
 runtime does, directly and (unless ``--no-transport``) after the I420 + H.264 path to the meeting
 app. Writes report.json, report.md and PNG figures; per-clip results are kept under
 ``<out>/clips`` so an interrupted run continues where it stopped, or adds filters or datasets to
-an earlier run (``--fresh`` starts over): deid and pattern results are kept per model or pattern file
-(its sha256), and a
-run with other seconds, photos per identity, attackers, judges or strength is refused.
+an earlier run (``--fresh`` starts over): deid and pattern results are kept per model or pattern
+file (its sha256), and a run with other seconds, photos per identity, attackers, judges or
+strength is refused.
 ``--strength`` and ``--auto-strength`` act as in ``vcam-run`` (auto strength: the identity
 monitor, dlib, reads the outgoing frame once per clip second, enrolling over the first 3).
 Needs the ``train`` extra (torch judges, matplotlib).
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             if spec != "demo" and not Path(spec).exists():
                 raise VcamError(f"dataset not found: {spec}")
         model = args.model or DEFAULT_MODEL
-        for name in {"deid", "pattern"} & set(args.filters):
+        for name in [f for f in ("deid", "pattern") if f in args.filters]:
             make_filter(name, model, "auto")  # fail now, not after an hour
         if args.fresh and (args.out / "clips").exists():
             shutil.rmtree(args.out / "clips")
