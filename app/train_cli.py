@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clip-len", type=int)
     ap.add_argument("--seed", type=int, help="initialisation, batch order and sampling (and the data, unless --data-seed)")
     ap.add_argument("--data-seed", type=int, help="the identity split and the clips: repeat a run on the same data with another --seed")
+    ap.add_argument("--val-fold", type=int, metavar="K", help="hold out the split's K-th disjoint group of identities (k-fold; default 0)")
     ap.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     ap.add_argument("--stop-after", type=int, metavar="EPOCH", help="stop after this epoch (0-based) keeping the full LR schedule; --resume continues")
     ap.add_argument("--check", metavar="WEIGHTS", help="train nothing: validate these weights (run folder, checkpoint.pt or vcam-export ONNX) on the validation clips")
@@ -78,14 +79,15 @@ def main(argv: list[str] | None = None) -> int:
             except (OSError, tomllib.TOMLDecodeError) as exc:
                 raise VcamError(f"cannot read {args.config}: {exc}") from None
         values.update({k: v for k, v in {"photos": args.photos, "extra_photos": args.extra_photos, "out": args.out, "epochs": args.epochs,
-                                         "clip_len": args.clip_len, "seed": args.seed, "data_seed": args.data_seed}.items() if v is not None})
+                                         "clip_len": args.clip_len, "seed": args.seed, "data_seed": args.data_seed,
+                                         "val_fold": args.val_fold}.items() if v is not None})
         if unknown := sorted(set(values) - known):
             raise VcamError(f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
         if "photos" not in values:
             raise VcamError("--photos is required (a folder with one sub-folder of photos per identity)")
         if values.get("clip_len", 64) % 4:
             raise VcamError("clip_len must be divisible by 4 (PhysNet's temporal pooling)")
-        for name, least in (("morph_identities", 0), ("validate_every", 1)):
+        for name, least in (("morph_identities", 0), ("validate_every", 1), ("val_fold", 0)):
             if not isinstance(value := values.get(name, least), int) or value < least:
                 raise VcamError(f"{name} must be a whole number >= {least}")
         cfg = TrainConfig(**values)

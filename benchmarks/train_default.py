@@ -36,7 +36,7 @@ from vcam.engine.filters import DeidFilter, FaceFilter, OffFilter, PatternFilter
 from vcam.engine.identity import RECOGNISERS, FaceEmbedder
 from vcam.engine.identity_pattern import load_pattern
 from vcam.engine.streaming_model import StreamingModel
-from vcam.models.data.synthetic import photo_identities, split_identities
+from vcam.models.data.synthetic import photo_identities
 from vcam.models.evaluation.clips import EvalClip, photo_clips, video_clip
 from vcam.models.evaluation.evaluate import ClipResult, RawSide, evaluate_clip, privacy_summary, templates_for
 from vcam.models.evaluation.utility import PulseJudges
@@ -93,7 +93,7 @@ def protection(model: Path) -> tuple[dict, Callable[[], FaceFilter]]:
 def run(model: Path, photos: Path, video: Path, strength: float = 1.0, auto_strength: bool = False) -> dict:
     cfg, deid = protection(model)
     split = TrainConfig.from_record({**cfg, "photos": str(photos)})  # the model's split settings on these photos
-    _, val_ids = split_identities(list(photo_identities(photos)), split.val_fraction, split.data_rng_seed)
+    _, val_ids = split.split(list(photo_identities(photos)))
     attackers, judges = {name: make() for name, make in RECOGNISERS.items()}, PulseJudges()
 
     report: dict = {"model": str(model), "strength": strength, "auto_strength": auto_strength, "validation_identities": val_ids}

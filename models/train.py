@@ -83,6 +83,7 @@ class TrainConfig:
     bf16: bool = False  # the AE's training passes under bfloat16 autocast (~1.5x faster steps on CPUs with AVX512-BF16/AMX); validation and export stay float32
     seed: int = 0  # initialisation, batch order, frame sampling, jitter (and the data, unless data_seed is set)
     data_seed: int | None = None  # the identity split, the clips and the morphs; repeat runs on the same data vary only seed
+    val_fold: int = 0  # which of the split's disjoint validation groups is held out (k-fold: 0 .. 1 / val_fraction - 1)
     max_steps_per_epoch: int | None = None
     validate_every: int = 1  # validate after every Nth epoch and after the last (~105 s each on the default data)
     init_from: str | None = None  # a run directory, checkpoint.pt or vcam-export ONNX whose AE weights training starts from
@@ -100,6 +101,14 @@ class TrainConfig:
     def data_rng_seed(self) -> int:
         """The seed of the split, clips and morphs: ``data_seed``, else ``seed``."""
         return self.seed if self.data_seed is None else self.data_seed
+
+    def split(self, ids: list[str]) -> tuple[list[str], list[str]]:
+        """(training, validation) identities of ``ids`` under this config's split settings; VcamError
+        for a ``val_fold`` the split does not have."""
+        try:
+            return split_identities(ids, self.val_fraction, self.data_rng_seed, self.val_fold)
+        except ValueError as exc:
+            raise VcamError(str(exc)) from None
 
 
 @dataclass
@@ -150,7 +159,7 @@ def build_clips(cfg: TrainConfig, training: bool = True) -> tuple[list[Clip], li
     empty; the identities are the split's)."""
     seed = cfg.data_rng_seed
     photos = photo_identities(Path(cfg.photos))
-    train_ids, val_ids = split_identities(list(photos), cfg.val_fraction, seed)
+    train_ids, val_ids = cfg.split(list(photos))
     if cfg.extra_photos and training:
         extra = photo_identities(Path(cfg.extra_photos), cfg.extra_identities)
         if shared := sorted(set(extra) & set(photos)):

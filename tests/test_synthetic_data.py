@@ -7,7 +7,7 @@ from conftest import LFW, need
 from vcam.engine.errors import VcamError
 from vcam.engine.rppg import pos
 from vcam.engine.signals import heart_rate, pearson
-from vcam.models.data.synthetic import make_clip, photo_identities, split_identities
+from vcam.models.data.synthetic import make_clip, photo_identities, split_folds, split_identities
 from vcam.models.train import TrainConfig, build_clips
 
 
@@ -17,6 +17,20 @@ def test_lfw10_identities_and_disjoint_split() -> None:
     train, val = split_identities(list(ids), 0.2, seed=3)
     assert len(val) == 2 and len(train) == 8 and not set(train) & set(val)
     assert split_identities(list(ids), 0.2, seed=3) == (train, val)
+
+
+def test_validation_folds_partition_the_identities_and_fold_0_is_the_plain_split() -> None:
+    ids = list(photo_identities(need(LFW)))
+    assert split_folds(len(ids), 0.2) == 5 and split_folds(len(ids), 0.34) == 3
+    folds = [split_identities(ids, 0.2, seed=3, fold=k) for k in range(5)]
+    assert folds[0] == split_identities(ids, 0.2, seed=3)
+    vals = [v for _, v in folds]
+    assert sorted(i for v in vals for i in v) == sorted(ids) and all(len(v) == 2 for v in vals)
+    assert all(sorted([*t, *v]) == sorted(ids) and not set(t) & set(v) for t, v in folds)
+    with pytest.raises(ValueError, match="fold 5 out of range"):
+        split_identities(ids, 0.2, seed=3, fold=5)
+    with pytest.raises(VcamError, match="fold -1 out of range"):
+        TrainConfig(photos="x", val_fold=-1).split(ids)
 
 
 def test_clip_from_a_real_photo_carries_its_injected_pulse() -> None:

@@ -78,6 +78,7 @@ def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
     (tmp_path / "model.onnx").write_bytes(b"not a model")
     (tmp_path / "onnx.toml").write_text('init_from = "model.onnx"\n')
     (tmp_path / "every.toml").write_text('validate_every = 0\n')
+    photos = lfw_subset(tmp_path)  # 4 identities, one validated per fold: folds 0..3
     for args, message in ((["--photos", str(tmp_path / "none")], "photo folder not found"), ([], "--photos is required"),
                           (["--photos", str(tmp_path), "--clip-len", "30"], "divisible by 4"),
                           (["--photos", str(tmp_path), "--config", "init.toml"], "init_from: no checkpoint"),
@@ -87,7 +88,10 @@ def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
                           (["--check", "no-such-run"], "--check: no checkpoint at no-such-run"),
                           (["--strength", "1", "--photos", str(tmp_path)], "--strength needs --check"),
                           (["--photos", str(tmp_path), "--pattern-psnr", "5"], "--pattern-psnr must be 10..60 dB"),
-                          (["--photos", str(tmp_path), "--pattern-psnr", "30", "--pattern-ssim", "-1"], "--pattern-ssim >= 0")):
+                          (["--photos", str(tmp_path), "--pattern-psnr", "30", "--pattern-ssim", "-1"], "--pattern-ssim >= 0"),
+                          (["--photos", str(tmp_path), "--val-fold", "-1"], "val_fold must be a whole number >= 0"),
+                          (["--photos", str(photos), "--val-fold", "4", "--pattern-psnr", "30"],
+                           "validation fold 4 out of range: 4 identities at val_fraction 0.2 make 4 folds (0..3)")):
         res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", *args], capture_output=True, text=True, cwd=tmp_path)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
     assert not (tmp_path / "runs").exists()  # the default --out runs/default: an earlier run's config is not overwritten

@@ -73,11 +73,26 @@ def photo_identities(root: Path, only: Sequence[str] = ()) -> dict[str, list[Pat
     return ids
 
 
-def split_identities(ids: list[str], val_fraction: float = 0.2, seed: int = 0) -> tuple[list[str], list[str]]:
-    """Identity-disjoint (train, validation) split; at least one identity in each."""
+def _val_size(n_ids: int, val_fraction: float) -> int:
+    return min(max(1, round(n_ids * val_fraction)), n_ids - 1)
+
+
+def split_folds(n_ids: int, val_fraction: float = 0.2) -> int:
+    """How many disjoint validation folds ``split_identities`` has for ``n_ids`` identities."""
+    return max(1, n_ids // _val_size(n_ids, val_fraction))
+
+
+def split_identities(ids: list[str], val_fraction: float = 0.2, seed: int = 0, fold: int = 0) -> tuple[list[str], list[str]]:
+    """Identity-disjoint (train, validation) split; at least one identity in each. The identities,
+    shuffled by ``seed``, fall into ``split_folds`` disjoint validation groups; ``fold`` picks one
+    (k-fold cross-validation: each identity is validated in exactly one fold). Raises ValueError
+    for a fold out of range."""
     order = list(np.random.default_rng(seed).permutation(sorted(ids)))
-    n_val = min(max(1, round(len(order) * val_fraction)), len(order) - 1)
-    return sorted(order[n_val:]), sorted(order[:n_val])
+    n_val, folds = _val_size(len(order), val_fraction), split_folds(len(order), val_fraction)
+    if not 0 <= fold < folds:
+        raise ValueError(f"validation fold {fold} out of range: {len(order)} identities at val_fraction {val_fraction} make {folds} folds (0..{folds - 1})")
+    val = order[fold * n_val:(fold + 1) * n_val]
+    return sorted(set(order) - set(val)), sorted(val)
 
 
 def make_clip(photo: Path | np.ndarray, identity: str, length: int = 64, seed: int = 0, size: int = 256,
