@@ -13,7 +13,8 @@ person's original photos; goal <= 0.05, raw frames ~1.0 as ``dlib_match_rate_raw
 clip's POS and PhysNet values in ``dhr_per_clip``; ``truth_err_pos_bpm`` / ``truth_err_physnet_bpm``:
 mean |HR - the injected pulse's HR| of the raw and of the protected stream, per clip in
 ``truth_err_per_clip``, so a reading that jumps can be told apart from one that was already wrong
-on the raw clip),
+on the raw clip; ``dhr_where_raw_right``: per judge, mean |ΔHR| over the clips whose raw reading is
+within 3 bpm of the injected pulse, and their number),
 ``bvp_r`` (mean Pearson r of raw vs protected POS pulse; goal >= 0.95), ``psnr_db`` (face crop;
 goal >= 34), ``ssim`` (face crop; goal >= 0.96); ``sface_match_rate`` (the recogniser it was not
 trained against); ``strength_mean`` (the filter's mean strength: ``--strength``, or more with
@@ -54,6 +55,20 @@ def truth_errors(results: list[ClipResult], judge: str) -> dict | None:
     return {side: float(np.mean([p[f"dhr_truth_{side}"] for p in pulses])) for side in ("raw", "protected")}
 
 
+RELIABLE_BPM = 3.0  # a raw reading this close to the injected pulse's HR counts as a reliable one
+
+
+def dhr_where_raw_is_right(results: list[ClipResult], judge: str) -> dict | None:
+    """Mean |ΔHR| over the clips whose raw reading is within RELIABLE_BPM of the injected pulse
+    (and how many), or None without ground truth: where the raw reading is already wrong the
+    pulse is ambiguous, and any change may tip it to another peak."""
+    pulses = [r.pulse[judge] for r in results]
+    if any(p["dhr_truth_raw"] is None for p in pulses):
+        return None
+    right = [p["dhr"] for p in pulses if p["dhr_truth_raw"] <= RELIABLE_BPM]
+    return {"bpm": float(np.mean(right)) if right else None, "clips": len(right)}
+
+
 def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipResult], attackers: dict) -> dict:
     templates = templates_for(clips, raw, attackers)
     prot, unprot = privacy_summary(results, templates, attackers), privacy_summary(raw, templates, attackers)
@@ -67,6 +82,7 @@ def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipRe
         "dhr_per_clip": {r.clip: [round(r.pulse[j]["dhr"], 2) for j in ("pos", "physnet")] for r in results},
         "truth_err_pos_bpm": truth_errors(results, "pos"),
         "truth_err_physnet_bpm": truth_errors(results, "physnet"),
+        "dhr_where_raw_right": {j: dhr_where_raw_is_right(results, j) for j in ("pos", "physnet")},
         "truth_err_per_clip": {r.clip: {j: [round(r.pulse[j][f"dhr_truth_{side}"], 2) for side in ("raw", "protected")]
                                         for j in ("pos", "physnet")} for r in results if r.pulse["pos"]["dhr_truth_raw"] is not None},
         "bvp_r": float(np.mean([r.pulse["pos"]["bvp_r"] for r in results])),
