@@ -51,7 +51,8 @@ def recipe(config: Path, train_args: list[str]) -> dict:
     flags = dict(zip(train_args[::2], train_args[1::2]))
     return ({"seed": 0} | tomllib.loads(config.read_text(encoding="utf-8"))
             | {"psnr_db": float(flags["--pattern-psnr"]), "steps": int(flags.get("--pattern-steps", 300)),
-               "ssim_weight": float(flags.get("--pattern-ssim", 0.0))} | ({"seed": int(flags["--seed"])} if "--seed" in flags else {}))
+               "ssim_weight": float(flags.get("--pattern-ssim", 0.0))}
+            | {key: int(flags[flag]) for flag, key in (("--seed", "seed"), ("--data-seed", "data_seed")) if flag in flags})
 
 
 def run_fold(fold: int, out: Path, config: Path, train_args: list[str], report_args: list[str]) -> dict:
