@@ -85,8 +85,9 @@ def split_folds(n_ids: int, val_fraction: float = 0.2) -> int:
 def split_identities(ids: list[str], val_fraction: float = 0.2, seed: int = 0, fold: int = 0) -> tuple[list[str], list[str]]:
     """Identity-disjoint (train, validation) split; at least one identity in each. The identities,
     shuffled by ``seed``, fall into ``split_folds`` disjoint validation groups; ``fold`` picks one
-    (k-fold cross-validation: each identity is validated in exactly one fold). Raises ValueError
-    for a fold out of range."""
+    (k-fold cross-validation: each identity is validated in at most one fold; all of them when the
+    group size divides their number, as for LFW-10's ten at 0.2). Raises ValueError for a fold out
+    of range."""
     order = list(np.random.default_rng(seed).permutation(sorted(ids)))
     n_val, folds = _val_size(len(order), val_fraction), split_folds(len(order), val_fraction)
     if not 0 <= fold < folds:
