@@ -31,6 +31,7 @@ def test_validation_folds_partition_the_identities_and_fold_0_is_the_plain_split
         split_identities(ids, 0.2, seed=3, fold=5)
     with pytest.raises(VcamError, match="fold -1 out of range"):
         TrainConfig(photos="x", val_fold=-1).split(ids)
+    assert split_folds(1, 0.2) == 1 and split_identities(ids[:1], 0.2) == (ids[:1], [])  # one identity: all of it trains
 
 
 def test_clip_from_a_real_photo_carries_its_injected_pulse() -> None:

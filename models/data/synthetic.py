@@ -78,8 +78,10 @@ def _val_size(n_ids: int, val_fraction: float) -> int:
 
 
 def split_folds(n_ids: int, val_fraction: float = 0.2) -> int:
-    """How many disjoint validation folds ``split_identities`` has for ``n_ids`` identities."""
-    return max(1, n_ids // _val_size(n_ids, val_fraction))
+    """How many disjoint validation folds ``split_identities`` has for ``n_ids`` identities (one,
+    with an empty validation group, for a single identity)."""
+    n_val = _val_size(n_ids, val_fraction)
+    return n_ids // n_val if n_val else 1
 
 
 def split_identities(ids: list[str], val_fraction: float = 0.2, seed: int = 0, fold: int = 0) -> tuple[list[str], list[str]]:
