@@ -55,11 +55,12 @@ def recipe(config: Path, train_args: list[str]) -> dict:
             | {key: int(flags[flag]) for flag, key in (("--seed", "seed"), ("--data-seed", "data_seed")) if flag in flags})
 
 
-def run_fold(fold: int, out: Path, config: Path, train_args: list[str], report_args: list[str]) -> dict:
-    """Learn (unless done) and report (unless done) one fold; its report's ``validation`` part."""
+def run_fold(fold: int, out: Path, config: Path, train_args: list[str], wanted: dict, report_args: list[str]) -> dict:
+    """Learn (unless done) and report (unless done) one fold (``wanted``: ``recipe(config,
+    train_args)``); its report's ``validation`` part."""
     folder, env = out / f"fold{fold}", {**os.environ, "OMP_NUM_THREADS": "1"}
     pattern, report = folder / "identity_pattern.npz", folder / ("report" + "".join(report_args).replace("--", "-") + ".json")
-    want = recipe(config, train_args) | {"val_fold": fold}
+    want = wanted | {"val_fold": fold}
     if pattern.exists():
         meta = load_pattern(pattern)[1]
         tc = {"val_fold": 0} | meta["training_config"]
@@ -137,7 +138,7 @@ def main() -> int:
         ap.error(f"cannot read {args.config}: {exc}")
     report_args = ([] if args.strength == 1.0 else ["--strength", str(args.strength)]) + (["--auto-strength"] if args.auto_strength else [])
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = dict(zip(args.folds, pool.map(lambda k: run_fold(k, args.out, args.config, train_args, report_args), args.folds)))
+        results = dict(zip(args.folds, pool.map(lambda k: run_fold(k, args.out, args.config, train_args, wanted, report_args), args.folds)))
     result = {"recipe": wanted, "strength": args.strength, "auto_strength": args.auto_strength, "folds": results, "summary": summarise(results),
               "folds_meeting_all_goals": sum(all(meets(k, f[k]) for k in GOALS) for f in results.values())}
     print(json.dumps(result, indent=2) if args.json else table(result))

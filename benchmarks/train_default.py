@@ -47,10 +47,15 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 
 
+def pulses_with_truth(results: list[ClipResult], judge: str) -> list[dict] | None:
+    """``judge``'s pulse results of every clip, or None if any clip has no ground truth."""
+    pulses = [r.pulse[judge] for r in results]
+    return None if any(p["dhr_truth_raw"] is None for p in pulses) else pulses
+
+
 def truth_errors(results: list[ClipResult], judge: str) -> dict | None:
     """Mean |HR - injected pulse's HR| of the raw and the protected stream, or None without ground truth."""
-    pulses = [r.pulse[judge] for r in results]
-    if any(p["dhr_truth_raw"] is None for p in pulses):
+    if (pulses := pulses_with_truth(results, judge)) is None:
         return None
     return {side: float(np.mean([p[f"dhr_truth_{side}"] for p in pulses])) for side in ("raw", "protected")}
 
@@ -62,8 +67,7 @@ def dhr_where_raw_is_right(results: list[ClipResult], judge: str) -> dict | None
     """Mean |ΔHR| over the clips whose raw reading is within RELIABLE_BPM of the injected pulse
     (and how many), or None without ground truth: where the raw reading is already wrong the
     pulse is ambiguous, and any change may tip it to another peak."""
-    pulses = [r.pulse[judge] for r in results]
-    if any(p["dhr_truth_raw"] is None for p in pulses):
+    if (pulses := pulses_with_truth(results, judge)) is None:
         return None
     right = [p["dhr"] for p in pulses if p["dhr_truth_raw"] <= RELIABLE_BPM]
     return {"bpm": float(np.mean(right)) if right else None, "clips": len(right)}
