@@ -1,0 +1,27 @@
+"""A normal (non-editable) install gets every shipped asset: a wheel built from a clean copy of
+the source tree (no egg-info left by an editable install) holds each file of the asset and
+config folders at its ``vcam`` package path."""
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_wheel_ships_every_model_asset_and_config(tmp_path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src)
+    for folder in ("app", "engine", "models", "export"):
+        shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    wanted = {f"vcam/engine/assets/{p.name}" for p in (ROOT / "engine" / "assets").iterdir()}
+    wanted |= {f"vcam/models/configs/{p.name}" for p in (ROOT / "models" / "configs").iterdir()}
+    assert len(wanted) >= 8 and wanted <= names, sorted(wanted - names)
