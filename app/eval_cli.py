@@ -9,7 +9,7 @@ the built-in demo face. Every clip runs through each filter in streaming mode ex
 runtime does, directly and (unless ``--no-transport``) after the I420 + H.264 path to the meeting
 app. Writes report.json, report.md and PNG figures; per-clip results are kept under
 ``<out>/clips`` so an interrupted run continues where it stopped, or adds filters or datasets to
-an earlier run (``--fresh`` starts over): deid and pattern results are kept per model or pattern
+an earlier run (``--fresh`` starts over): deid, pattern and adaptive results are kept per model or pattern
 file (its sha256), and a run with other seconds, photos per identity, attackers, judges or
 strength is refused.
 ``--strength`` and ``--auto-strength`` act as in ``vcam-run`` (auto strength: the identity
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="vcam-eval", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", action="append", help="video file, photo folder, rPPG dataset folder, or 'demo' (repeatable; default demo)")
     p.add_argument("--filters", type=lambda v: _csv(v, FILTERS, "--filters"), default=list(FILTERS), help="default: all")
-    p.add_argument("--model", type=Path, help="streaming ONNX model for deid, or an identity pattern .npz for pattern (default: the shipped ones)")
+    p.add_argument("--model", type=Path, help="streaming ONNX model for deid, or an identity pattern .npz for pattern and adaptive (default: the shipped ones)")
     p.add_argument("--strength", type=_strength, default=1.0, help="filter strength, as vcam-run's (default: 1)")
     p.add_argument("--auto-strength", action="store_true", help="raise the strength while dlib recognises the face, as vcam-run's")
     p.add_argument("--attackers", type=lambda v: _csv(v, ATTACKERS, "--attackers"), default=list(ATTACKERS))
@@ -97,7 +97,7 @@ def result_folders(out: Path, settings: dict, filters: list[str], model: Path) -
         raise VcamError(f"{out} holds results made with other settings ({marker}); pass --fresh or another --out")
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(settings, indent=1))
-    files = {"deid": model, "pattern": pattern_file(model)}
+    files = {"deid": model, "pattern": pattern_file(model), "adaptive": pattern_file(model, "adaptive")}
     return {f: f"{f}-{hashlib.sha256(files[f].read_bytes()).hexdigest()[:12]}" if f in files else f for f in filters}
 
 
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             if spec != "demo" and not Path(spec).exists():
                 raise VcamError(f"dataset not found: {spec}")
         model = args.model or DEFAULT_MODEL
-        for name in [f for f in ("deid", "pattern") if f in args.filters]:
+        for name in [f for f in ("deid", "pattern", "adaptive") if f in args.filters]:
             make_filter(name, model, "auto")  # fail now, not after an hour
         if args.fresh and (args.out / "clips").exists():
             shutil.rmtree(args.out / "clips")

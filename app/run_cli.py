@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--strength", type=float, help="0.2..1.5, how strongly the filter acts (default: 1 = as trained; above 1 amplifies it)")
     a("--auto-strength", action="store_const", const=True,
       help="raise the strength (up to 1.5) while the identity monitor still recognises the face; --strength is the floor")
-    a("--model", help="streaming ONNX model for --filter deid (default: the shipped model)")
+    a("--model", help="streaming ONNX model for --filter deid, or an identity pattern .npz for pattern and adaptive (default: the shipped ones)")
     a("--backend", choices=BACKENDS, help="inference backend (default: auto = tensorrt, cuda, cpu in that order)")
     a("--precision", choices=PRECISIONS, help="auto = fp32 (fp16 on tensorrt) | fp32 | int8 (the <model>.int8.onnx next to --model; validate its privacy first)")
     a("--threads", type=int, help="inference threads (default: 2)")

@@ -3,12 +3,13 @@
 and run ``train_default.py`` on each, then report every fold and the spread over folds.
 
     python benchmarks/pattern_folds.py [--folds 0 1 2 3 4] [--jobs 2] [--out runs/folds-30db] [--json] \
-        [--config models/configs/pattern.toml] [--strength 1] [--auto-strength] \
+        [--config models/configs/pattern.toml] [--strength 1] [--auto-strength] [--adaptive] \
         -- --pattern-psnr 30 [--pattern-steps 300] [--pattern-ssim 0] [--seed 0]
 
 Everything after ``--`` goes to ``vcam-train`` (with ``--config``, LFW-10 and the
-face_recognition extra identities, ``--val-fold K``, ``OMP_NUM_THREADS=1``); ``--strength`` and
-``--auto-strength`` go to ``train_default.py``. ``<out>/fold<K>/`` keeps each fold's pattern and
+face_recognition extra identities, ``--val-fold K``, ``OMP_NUM_THREADS=1``); ``--strength``,
+``--auto-strength`` and ``--adaptive`` (the ``adaptive`` filter starting from the fold's pattern)
+go to ``train_default.py``. ``<out>/fold<K>/`` keeps each fold's pattern and
 reports (one per strength setting); a fold whose files are there is not redone, and one learned
 with other settings is an error (use another ``--out``). Two folds at a time fit this 2-core
 machine; a 300-step fold takes ~3.5 min to learn and ~6 min to report.
@@ -125,6 +126,7 @@ def main() -> int:
     ap.add_argument("--config", type=Path, default=ROOT / "models" / "configs" / "pattern.toml", help="vcam-train's TOML config")
     ap.add_argument("--strength", type=float, default=1.0, help="the filter's strength in the reports")
     ap.add_argument("--auto-strength", action="store_true", help="report with the runtime's auto-strength loop")
+    ap.add_argument("--adaptive", action="store_true", help="report the adaptive filter starting from each fold's pattern")
     args, train_args = ap.parse_args(argv[:split]), argv[split + 1:]
     if "--pattern-psnr" not in train_args or len(train_args) % 2:
         ap.error("give vcam-train's pattern flags after --, e.g. -- --pattern-psnr 30 (flag value pairs)")
@@ -136,10 +138,11 @@ def main() -> int:
         ap.error(f"bad vcam-train flags after --: {exc}")
     except (OSError, tomllib.TOMLDecodeError) as exc:
         ap.error(f"cannot read {args.config}: {exc}")
-    report_args = ([] if args.strength == 1.0 else ["--strength", str(args.strength)]) + (["--auto-strength"] if args.auto_strength else [])
+    report_args = (([] if args.strength == 1.0 else ["--strength", str(args.strength)]) + (["--auto-strength"] if args.auto_strength else [])
+                   + (["--adaptive"] if args.adaptive else []))
     with ThreadPoolExecutor(args.jobs) as pool:
         results = dict(zip(args.folds, pool.map(lambda k: run_fold(k, args.out, args.config, train_args, wanted, report_args), args.folds)))
-    result = {"recipe": wanted, "strength": args.strength, "auto_strength": args.auto_strength, "folds": results, "summary": summarise(results),
+    result = {"recipe": wanted, "strength": args.strength, "auto_strength": args.auto_strength, "adaptive": args.adaptive, "folds": results, "summary": summarise(results),
               "folds_meeting_all_goals": sum(all(meets(k, f[k]) for k in GOALS) for f in results.values())}
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 0

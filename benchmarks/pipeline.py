@@ -6,7 +6,8 @@ the monitors on; plus the cost of recomputing a 64-frame window per output frame
     python benchmarks/pipeline.py --json     # one JSON object
 
 Targets (issue #2, this 2-core CPU): >= 30 fps at 720p, p95 added latency <= 40 ms,
-windowed/streaming >= 50x; the CPU a live 720p run takes with and without a viewer (idle).
+windowed/streaming >= 50x; the CPU a live 720p run takes with and without a viewer (idle); the
+same live run with ``--filter pattern`` and ``--filter adaptive`` instead of the AE.
 Throughput runs read the demo as fast as possible; latency runs pace
 it at 30 fps (live) and measure capture -> sink. The monitors' own cost (dlib ~100 ms per
 descriptor in a child process, 1 Hz) is included unless stated. One warm-up run comes first:
@@ -29,7 +30,7 @@ import torch
 from vcam.engine.backends import OrtBackend, session_options
 from vcam.engine.compositor import paste
 from vcam.engine.crop import crop_face
-from vcam.engine.filters import DeidFilter
+from vcam.engine.filters import DeidFilter, FaceFilter, make_filter
 from vcam.engine.monitors import RppgMonitor
 from vcam.engine.pipeline import Pipeline, PipelineConfig
 from vcam.engine.sinks import NullSink, letterbox
@@ -41,6 +42,7 @@ from vcam.models.autoencoder import DeidAutoencoder
 
 
 THREADS = 2  # the runtime's default inference threads
+PATTERN_FILTERS = ("pattern", "adaptive")
 
 
 def _ms(samples: list[float]) -> float:
@@ -84,13 +86,14 @@ class UnwatchedSink(NullSink):
 
 
 def end_to_end(model_path: Path, width: int, height: int, frames: int, realtime: bool, monitors: bool = True,
-               watched: bool = True) -> dict:
+               watched: bool = True, face_filter: FaceFilter | None = None) -> dict:
     """A full Pipeline run (capture and tracking threads, rPPG + identity monitors) into a null
     sink; unwatched, the sink has no viewers and the pipeline idles from the first frame (source
     released, black frames). ``cpu_cores``: CPU seconds of this process per wall second (1.0 =
-    one core busy; the identity monitor's child process is not counted)."""
+    one core busy; the identity monitor's child process is not counted). ``face_filter``: another
+    filter instead of the AE."""
     src = DemoSource(width, height, frames=frames)
-    deid = DeidFilter(StreamingModel(OrtBackend(model_path, threads=THREADS)), allow_untrained=True)
+    deid = face_filter or DeidFilter(StreamingModel(OrtBackend(model_path, threads=THREADS)), allow_untrained=True)
     sink = NullSink() if watched else UnwatchedSink()
     with Pipeline(src, sink, deid, PipelineConfig(realtime=realtime, rppg=monitors, identity=monitors, idle_after_s=0.0)) as pipe:
         cpu, wall = time.process_time(), time.monotonic()
@@ -98,6 +101,20 @@ def end_to_end(model_path: Path, width: int, height: int, frames: int, realtime:
         cores = (time.process_time() - cpu) / (time.monotonic() - wall)
     return {"fps": s["fps"], "p50_latency_ms": s["p50_latency_ms"], "p95_latency_ms": s["p95_latency_ms"], "dropped_frames": s["dropped_frames"],
             "cpu_cores": round(cores, 3)}
+
+
+def filter_ms(name: str, frames: int = 60) -> float:
+    """Median ms of one ``make_filter(name)`` step on the demo face's 128 px crops (720p)."""
+    src, f, samples = DemoSource(1280, 720), make_filter(name, threads=THREADS), []
+    with FaceTracker(max_faces=1) as tracker:
+        for _ in range(frames):
+            img = src.read()
+            (track,) = tracker.update(img)
+            crop = crop_face(img, track)
+            t = time.perf_counter()
+            f.process(crop, track.track_id)
+            samples.append(time.perf_counter() - t)
+    return _ms(samples[5:])
 
 
 def stream_vs_window(stream_path: Path, window_path: Path, repeats: int = 3) -> dict:
@@ -145,6 +162,9 @@ def main() -> None:
             bare = end_to_end(stream_path, w, h, args.frames, realtime=True, monitors=False)
             result[f"p95_latency_ms_{name}_monitors_off"] = bare["p95_latency_ms"]
         result["cpu_cores_720p_idle"] = end_to_end(stream_path, 1280, 720, args.frames, realtime=True, watched=False)["cpu_cores"]
+        for name in PATTERN_FILTERS:  # the identity pattern and the adaptive filter instead of the AE, 720p live
+            result[f"{name}_filter_ms"] = filter_ms(name)
+            result[f"{name}_720p_live"] = end_to_end(stream_path, 1280, 720, args.frames, realtime=True, face_filter=make_filter(name, threads=THREADS))
         result.update(stream_vs_window(stream_path, window_path))
     if args.json:
         print(json.dumps(result))
@@ -160,6 +180,10 @@ def main() -> None:
               f"({result[f'p95_latency_ms_{name}_monitors_off']:.1f} ms with monitors off), {result[f'live_dropped_{name}']} dropped")
     print(f"720p live: {result['cpu_cores_720p_watched']:.2f} cores busy while an app shows the camera, "
           f"{result['cpu_cores_720p_idle']:.2f} while idle (no viewer)")
+    for name in PATTERN_FILTERS:
+        live = result[f"{name}_720p_live"]
+        print(f"--filter {name}: {result[f'{name}_filter_ms']:.1f} ms per face; 720p live: {live['fps']:.1f} fps out, "
+              f"p95 {live['p95_latency_ms']:.1f} ms, {live['dropped_frames']} dropped, {live['cpu_cores']:.2f} cores")
     print(f"windowed T=64 recompute {result['window64_ms']:.0f} ms vs streaming step {result['stream_step_ms']:.1f} ms "
           f"per output frame: {result['stream_vs_window_ratio']:.0f}x")
 

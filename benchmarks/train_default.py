@@ -5,7 +5,7 @@ through the runtime's own frame processing (``--model`` an AE ``.onnx`` or an id
   never seen in training, each animated into a 10 s clip with an injected pulse), and
 * the real EVM face video (pulse ~52.7 bpm; its gallery is its own raw frames).
 
-    python benchmarks/train_default.py [--model engine/assets/deid_default.onnx | engine/assets/identity_pattern.npz] [--strength 1.5] [--auto-strength] [--json]
+    python benchmarks/train_default.py [--model engine/assets/deid_default.onnx | engine/assets/identity_pattern.npz [--adaptive]] [--strength 1.5] [--auto-strength] [--json]
 
 Keys (validation split): ``dlib_match_rate`` (protected frames verified by dlib against the
 person's original photos; goal <= 0.05, raw frames ~1.0 as ``dlib_match_rate_raw``),
@@ -33,8 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from vcam.engine.backends import OrtBackend
-from vcam.engine.filters import DeidFilter, FaceFilter, OffFilter, PatternFilter
+from vcam.engine.filters import AdaptivePatternFilter, DeidFilter, FaceFilter, OffFilter, PatternFilter
 from vcam.engine.identity import RECOGNISERS, FaceEmbedder
+from vcam.engine.identity_gradient import DescriptorGradient
 from vcam.engine.identity_pattern import load_pattern
 from vcam.engine.streaming_model import StreamingModel
 from vcam.models.data.synthetic import photo_identities
@@ -100,23 +101,27 @@ def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipRe
     }
 
 
-def protection(model: Path) -> tuple[dict, Callable[[], FaceFilter]]:
-    """(training config, filter factory) of a streaming AE (``.onnx``) or an identity pattern (``.npz``)."""
+def protection(model: Path, adaptive: bool = False) -> tuple[dict, Callable[[], FaceFilter]]:
+    """(training config, filter factory) of a streaming AE (``.onnx``) or an identity pattern
+    (``.npz``; ``adaptive``: the ``adaptive`` filter starting from it)."""
     if model.suffix == ".npz":
         pattern, meta = load_pattern(model)
         embedder = FaceEmbedder()
+        if adaptive:
+            gradient = DescriptorGradient()
+            return meta.get("training_config", {}), lambda: AdaptivePatternFilter(pattern, gradient, embedder)
         return meta.get("training_config", {}), lambda: PatternFilter(pattern, embedder)
     cfg = json.loads(StreamingModel(OrtBackend(model)).info.metadata.get("vcam.training_config", "{}"))
     return cfg, lambda: DeidFilter(StreamingModel(OrtBackend(model, threads=2)))
 
 
-def run(model: Path, photos: Path, video: Path, strength: float = 1.0, auto_strength: bool = False) -> dict:
-    cfg, deid = protection(model)
+def run(model: Path, photos: Path, video: Path, strength: float = 1.0, auto_strength: bool = False, adaptive: bool = False) -> dict:
+    cfg, deid = protection(model, adaptive)
     split = TrainConfig.from_record({**cfg, "photos": str(photos)})  # the model's split settings on these photos
     _, val_ids = split.split(list(photo_identities(photos)))
     attackers, judges = {name: make() for name, make in RECOGNISERS.items()}, PulseJudges()
 
-    report: dict = {"model": str(model), "strength": strength, "auto_strength": auto_strength, "validation_identities": val_ids}
+    report: dict = {"model": str(model), "adaptive": adaptive, "strength": strength, "auto_strength": auto_strength, "validation_identities": val_ids}
     for key, clips in (("validation", photo_clips(photos, val_ids)), ("evm", [video_clip(video)])):
         sides = [RawSide(c) for c in clips]  # one tracking pass and raw pulse per clip
         raw = [evaluate_clip(side, OffFilter, attackers, judges)["direct"] for side in sides]
@@ -146,10 +151,13 @@ if __name__ == "__main__":
     ap.add_argument("--video", type=Path, default=DATA / "video" / "evm" / "face.mp4")
     ap.add_argument("--strength", type=float, default=1.0, help="filter strength (1 = as trained; up to 1.5 amplifies the perturbation)")
     ap.add_argument("--auto-strength", action="store_true", help="raise the strength as vcam-run --auto-strength does")
+    ap.add_argument("--adaptive", action="store_true", help="with a pattern: the adaptive filter (vcam-run --filter adaptive) starting from it")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = ap.parse_args()
     for p in (args.model, args.photos, args.video):
         if not p.exists():
             sys.exit(f"train_default: {p} not found")
-    result = run(args.model, args.photos, args.video, args.strength, args.auto_strength)
+    if args.adaptive and args.model.suffix != ".npz":
+        sys.exit(f"train_default: --adaptive starts from an identity pattern (.npz), not {args.model}")
+    result = run(args.model, args.photos, args.video, args.strength, args.auto_strength, args.adaptive)
     print(json.dumps(result, indent=2) if args.json else table(result))

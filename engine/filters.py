@@ -4,6 +4,8 @@
 sigma 12 px on the 128 px crop) and ``pixelate`` (10x10 blocks) are the paper's baselines;
 ``pattern`` adds a learned universal identity pattern, warped onto each crop by dlib's 5-point
 alignment of that crop, smoothed per track (``identity_pattern``; no change over time of its own);
+``adaptive`` starts each face from that pattern and adapts it to the face while it is on screen
+(one step of dlib's descriptor gradient per frame, ``identity_gradient``, within a PSNR budget);
 ``off`` returns the crop unchanged (protection off).
 
 ``strength`` (MIN_STRENGTH..MAX_STRENGTH, 1 = as trained) sets how strongly a protecting filter
@@ -17,6 +19,7 @@ instead of 24.2; SFace 89 % -> 64 % (one run of benchmarks/train_default.py; mod
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -24,11 +27,12 @@ import numpy as np
 
 from .backends import choose_backend
 from .errors import ModelError
-from .identity import FaceEmbedder
-from .identity_pattern import DEFAULT_PATTERN, load_pattern, warp_pattern
+from .identity import CHIP_SIZE, FaceEmbedder
+from .identity_gradient import DescriptorGradient
+from .identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern, warp_pattern
 from .streaming_model import StreamingModel
 
-FILTERS = ("deid", "pattern", "blur", "pixelate", "off")
+FILTERS = ("deid", "pattern", "adaptive", "blur", "pixelate", "off")
 MIN_STRENGTH = 0.2
 MAX_STRENGTH = 1.5
 
@@ -129,29 +133,103 @@ class PatternFilter(FaceFilter):
         self._placement: dict[int, np.ndarray] = {}
 
     def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+        change = warp_pattern(self.pattern, self._place(crop, track_id), crop.shape[1::-1])
+        return np.clip(crop + np.float32(clamp_strength(strength)) * change, 0.0, 1.0)
+
+    def _place(self, crop: np.ndarray, track_id: int) -> np.ndarray:
+        """The track's smoothed 2x3 chip -> crop matrix, updated with this crop's dlib alignment."""
         h, w = crop.shape[:2]
         landmarks_in = np.round(np.clip(crop, 0.0, 1.0) * 255).astype(np.uint8)
         placement = self.embedder.chip_matrix(landmarks_in, (0, 0, w - 1, h - 1))
         if (previous := self._placement.get(track_id)) is not None:
             placement = self.smoothing * previous + (1 - self.smoothing) * placement
         self._placement[track_id] = placement
-        change = warp_pattern(self.pattern, placement, (w, h))
-        return np.clip(crop + np.float32(clamp_strength(strength)) * change, 0.0, 1.0)
+        return placement
 
     def forget(self, live_ids: set[int]) -> None:
         for tid in set(self._placement) - live_ids:
             del self._placement[tid]
 
 
-def pattern_file(model: Path | None) -> Path:
-    """The pattern file ``make_filter("pattern", model)`` uses: ``model`` if it is a ``.npz``, else the shipped one."""
-    return Path(model) if model is not None and Path(model).suffix == ".npz" else DEFAULT_PATTERN
+def _local_contrast(chip: np.ndarray, window: int = 7) -> np.ndarray:
+    """float32 (H, W) local standard deviation of ``chip``'s grey level in ``window`` px, scaled
+    to mean 1: where a face has texture, SSIM tolerates change; on smooth skin it does not."""
+    grey = chip.mean(axis=2)
+    mean = cv2.blur(grey, (window, window))
+    std = np.sqrt(np.maximum(cv2.blur(grey * grey, (window, window)) - mean * mean, 0.0))
+    return std / max(float(std.mean()), 1e-6)
+
+
+@dataclass
+class _AdaptiveTrack:
+    change: np.ndarray  # float32 (150, 150, 3): the track's change at strength 1, in the chip frame
+    reference: np.ndarray | None = None  # dlib's descriptor of the raw face
+    frames: int = 0
+
+
+class AdaptivePatternFilter(PatternFilter):
+    """The universal pattern as each face's starting point, then adapted to that face while it is
+    on screen: on every frame on which dlib's distance between the protected and the raw face is
+    below ``target`` one step of its gradient (``identity_gradient``) moves the track's change
+    further away (``step``: a tenth of the budget's norm), and the change is kept within ``psnr_db``
+    on the crop (times the strength). Once a face is that far, the change stays still. The step is
+    weighted by the face's local contrast (SSIM tolerates change in texture, not on smooth skin)
+    and has zero mean per colour channel, so it does not move the face's mean colour, which is
+    what rPPG reads.
+    The raw face's descriptor is re-read every ``reference_every`` frames. Costs one descriptor
+    gradient (~2 dlib passes) per step."""
+
+    name = "adaptive"
+
+    def __init__(self, pattern: np.ndarray, gradient: DescriptorGradient | None = None, embedder: FaceEmbedder | None = None,
+                 psnr_db: float = 34.0, step: float = 0.1, target: float = 1.0, reference_every: int = 30, smoothing: float = 0.8) -> None:
+        super().__init__(pattern, embedder, smoothing)
+        self.gradient = gradient or DescriptorGradient()
+        self.psnr_db, self.step, self.target, self.reference_every = psnr_db, step, target, reference_every
+        self._tracks: dict[int, _AdaptiveTrack] = {}
+
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+        h, w = crop.shape[:2]
+        placement = self._place(crop, track_id)
+        track = self._tracks.setdefault(track_id, _AdaptiveTrack(self.pattern.copy()))
+        s = np.float32(clamp_strength(strength))
+        budget = h * w * 3 * 10 ** (-self.psnr_db / 10)  # squared L2 norm of the crop's change at strength 1
+        chip = cv2.warpAffine(crop, placement, (CHIP_SIZE, CHIP_SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_REPLICATE)
+        if track.reference is None or track.frames % self.reference_every == 0:
+            track.reference = self.embedder.describe_chip(np.round(np.clip(chip, 0.0, 1.0) * 255).astype(np.uint8))
+        distance, grad, _ = self.gradient(np.clip(chip + s * track.change, 0.0, 1.0) * 255, track.reference)
+        if distance < self.target:
+            grad *= _local_contrast(chip)[..., None]
+            grad -= grad.mean(axis=(0, 1))
+            track.change += np.float32(self.step * budget ** 0.5) * grad / max(float(np.linalg.norm(grad)), 1e-12)
+        change = warp_pattern(track.change, placement, (w, h))
+        if (energy := float(np.sum(change**2))) > budget:
+            scale = np.float32((budget / energy) ** 0.5)
+            track.change *= scale
+            change *= scale
+        track.frames += 1
+        return np.clip(crop + s * change, 0.0, 1.0)
+
+    def forget(self, live_ids: set[int]) -> None:
+        super().forget(live_ids)
+        for tid in set(self._tracks) - live_ids:
+            del self._tracks[tid]
+
+
+def pattern_file(model: Path | None, name: str = "pattern") -> Path:
+    """The pattern file ``make_filter(name, model)`` uses (``pattern`` or ``adaptive``): ``model``
+    if it is a ``.npz``, else the shipped one for that filter."""
+    if model is not None and Path(model).suffix == ".npz":
+        return Path(model)
+    return ADAPTIVE_START if name == "adaptive" else DEFAULT_PATTERN
 
 
 def make_filter(name: str, model: Path | None = None, backend: str = "auto", threads: int = 1, precision: str = "auto",
                 allow_untrained: bool = False) -> FaceFilter:
-    """Build a filter by name; ``deid`` loads ``model``, ``pattern`` loads ``pattern_file(model)``
-    (raises ``ModelError`` if unusable)."""
+    """Build a filter by name; ``deid`` loads ``model``, ``pattern`` and ``adaptive`` load
+    ``pattern_file(model, name)`` (raises ``ModelError`` if unusable); ``threads`` go to the AE's backend
+    or the adaptive filter's descriptor gradient."""
     if name == "off":
         return OffFilter()
     if name == "blur":
@@ -160,6 +238,8 @@ def make_filter(name: str, model: Path | None = None, backend: str = "auto", thr
         return PixelateFilter()
     if name == "pattern":
         return PatternFilter(load_pattern(pattern_file(model))[0])
+    if name == "adaptive":
+        return AdaptivePatternFilter(load_pattern(pattern_file(model, name))[0], DescriptorGradient(threads=threads))
     if name == "deid":
         if model is not None and Path(model).suffix == ".npz":
             raise ModelError(f"{model} is an identity pattern, not an AE model; use --filter pattern with it")

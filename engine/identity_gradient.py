@@ -10,7 +10,7 @@ is written out layer by layer with forward operators (a convolution's input grad
 transposed convolution with the same weights, ReLU's is its mask, max pooling routes through its
 indices, average pooling spreads evenly), so the graph needs no training runtime and nothing is
 stored: the ~22 MB of weights stay in ``face_recognition_models``. Per chip on one core it costs
-about two forward passes (``benchmarks/pipeline.py`` measures it as the ``refine`` filter).
+about two forward passes (``benchmarks/pipeline.py`` measures it in the ``adaptive`` filter).
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from vcam.engine.errors import ModelError
 from vcam.engine.filters import PatternFilter, make_filter
 from vcam.engine.frames import Frame
 from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
-from vcam.engine.identity_pattern import DEFAULT_PATTERN, load_pattern, save_pattern
+from vcam.engine.identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern, save_pattern
 from vcam.engine.pipeline import Pipeline, PipelineConfig
 from vcam.engine.sinks import NullSink
 from vcam.engine.sources import VideoFileSource
@@ -95,14 +95,16 @@ def test_learning_keeps_the_budget_and_moves_the_training_faces_and_its_ssim_ter
     assert ssims[1] > ssims[0]
 
 
-def test_shipped_pattern_was_learned_with_the_committed_config_and_its_cards_command() -> None:
-    """The card's reproduce command: models/configs/pattern.toml and the budget, steps and SSIM
-    weight the file records."""
-    meta = load_pattern(DEFAULT_PATTERN)[1]
+@pytest.mark.parametrize("shipped", [DEFAULT_PATTERN, ADAPTIVE_START], ids=lambda p: p.name)
+def test_shipped_pattern_was_learned_with_the_committed_config_and_its_cards_command(shipped: Path) -> None:
+    """The card's reproduce command for each shipped pattern (the code block that copies it into
+    engine/assets): models/configs/pattern.toml and the budget, steps and SSIM weight the file records."""
+    meta = load_pattern(shipped)[1]
     root = Path(__file__).resolve().parents[1]
     committed = tomllib.loads((root / "models" / "configs" / "pattern.toml").read_text())
     assert {k: meta["training_config"][k] for k in committed} == committed
-    command = re.search(r"vcam-train --config models/configs/pattern.toml [^`]*", (root / "engine" / "assets" / "identity_pattern.md").read_text())[0]
+    blocks = re.findall(r"```sh\n([^`]*)```", (root / "engine" / "assets" / "identity_pattern.md").read_text())
+    (command,) = [b for b in blocks if f"engine/assets/{shipped.name}\n" in b and "vcam-train --config models/configs/pattern.toml " in b]
     flags = dict(re.findall(r"--(pattern-\w+) (\S+)", command))
     assert (meta["psnr_db"], meta["steps"], meta.get("ssim_weight", 0.0)) == tuple(float(flags.get(k, d)) for k, d in
                                                                          (("pattern-psnr", "nan"), ("pattern-steps", 300), ("pattern-ssim", 0)))
@@ -127,12 +129,13 @@ def test_shipped_pattern_hides_unseen_faces_from_dlib() -> None:
     assert np.mean(psnrs) >= 29.0
 
 
-def test_pipeline_pastes_the_pattern_only_on_the_face_of_a_real_video() -> None:
+@pytest.mark.parametrize("name", ["pattern", "adaptive"])
+def test_pipeline_pastes_the_pattern_only_on_the_face_of_a_real_video(name: str) -> None:
     """The real EVM face video through the runtime: dlib no longer matches the output face to the
-    raw one, and the frame away from the face box is untouched."""
+    raw one, and the frame away from the face box is untouched (the plain and the adaptive pattern)."""
     frames, dlib = read_video(need(EVM_VIDEO), limit=3), FaceEmbedder()
     config = PipelineConfig(rppg=False, identity=False)
-    with Pipeline(VideoFileSource(need(EVM_VIDEO)), NullSink(), make_filter("pattern"), config) as p:
+    with Pipeline(VideoFileSource(need(EVM_VIDEO)), NullSink(), make_filter(name), config) as p:
         for i, raw in enumerate(frames):
             result = p.process(Frame(i, i / 30, raw))
             assert result.fallback is None and len(result.faces) == 1
