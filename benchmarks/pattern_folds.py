@@ -10,8 +10,9 @@ Everything after ``--`` goes to ``vcam-train`` (with ``--config``, LFW-10 and th
 face_recognition extra identities, ``--val-fold K``, ``OMP_NUM_THREADS=1``); ``--strength``,
 ``--auto-strength`` and ``--adaptive`` (the ``adaptive`` filter starting from the fold's pattern)
 go to ``train_default.py``. ``<out>/fold<K>/`` keeps each fold's pattern and
-reports (one per strength setting); a fold whose files are there is not redone, and one learned
-with other settings is an error (use another ``--out``). Two folds at a time fit this 2-core
+reports (one per report setting); a fold whose files are there is not redone, and one learned
+with other settings is an error (use another ``--out``). A cached report is reused as it is: after
+changing a filter's code or defaults, delete the fold's ``report*.json``. Two folds at a time fit this 2-core
 machine; a 300-step fold takes ~3.5 min to learn and ~6 min to report.
 
 JSON: ``folds`` (fold -> validation identities and the six goal metrics of issue #4, plus
