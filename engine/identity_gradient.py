@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.utils
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
@@ -158,24 +159,34 @@ def build_gradient_graph(weights: DlibWeights) -> onnx.ModelProto:
 
 
 class DescriptorGradient:
-    """dlib's descriptor distance of a face chip to a reference descriptor, and its gradient."""
+    """dlib's descriptor distance of a face chip to a reference descriptor and its gradient, and
+    dlib's descriptor alone (the forward half of the same graph)."""
 
     def __init__(self, path: Path | None = None, threads: int = 1) -> None:
         """Build from dlib's model file (default: ``face_recognition_models``'); raises
         ``ModelError`` naming the fix if the file is missing or corrupt."""
         model = build_gradient_graph(read_dlib_weights(path or face_models_dir() / "dlib_face_recognition_resnet_model_v1.dat"))
+        forward = onnx.utils.Extractor(model).extract_model(["chip"], ["descriptor"])
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = opts.inter_op_num_threads = threads
         try:
-            self._session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+            self._session, self._forward = (ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+                                            for m in (model, forward))
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
             raise ModelError(f"cannot build dlib's descriptor gradient: {exc}") from None
+
+    @staticmethod
+    def _chip(chip: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(chip.transpose(2, 0, 1)[None], np.float32)
 
     def __call__(self, chip: np.ndarray, reference: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """(distance, gradient, descriptor) of ``chip`` (float32 (150, 150, 3) RGB in 0..255, dlib's
         aligned face chip) to ``reference`` (128,): the gradient is float32 (150, 150, 3), per 0..255
         pixel unit, pointing where the distance grows; the descriptor is float32 (128,)."""
-        feed = {"chip": np.ascontiguousarray(chip.transpose(2, 0, 1)[None], np.float32),
-                "reference": np.asarray(reference, np.float32).reshape(1, 128)}
+        feed = {"chip": self._chip(chip), "reference": np.asarray(reference, np.float32).reshape(1, 128)}
         descriptor, distance, gradient = self._session.run(["descriptor", "distance", "gradient"], feed)
         return float(distance[0, 0]), np.ascontiguousarray(gradient[0].transpose(1, 2, 0)), descriptor[0]
+
+    def describe(self, chip: np.ndarray) -> np.ndarray:
+        """dlib's float32 (128,) descriptor of ``chip`` (as for calling the gradient), forward pass only."""
+        return self._forward.run(["descriptor"], {"chip": self._chip(chip)})[0][0]

@@ -27,11 +27,12 @@ def gradient() -> DescriptorGradient:
     return DescriptorGradient()
 
 
-def test_descriptor_is_dlibs_and_gradient_is_the_ports_autograd(chips, gradient) -> None:
+def test_descriptors_are_dlibs_and_gradient_is_the_ports_autograd(chips, gradient) -> None:
     net = DlibFaceNet.from_file()
     for (chip, own), (_, other) in zip(chips, chips[1:] + chips[:1], strict=True):
         distance, grad, descriptor = gradient(chip.astype(np.float32), other)
         assert np.abs(descriptor - own).max() <= 1e-3
+        assert np.abs(gradient.describe(chip.astype(np.float32)) - own).max() <= 1e-3
         assert distance == pytest.approx(float(np.linalg.norm(own - other)), abs=1e-3)
         x = torch.from_numpy(chip).permute(2, 0, 1)[None].float().requires_grad_(True)
         (net(x)[0] - torch.from_numpy(other).float()).norm().backward()
