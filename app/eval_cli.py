@@ -9,9 +9,9 @@ the built-in demo face. Every clip runs through each filter in streaming mode ex
 runtime does, directly and (unless ``--no-transport``) after the I420 + H.264 path to the meeting
 app. Writes report.json, report.md and PNG figures; per-clip results are kept under
 ``<out>/clips`` so an interrupted run continues where it stopped, or adds filters or datasets to
-an earlier run (``--fresh`` starts over): deid, pattern and adaptive results are kept per model or pattern
-file (its sha256), and a run with other seconds, photos per identity, attackers, judges or
-strength is refused.
+an earlier run (``--fresh`` starts over): each filter's results are kept per version of its code
+(the source of its class and base classes) and, for deid, pattern and adaptive, per model or pattern
+file; a run with other seconds, photos per identity, attackers, judges or strength is refused.
 ``--strength`` and ``--auto-strength`` act as in ``vcam-run`` (auto strength: the identity
 monitor, dlib, reads the outgoing frame once per clip second, enrolling over the first 3).
 Needs the ``train`` extra (torch judges, matplotlib).
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import shutil
 import sys
@@ -30,7 +31,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vcam.engine.errors import VcamError
-from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH, make_filter, pattern_file
+from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH, FaceFilter, make_filter, pattern_file
 from vcam.engine.identity import RECOGNISERS
 
 from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
@@ -98,7 +99,23 @@ def result_folders(out: Path, settings: dict, filters: list[str], model: Path) -
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(settings, indent=1))
     files = {"deid": model, "pattern": pattern_file(model), "adaptive": pattern_file(model, "adaptive")}
-    return {f: f"{f}-{hashlib.sha256(files[f].read_bytes()).hexdigest()[:12]}" if f in files else f for f in filters}
+    folders = {}
+    for f in filters:
+        digest = hashlib.sha256(filter_code(f).encode())
+        if f in files:
+            digest.update(files[f].read_bytes())
+        folders[f] = f"{f}-{digest.hexdigest()[:12]}"
+    return folders
+
+
+def filter_code(name: str) -> str:
+    """The source code of filter ``name``'s class and its base classes in vcam's engine."""
+    classes, todo = {}, [FaceFilter]
+    while todo:
+        cls = todo.pop()
+        classes[getattr(cls, "name", None)] = cls
+        todo += [c for c in cls.__subclasses__() if c.__module__ == FaceFilter.__module__]
+    return "".join(inspect.getsource(c) for c in classes[name].__mro__ if c.__module__ == FaceFilter.__module__)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from conftest import EVM_VIDEO, need
-from vcam.app.eval_cli import result_folders
+from vcam.app.eval_cli import filter_code, result_folders
 from vcam.engine.native_log import NOISE
 
 
@@ -55,11 +55,19 @@ def test_deid_and_pattern_results_are_kept_per_model_file(tmp_path) -> None:
     settings = {"seconds": 10.0}
     names_a = result_folders(tmp_path, settings, ["deid", "pattern", "off"], a)
     names_b = result_folders(tmp_path, settings, ["deid", "pattern", "off"], b)
-    assert names_a["off"] == names_b["off"] == "off"
+    assert names_a["off"] == names_b["off"] and names_a["off"].startswith("off-")
     assert names_a["deid"] != names_b["deid"] and names_a["deid"].startswith("deid-")
     assert names_a["pattern"] == names_b["pattern"] != result_folders(tmp_path, settings, ["pattern"], mine)["pattern"]
     assert names_a["pattern"].startswith("pattern-")
     assert result_folders(tmp_path, settings, ["deid"], a) == {"deid": names_a["deid"]}
+
+
+def test_results_are_kept_per_version_of_the_filter_code() -> None:
+    """A filter's cache key covers its own class and the classes it builds on."""
+    pattern, adaptive = filter_code("pattern"), filter_code("adaptive")
+    assert "class PatternFilter" in pattern and "def _place" in pattern
+    assert "class AdaptivePatternFilter" in adaptive and pattern in adaptive
+    assert "class FaceFilter" in filter_code("off")
 
 
 @pytest.mark.parametrize("args, message", [
