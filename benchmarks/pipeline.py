@@ -49,12 +49,17 @@ def _ms(samples: list[float]) -> float:
     return round(float(np.median(samples)) * 1000, 3)
 
 
-def stage_times(model_path: Path, width: int, height: int, frames: int = 90) -> dict[str, float]:
-    """Median ms of each stage, run serially on one thread."""
+def ae_filter(model_path: Path) -> DeidFilter:
+    """The AE at ``model_path`` as the runtime runs it (onnxruntime, THREADS threads)."""
+    return DeidFilter(StreamingModel(OrtBackend(model_path, threads=THREADS)), allow_untrained=True)
+
+
+def stage_times(face_filter: FaceFilter, width: int, height: int, frames: int = 90) -> dict[str, float]:
+    """Median ms of each stage with ``face_filter`` (a fresh one: no face tracks yet), run serially
+    on one thread, and ``filter_mean`` (the adaptive filter's cost is uneven across frames)."""
     src = DemoSource(width, height)
-    deid = DeidFilter(StreamingModel(OrtBackend(model_path, threads=THREADS)), allow_untrained=True)
     rppg = RppgMonitor()
-    times: dict[str, list[float]] = {k: [] for k in ("capture", "track", "crop", "deid", "composite", "monitor_rppg_per_frame", "vcam_letterbox")}
+    times: dict[str, list[float]] = {k: [] for k in ("capture", "track", "crop", "filter", "composite", "monitor_rppg_per_frame", "vcam_letterbox")}
     with FaceTracker(max_faces=4) as tracker:
         for i in range(frames):
             t0 = time.perf_counter()
@@ -64,7 +69,7 @@ def stage_times(model_path: Path, width: int, height: int, frames: int = 90) -> 
             t2 = time.perf_counter()
             raw = crop_face(img, track)
             t3 = time.perf_counter()
-            out_crop = deid.process(raw, track.track_id)
+            out_crop = face_filter.process(raw, track.track_id)
             t4 = time.perf_counter()
             out = img.copy()
             paste(out, track, out_crop, raw)
@@ -76,7 +81,7 @@ def stage_times(model_path: Path, width: int, height: int, frames: int = 90) -> 
             t7 = time.perf_counter()
             for k, a, b in zip(times, (t0, t1, t2, t3, t4, t5, t6), (t1, t2, t3, t4, t5, t6, t7)):
                 times[k].append(b - a)
-    return {k: _ms(v[10:]) for k, v in times.items()}
+    return {**{k: _ms(v[10:]) for k, v in times.items()}, "filter_mean": round(float(np.mean(times["filter"][10:])) * 1000, 3)}
 
 
 class UnwatchedSink(NullSink):
@@ -85,36 +90,20 @@ class UnwatchedSink(NullSink):
     viewers = 0
 
 
-def end_to_end(model_path: Path, width: int, height: int, frames: int, realtime: bool, monitors: bool = True,
-               watched: bool = True, face_filter: FaceFilter | None = None) -> dict:
-    """A full Pipeline run (capture and tracking threads, rPPG + identity monitors) into a null
-    sink; unwatched, the sink has no viewers and the pipeline idles from the first frame (source
-    released, black frames). ``cpu_cores``: CPU seconds of this process per wall second (1.0 =
-    one core busy; the identity monitor's child process is not counted). ``face_filter``: another
-    filter instead of the AE."""
+def end_to_end(face_filter: FaceFilter, width: int, height: int, frames: int, realtime: bool, monitors: bool = True,
+               watched: bool = True) -> dict:
+    """A full Pipeline run with a fresh ``face_filter`` (capture and tracking threads, rPPG +
+    identity monitors) into a null sink; unwatched, the sink has no viewers and the pipeline idles
+    from the first frame (source released, black frames). ``cpu_cores``: CPU seconds of this
+    process per wall second (1.0 = one core busy; the identity monitor's child process is not counted)."""
     src = DemoSource(width, height, frames=frames)
-    deid = face_filter or DeidFilter(StreamingModel(OrtBackend(model_path, threads=THREADS)), allow_untrained=True)
     sink = NullSink() if watched else UnwatchedSink()
-    with Pipeline(src, sink, deid, PipelineConfig(realtime=realtime, rppg=monitors, identity=monitors, idle_after_s=0.0)) as pipe:
+    with Pipeline(src, sink, face_filter, PipelineConfig(realtime=realtime, rppg=monitors, identity=monitors, idle_after_s=0.0)) as pipe:
         cpu, wall = time.process_time(), time.monotonic()
         s = pipe.run(max_frames=frames)
         cores = (time.process_time() - cpu) / (time.monotonic() - wall)
     return {"fps": s["fps"], "p50_latency_ms": s["p50_latency_ms"], "p95_latency_ms": s["p95_latency_ms"], "dropped_frames": s["dropped_frames"],
             "cpu_cores": round(cores, 3)}
-
-
-def filter_ms(name: str, frames: int = 60) -> float:
-    """Median ms of one ``make_filter(name)`` step on the demo face's 128 px crops (720p)."""
-    src, f, samples = DemoSource(1280, 720), make_filter(name, threads=THREADS), []
-    with FaceTracker(max_faces=1) as tracker:
-        for _ in range(frames):
-            img = src.read()
-            (track,) = tracker.update(img)
-            crop = crop_face(img, track)
-            t = time.perf_counter()
-            f.process(crop, track.track_id)
-            samples.append(time.perf_counter() - t)
-    return _ms(samples[5:])
 
 
 def stream_vs_window(stream_path: Path, window_path: Path, repeats: int = 3) -> dict:
@@ -147,24 +136,25 @@ def main() -> None:
         stream_path = export_streaming(ae, Path(d) / "s.onnx", trained=False)
         window_path = export_windowed(ae, Path(d) / "w.onnx", trained=False)
         result: dict = {"model": f"paper-size AE 3->32->64->64, streaming ONNX fp32, onnxruntime CPU {THREADS} threads"}
-        end_to_end(stream_path, 640, 480, 90, realtime=False)  # warm-up: first-run costs are not steady state
-        result["stages_ms_480p"] = stage_times(stream_path, 640, 480)
-        result["stages_ms"] = stage_times(stream_path, 1280, 720)
+        end_to_end(ae_filter(stream_path), 640, 480, 90, realtime=False)  # warm-up: first-run costs are not steady state
+        result["stages_ms_480p"] = stage_times(ae_filter(stream_path), 640, 480)
+        result["stages_ms"] = stage_times(ae_filter(stream_path), 1280, 720)
         for name, (w, h) in {"480p": (640, 480), "720p": (1280, 720)}.items():
-            thr = end_to_end(stream_path, w, h, args.frames, realtime=False)
-            live = end_to_end(stream_path, w, h, args.frames, realtime=True)
+            thr = end_to_end(ae_filter(stream_path), w, h, args.frames, realtime=False)
+            live = end_to_end(ae_filter(stream_path), w, h, args.frames, realtime=True)
             result[f"fps_{name}"] = thr["fps"]
             result[f"p50_latency_ms_{name}"] = live["p50_latency_ms"]
             result[f"p95_latency_ms_{name}"] = live["p95_latency_ms"]
             result[f"live_dropped_{name}"] = live["dropped_frames"]
             result[f"live_fps_{name}"] = live["fps"]
             result[f"cpu_cores_{name}_watched"] = live["cpu_cores"]
-            bare = end_to_end(stream_path, w, h, args.frames, realtime=True, monitors=False)
+            bare = end_to_end(ae_filter(stream_path), w, h, args.frames, realtime=True, monitors=False)
             result[f"p95_latency_ms_{name}_monitors_off"] = bare["p95_latency_ms"]
-        result["cpu_cores_720p_idle"] = end_to_end(stream_path, 1280, 720, args.frames, realtime=True, watched=False)["cpu_cores"]
+        result["cpu_cores_720p_idle"] = end_to_end(ae_filter(stream_path), 1280, 720, args.frames, realtime=True, watched=False)["cpu_cores"]
         for name in PATTERN_FILTERS:  # the identity pattern and the adaptive filter instead of the AE, 720p live
-            result[f"{name}_filter_ms"] = filter_ms(name)
-            result[f"{name}_720p_live"] = end_to_end(stream_path, 1280, 720, args.frames, realtime=True, face_filter=make_filter(name, threads=THREADS))
+            stages = stage_times(make_filter(name, threads=THREADS), 1280, 720)
+            result[f"{name}_filter_ms"], result[f"{name}_filter_ms_mean"] = stages["filter"], stages["filter_mean"]
+            result[f"{name}_720p_live"] = end_to_end(make_filter(name, threads=THREADS), 1280, 720, args.frames, realtime=True)
         result.update(stream_vs_window(stream_path, window_path))
     if args.json:
         print(json.dumps(result))
@@ -182,7 +172,7 @@ def main() -> None:
           f"{result['cpu_cores_720p_idle']:.2f} while idle (no viewer)")
     for name in PATTERN_FILTERS:
         live = result[f"{name}_720p_live"]
-        print(f"--filter {name}: {result[f'{name}_filter_ms']:.1f} ms per face; 720p live: {live['fps']:.1f} fps out, "
+        print(f"--filter {name}: {result[f'{name}_filter_ms']:.1f} ms per face (mean {result[f'{name}_filter_ms_mean']:.1f}); 720p live: {live['fps']:.1f} fps out, "
               f"p95 {live['p95_latency_ms']:.1f} ms, {live['dropped_frames']} dropped, {live['cpu_cores']:.2f} cores")
     print(f"windowed T=64 recompute {result['window64_ms']:.0f} ms vs streaming step {result['stream_step_ms']:.1f} ms "
           f"per output frame: {result['stream_vs_window_ratio']:.0f}x")
