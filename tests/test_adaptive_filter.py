@@ -7,7 +7,7 @@ from conftest import LFW, need
 from vcam.engine.filters import AdaptivePatternFilter, PatternFilter, make_filter
 from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
 from vcam.engine.identity_gradient import DescriptorGradient
-from vcam.engine.identity_pattern import DEFAULT_PATTERN, load_pattern
+from vcam.engine.identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern
 from vcam.models.data.synthetic import make_clip
 
 UNSEEN = ("George_W_Bush", "Hugo_Chavez")  # the shipped pattern's validation identities
@@ -58,6 +58,7 @@ def test_adapts_each_unseen_face_past_dlib_within_the_budget(clips) -> None:
 def test_strength_scales_the_change_and_forget_drops_a_track(clips) -> None:
     f = make_filter("adaptive")
     assert isinstance(f, AdaptivePatternFilter)
+    f.first_steps = 1  # one step on the first frame at either strength (more stop once past the target)
     clip = clips[0]
     full = f.process(clip.frames[0], 1) - clip.frames[0]
     half = f.process(clip.frames[0], 2, strength=0.5) - clip.frames[0]
@@ -67,3 +68,46 @@ def test_strength_scales_the_change_and_forget_drops_a_track(clips) -> None:
     assert np.median(half[inside] / full[inside]) == pytest.approx(0.5, abs=0.1)
     f.forget({2})
     assert set(f._tracks) == {2} and set(f._placement) == {2}
+
+
+def test_a_settled_face_is_checked_only_every_few_frames(clips) -> None:
+    """A new face's first frame takes up to ``first_steps`` steps (it is what an attacker sees
+    first); past the target, the gradient runs on one frame in ``check_every`` only (unless the last
+    check found the face too close again), and a re-read of the raw face's descriptor takes a
+    check's place instead of adding to it: no frame of a settled face pays for two dlib passes."""
+    log: list[tuple[int, int, str, float]] = []
+    where = [0, 0]  # track, frame
+
+    class Logged(DescriptorGradient):
+        def __call__(self, chip: np.ndarray, reference: np.ndarray):
+            result = super().__call__(chip, reference)
+            log.append((*where, "gradient", result[0]))
+            return result
+
+        def describe(self, chip: np.ndarray) -> np.ndarray:
+            log.append((*where, "describe", 0.0))
+            return super().describe(chip)
+
+    f = AdaptivePatternFilter(load_pattern(ADAPTIVE_START)[0], Logged(), check_every=5, reference_every=10)
+    for track, clip in enumerate(clips):
+        for frame, crop in enumerate(clip.frames):
+            where[:] = track, frame
+            f.process(crop, track)
+    settled_checks = 0
+    for track in range(len(clips)):
+        events = [(frame, kind, d) for t, frame, kind, d in log if t == track]
+        assert events[0][:2] == (0, "describe") and events[1][:2] == (0, "gradient")
+        grads = [(frame, d) for frame, kind, d in events if kind == "gradient"]
+        first = [d for frame, d in grads if frame == 0]
+        assert len(first) == f.first_steps or (1 <= len(first) < f.first_steps and first[-1] >= f.target)
+        assert len(first) == 1 or first[-1] > first[0]
+        for (_, before), (frame, _) in zip(grads, grads[1:]):
+            if before >= f.target:  # settled at the last check: the next one waits for its turn
+                assert frame % 5 == 0
+                settled_checks += 1
+        settled = next(frame for frame, d in grads if d >= f.target)
+        late = [frame for frame, _, _ in events if frame > settled]
+        assert len(late) == len(set(late))  # at most one pass per frame once settled
+        assert any(kind == "describe" for frame, kind, _ in events if frame > 0)  # the reference is re-read
+        assert len(grads) < len(clip.frames)
+    assert settled_checks >= 4
