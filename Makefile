@@ -26,10 +26,10 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[train,dev]'
 	touch $@ $(VENV)/.runtime
 
-# Protect the built-in demo video (a real face photo, animated, with a 72 bpm pulse) with the shipped model.
+# Protect the built-in demo video (a real face photo, animated, with a 72 bpm pulse) with the default filter.
 demo: $(VENV)/.runtime
 	mkdir -p out
-	$(BIN)/vcam-run --source demo --width 1280 --height 720 --sink out/demo.mp4 --filter deid --frames 450 --json out/demo.json
+	$(BIN)/vcam-run --source demo --width 1280 --height 720 --sink out/demo.mp4 --frames 450 --json out/demo.json
 
 test: $(VENV)/.dev system-deps
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q

@@ -33,7 +33,7 @@ class Config:
 
     source: str = "0"  # demo | camera index | /dev/videoN | video file
     sink: str = "virtualcam"  # virtualcam | null | preview | <out.mp4>
-    filter: str = "deid"  # one of vcam.engine.filters.FILTERS
+    filter: str = "adaptive"  # one of vcam.engine.filters.FILTERS
     strength: float = 1.0  # 0.2 = mildest protection, 1 = as trained, 1.5 = amplified (the raw face is filter = "off")
     auto_strength: bool = False  # raise the strength (up to 1.5) while the identity monitor still recognises you
     model: str = ""  # streaming ONNX model; empty = the shipped default

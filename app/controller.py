@@ -139,7 +139,7 @@ class EngineController(QObject):
         if not self.protecting:
             return OffFilter()
         try:
-            f = filter_for(self.cfg, self.cfg.filter if self.cfg.filter != "off" else "deid")
+            f = filter_for(self.cfg, self.cfg.filter if self.cfg.filter != "off" else Config.filter)
         except VcamError as exc:
             self._degraded_reason = str(exc)
             self.error.emit(f"{exc} - pixelating instead")

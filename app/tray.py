@@ -92,7 +92,7 @@ class ControlWindow(QWidget):
         self.auto_strength.toggled.connect(app.set_auto_strength)
         self.filter = QComboBox()
         self.filter.addItems(PROTECTING_FILTERS)
-        self.filter.setCurrentText(ctl.cfg.filter if ctl.cfg.filter in PROTECTING_FILTERS else "deid")
+        self.filter.setCurrentText(ctl.cfg.filter if ctl.cfg.filter in PROTECTING_FILTERS else Config.filter)
         self.filter.currentTextChanged.connect(app.set_filter)
         self.source = QComboBox()
         for label, spec in source_choices(ctl.cfg.source):

@@ -32,8 +32,9 @@ def count_frames(path: Path) -> int:
 def evm_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     out = tmp_path_factory.mktemp("evm")
     runs = {}
-    for flt in ("off", "blur", "deid"):
-        res = vcam_run("--source", str(need(EVM_VIDEO)), "--sink", str(out / f"{flt}.mp4"), "--filter", flt,
+    for flt in ("off", "blur", "deid", "default"):
+        choice = ["--filter", flt] if flt != "default" else []
+        res = vcam_run("--source", str(need(EVM_VIDEO)), "--sink", str(out / f"{flt}.mp4"), *choice,
                        "--json", str(out / f"{flt}.json"), "--quiet")
         assert res.returncode == 0, res.stderr
         runs[flt] = json.loads((out / f"{flt}.json").read_text())
@@ -41,7 +42,7 @@ def evm_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     return runs
 
 
-@pytest.mark.parametrize("flt", ["off", "blur", "deid"])
+@pytest.mark.parametrize("flt", ["off", "blur", "deid", "default"])
 def test_evm_video_heart_rate_survives(evm_runs, flt: str) -> None:
     s = evm_runs[flt]["summary"]
     assert SUMMARY_KEYS <= set(s)
@@ -50,9 +51,17 @@ def test_evm_video_heart_rate_survives(evm_runs, flt: str) -> None:
     assert s["dropped_frames"] == 0 and s["frames"] == count_frames(evm_runs[flt]["video"])
 
 
-def test_shipped_model_runs_by_default_in_full_precision_on_the_cpu(evm_runs) -> None:
+def test_deid_runs_the_shipped_model_in_full_precision_on_the_cpu(evm_runs) -> None:
     s = evm_runs["deid"]["summary"]
     assert s["filter"] == "deid" and s["backend"] == "onnxruntime-cpu" and "INT8" not in s["backend_reason"]
+
+
+def test_default_filter_is_adaptive_and_dlib_does_not_know_the_face(evm_runs) -> None:
+    """Without --filter the shipped adaptive filter runs: the live identity monitor (dlib against the
+    raw face, once a second) finds no match."""
+    s = evm_runs["default"]["summary"]
+    assert s["filter"] == "adaptive" and "backend" not in s
+    assert s["identity_match_rate_by"]["dlib"] == 0.0 and s["identity_distance_mean"] > 0.6
 
 
 def test_identity_monitor_reports_each_recogniser(evm_runs) -> None:
