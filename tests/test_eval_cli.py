@@ -38,7 +38,8 @@ def test_eval_writes_report_with_sane_numbers_and_resumes(tmp_path) -> None:
     for other in (("--judges", "pos,chrom"), ("--strength", "0.5")):
         res = vcam_eval(*args, *other)
         assert res.returncode == 2 and "holds results made with other settings" in res.stderr, res.stderr
-    assert (tmp_path / "clips" / "face.mp4" / "direct" / "off").is_dir()
+    kept = sorted(d.name for d in (tmp_path / "clips" / "face.mp4" / "direct").iterdir())
+    assert [name.split("-")[0] for name in kept] == ["off", "pixelate"] and all(len(name.split("-")[1]) == 12 for name in kept)
     # The strength reaches the filters: milder pixelation (16 blocks instead of 10) at 0.2.
     mild = tmp_path / "mild"
     assert vcam_eval(*args[:-1], str(mild), "--filters", "pixelate", "--strength", "0.2").returncode == 0
