@@ -33,7 +33,7 @@ from .identity_gradient import DescriptorGradient
 from .identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern, warp_pattern
 from .streaming_model import StreamingModel
 
-FILTERS = ("deid", "pattern", "adaptive", "blur", "pixelate", "off")
+FILTERS = ("adaptive", "deid", "pattern", "blur", "pixelate", "off")
 MIN_STRENGTH = 0.2
 MAX_STRENGTH = 1.5
 

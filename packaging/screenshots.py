@@ -1,7 +1,7 @@
 """Render the tray app's windows to PNG (docs/screenshots/) from a real run on the demo face, so
 the README shows what users see. Works offscreen or under Xvfb:
 
-    QT_QPA_PLATFORM=offscreen python packaging/screenshots.py [--seconds 14] [--filter deid]
+    QT_QPA_PLATFORM=offscreen python packaging/screenshots.py [--seconds 14] [--filter adaptive]
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=14.0, help="run time before the capture (rPPG warm-up is 6 s)")
-    ap.add_argument("--filter", default="deid")
+    ap.add_argument("--filter", default=Config.filter, help="face filter (default: the default filter)")
     args = ap.parse_args()
     cfg = Config(source="demo", sink="null", filter=args.filter, width=640, height=480, realtime=True)
     controller = EngineController(cfg, save=False)
