@@ -36,7 +36,7 @@ class Config:
     filter: str = "adaptive"  # one of vcam.engine.filters.FILTERS
     strength: float = 1.0  # 0.2 = mildest protection, 1 = as trained, 1.5 = amplified (the raw face is filter = "off")
     auto_strength: bool = False  # raise the strength (up to 1.5) while the identity monitor still recognises you
-    model: str = ""  # streaming ONNX model; empty = the shipped default
+    model: str = ""  # streaming ONNX model (deid) or identity pattern .npz (pattern, adaptive); empty = the shipped ones
     backend: str = "auto"  # auto | tensorrt | cuda | cpu
     precision: str = "auto"  # auto = fp32 (fp16 on TensorRT) | fp32 | int8 (the <model>.int8.onnx companion)
     threads: int = 2  # inference threads (2 measured best on a 2-core CPU)

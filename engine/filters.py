@@ -6,7 +6,7 @@ sigma 12 px on the 128 px crop) and ``pixelate`` (10x10 blocks) are the paper's 
 alignment of that crop, smoothed per track (``identity_pattern``; no change over time of its own);
 ``adaptive`` (the runtime's default) starts each face from that pattern and adapts it to the face
 while it is on screen (steps of dlib's descriptor gradient, ``identity_gradient``, within a PSNR
-budget, until dlib's distance to the raw face reaches 1.0);
+budget, until dlib's distance to the raw face reaches 1.2);
 ``off`` returns the crop unchanged (protection off).
 
 ``strength`` (MIN_STRENGTH..MAX_STRENGTH, 1 = as trained) sets how strongly a protecting filter
@@ -173,8 +173,9 @@ class _AdaptiveTrack:
 class AdaptivePatternFilter(PatternFilter):
     """The universal pattern as each face's starting point, then adapted to that face while it is
     on screen: on every frame on which dlib's distance between the protected and the raw face is
-    below ``target`` one step of its gradient (``identity_gradient``) moves the track's change
-    further away (``step``: a tenth of the budget's norm), and the change is kept within ``psnr_db``
+    below ``target`` one step of its gradient (``identity_gradient``; up to ``first_steps`` on a
+    face's first frame, the one an attacker sees first) moves the track's change further away
+    (``step``: a tenth of the budget's norm), and the change is kept within ``psnr_db``
     on the crop (times the strength). Once a face is that far, the change stays still. The step is
     weighted by the face's local contrast (SSIM tolerates change in texture, not on smooth skin)
     and has zero mean per colour channel, so it does not move the face's mean colour, which is
@@ -183,8 +184,9 @@ class AdaptivePatternFilter(PatternFilter):
     frames between only warp the change), and one of those checks in every ``reference_every``
     frames re-reads the raw face's descriptor instead (by the same ONNX graph's forward half:
     ~10 ms, where dlib's own took ~120 ms and stalled the frame). So a frame costs at most one
-    descriptor gradient (~14 ms, ~2 dlib passes), paid on every frame only while the face adapts
-    (its first ~5-20 frames on LFW-10 clips) and on one in ``check_every`` after."""
+    descriptor gradient (~14 ms, ~2 dlib passes; a face's first frame up to ``first_steps``), paid
+    on every frame only while the face adapts (its first frames, and after a check that found it
+    too close again) and on one in ``check_every`` otherwise."""
 
     name = "adaptive"
 
