@@ -1,9 +1,10 @@
 """Soak run of the whole tray app: control window, monitors window with its preview, the engine
-protecting the endless demo face (deid, monitors on, paced at 30 fps), for N minutes, offscreen.
+protecting the endless demo face (the default filter unless ``--filter``, monitors on, paced at
+30 fps), for N minutes, offscreen.
 Samples every 15 s: frames out, fps, process RSS, monitor updates and Python's reference count
 of ``None``; reports whether the app stayed up and whether anything grows.
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/tray_soak.py [--minutes 10] [--json]
+    QT_QPA_PLATFORM=offscreen python benchmarks/tray_soak.py [--minutes 10] [--filter deid] [--json]
 
 What short tests cannot see: slow leaks and stalls. (PySide6 6.12.0 dropped a reference to None
 on every void Qt call and aborted this app after a few thousand widget updates, ~3 minutes.)
@@ -35,8 +36,8 @@ def rss_mb() -> float:
     return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def soak(minutes: float) -> dict:
-    cfg = Config(source="demo", sink="null", filter="deid", realtime=True, monitors=True)
+def soak(minutes: float, filter_name: str = Config.filter) -> dict:
+    cfg = Config(source="demo", sink="null", filter=filter_name, realtime=True, monitors=True)
     with tempfile.TemporaryDirectory() as tmp:
         ctl = EngineController(cfg, Path(tmp) / "config.toml", save=False)
         tray = TrayApp(ctl, use_tray=False)
@@ -80,9 +81,10 @@ def soak(minutes: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--filter", default=Config.filter, help=f"face filter (default: {Config.filter})")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = ap.parse_args()
-    result = soak(args.minutes)
+    result = {"filter": args.filter, **soak(args.minutes, args.filter)}
     if args.json:
         print(json.dumps(result))
     else:
