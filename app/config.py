@@ -123,8 +123,12 @@ def resolve(cli: dict[str, Any], path: Path | None = None) -> Config:
 
 
 def save(config: Config, path: Path | None = None) -> Path:
-    """Write ``config`` as TOML (used by the tray app when the user changes a setting)."""
+    """Write the settings of ``config`` that differ from the defaults as TOML (used by the tray app
+    when the user changes a setting): settings the user never changed follow the defaults of later
+    versions (the default filter changed from deid to adaptive on 2026-12-05)."""
     path = path or default_config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(config.to_toml(), encoding="utf-8")
+    defaults = Config()
+    changed = {k: v for k, v in dataclasses.asdict(config).items() if getattr(defaults, k) != v}
+    path.write_text(tomli_w.dumps(changed), encoding="utf-8")
     return path

@@ -2,6 +2,7 @@
 and the layering rule (the runtime never imports torch)."""
 import subprocess
 import sys
+import tomllib
 
 import numpy as np
 import pytest
@@ -16,6 +17,13 @@ def test_resolve_precedence(tmp_path) -> None:
     save(Config(filter="blur", strength=0.3, width=640), path)
     cfg = resolve({"strength": 0.9, "filter": None}, path)
     assert (cfg.filter, cfg.strength, cfg.width, cfg.height) == ("blur", 0.9, 640, 720)
+
+
+def test_saved_config_holds_only_the_changed_settings(tmp_path) -> None:
+    """A setting the user never changed is not pinned in the file, so it follows a later default."""
+    path = save(Config(filter="blur", strength=1.0, width=640), tmp_path / "c.toml")
+    assert tomllib.loads(path.read_text()) == {"filter": "blur", "width": 640}
+    assert resolve({}, save(Config(), path)) == Config()
 
 
 @pytest.mark.parametrize("text,message", [
