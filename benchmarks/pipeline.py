@@ -152,9 +152,9 @@ def main() -> None:
             result[f"p95_latency_ms_{name}_monitors_off"] = bare["p95_latency_ms"]
         result["cpu_cores_720p_idle"] = end_to_end(ae_filter(stream_path), 1280, 720, args.frames, realtime=True, watched=False)["cpu_cores"]
         for name in PATTERN_FILTERS:  # the identity pattern and the adaptive filter instead of the AE, 720p live
-            stages = stage_times(make_filter(name, threads=THREADS), 1280, 720)
+            stages = stage_times(make_filter(name), 1280, 720)
             result[f"{name}_filter_ms"], result[f"{name}_filter_ms_mean"] = stages["filter"], stages["filter_mean"]
-            result[f"{name}_720p_live"] = end_to_end(make_filter(name, threads=THREADS), 1280, 720, args.frames, realtime=True)
+            result[f"{name}_720p_live"] = end_to_end(make_filter(name), 1280, 720, args.frames, realtime=True)
         result.update(stream_vs_window(stream_path, window_path))
     if args.json:
         print(json.dumps(result))
