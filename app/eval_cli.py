@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                         done = {p: r for p, file in files.items() if (r := ClipResult.load(file)) is not None}
                         if len(done) < len(paths):
                             missing = tuple(p for p in paths if p not in done)
-                            done |= evaluate_clip(raw, lambda f=f: make_filter(f, model, "auto"), attackers, judges, tuple(args.judges), missing,
+                            done |= evaluate_clip(raw, lambda f=f: make_filter(f, model, "auto", background=False), attackers, judges, tuple(args.judges), missing,
                                                   args.strength, args.auto_strength)
                             for p in missing:
                                 done[p].save(files[p])

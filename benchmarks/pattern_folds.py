@@ -128,6 +128,7 @@ def main() -> int:
     ap.add_argument("--strength", type=float, default=1.0, help="the filter's strength in the reports")
     ap.add_argument("--auto-strength", action="store_true", help="report with the runtime's auto-strength loop")
     ap.add_argument("--adaptive", action="store_true", help="report the adaptive filter starting from each fold's pattern")
+    ap.add_argument("--dlib-only", action="store_true", help="with --adaptive: stepping against dlib only")
     args, train_args = ap.parse_args(argv[:split]), argv[split + 1:]
     if "--pattern-psnr" not in train_args or len(train_args) % 2:
         ap.error("give vcam-train's pattern flags after --, e.g. -- --pattern-psnr 30 (flag value pairs)")
@@ -140,10 +141,10 @@ def main() -> int:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         ap.error(f"cannot read {args.config}: {exc}")
     report_args = (([] if args.strength == 1.0 else ["--strength", str(args.strength)]) + (["--auto-strength"] if args.auto_strength else [])
-                   + (["--adaptive"] if args.adaptive else []))
+                   + (["--adaptive"] if args.adaptive else []) + (["--dlib-only"] if args.dlib_only else []))
     with ThreadPoolExecutor(args.jobs) as pool:
         results = dict(zip(args.folds, pool.map(lambda k: run_fold(k, args.out, args.config, train_args, wanted, report_args), args.folds)))
-    result = {"recipe": wanted, "strength": args.strength, "auto_strength": args.auto_strength, "adaptive": args.adaptive, "folds": results, "summary": summarise(results),
+    result = {"recipe": wanted, "strength": args.strength, "auto_strength": args.auto_strength, "adaptive": args.adaptive, "dlib_only": args.dlib_only, "folds": results, "summary": summarise(results),
               "folds_meeting_all_goals": sum(all(meets(k, f[k]) for k in GOALS) for f in results.values())}
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 0

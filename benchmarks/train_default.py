@@ -5,7 +5,7 @@ through the runtime's own frame processing (``--model`` an AE ``.onnx`` or an id
   never seen in training, each animated into a 10 s clip with an injected pulse), and
 * the real EVM face video (pulse ~52.7 bpm; its gallery is its own raw frames).
 
-    python benchmarks/train_default.py [--model engine/assets/deid_default.onnx | engine/assets/identity_pattern.npz [--adaptive]] [--strength 1.5] [--auto-strength] [--json]
+    python benchmarks/train_default.py [--model engine/assets/deid_default.onnx | engine/assets/identity_pattern_ssim.npz [--adaptive [--dlib-only] [--background]]] [--strength 1.5] [--auto-strength] [--json]
 
 Keys (validation split): ``dlib_match_rate`` (protected frames verified by dlib against the
 person's original photos; goal <= 0.05, raw frames ~1.0 as ``dlib_match_rate_raw``),
@@ -34,9 +34,10 @@ import numpy as np
 
 from vcam.engine.backends import OrtBackend
 from vcam.engine.filters import AdaptivePatternFilter, DeidFilter, FaceFilter, OffFilter, PatternFilter
-from vcam.engine.identity import RECOGNISERS, FaceEmbedder
+from vcam.engine.identity import RECOGNISERS, ArcFaceAligner, FaceEmbedder
 from vcam.engine.identity_gradient import DescriptorGradient
 from vcam.engine.identity_pattern import load_pattern
+from vcam.engine.sface_gradient import SFaceGradient
 from vcam.engine.streaming_model import StreamingModel
 from vcam.models.data.synthetic import photo_identities
 from vcam.models.evaluation.clips import EvalClip, photo_clips, video_clip
@@ -101,27 +102,31 @@ def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipRe
     }
 
 
-def protection(model: Path, adaptive: bool = False) -> tuple[dict, Callable[[], FaceFilter]]:
+def protection(model: Path, adaptive: bool = False, dlib_only: bool = False, background: bool = False) -> tuple[dict, Callable[[], FaceFilter]]:
     """(training config, filter factory) of a streaming AE (``.onnx``) or an identity pattern
-    (``.npz``; ``adaptive``: the ``adaptive`` filter starting from it)."""
+    (``.npz``; ``adaptive``: the ``adaptive`` filter starting from it, stepping against dlib and
+    SFace, or against dlib only; SFace's readings in the frame loop, or in the ``background`` as live)."""
     if model.suffix == ".npz":
         pattern, meta = load_pattern(model)
         embedder = FaceEmbedder()
         if adaptive:
-            gradient = DescriptorGradient()
-            return meta.get("training_config", {}), lambda: AdaptivePatternFilter(pattern, gradient, embedder)
+            gradient, sface = DescriptorGradient(), None if dlib_only else SFaceGradient()
+            aligner = None if dlib_only else ArcFaceAligner()
+            return meta.get("training_config", {}), lambda: AdaptivePatternFilter(pattern, gradient, embedder, sface=sface, aligner=aligner,
+                                                                                  background=background)
         return meta.get("training_config", {}), lambda: PatternFilter(pattern, embedder)
     cfg = json.loads(StreamingModel(OrtBackend(model)).info.metadata.get("vcam.training_config", "{}"))
     return cfg, lambda: DeidFilter(StreamingModel(OrtBackend(model, threads=2)))
 
 
-def run(model: Path, photos: Path, video: Path, strength: float = 1.0, auto_strength: bool = False, adaptive: bool = False) -> dict:
-    cfg, deid = protection(model, adaptive)
+def run(model: Path, photos: Path, video: Path, strength: float = 1.0, auto_strength: bool = False, adaptive: bool = False,
+        dlib_only: bool = False, background: bool = False) -> dict:
+    cfg, deid = protection(model, adaptive, dlib_only, background)
     split = TrainConfig.from_record({**cfg, "photos": str(photos)})  # the model's split settings on these photos
     _, val_ids = split.split(list(photo_identities(photos)))
     attackers, judges = {name: make() for name, make in RECOGNISERS.items()}, PulseJudges()
 
-    report: dict = {"model": str(model), "adaptive": adaptive, "strength": strength, "auto_strength": auto_strength, "validation_identities": val_ids}
+    report: dict = {"model": str(model), "adaptive": adaptive, "dlib_only": dlib_only, "background": background, "strength": strength, "auto_strength": auto_strength, "validation_identities": val_ids}
     for key, clips in (("validation", photo_clips(photos, val_ids)), ("evm", [video_clip(video)])):
         sides = [RawSide(c) for c in clips]  # one tracking pass and raw pulse per clip
         raw = [evaluate_clip(side, OffFilter, attackers, judges)["direct"] for side in sides]
@@ -152,6 +157,9 @@ if __name__ == "__main__":
     ap.add_argument("--strength", type=float, default=1.0, help="filter strength (1 = as trained; up to 1.5 amplifies the perturbation)")
     ap.add_argument("--auto-strength", action="store_true", help="raise the strength as vcam-run --auto-strength does")
     ap.add_argument("--adaptive", action="store_true", help="with a pattern: the adaptive filter (vcam-run --filter adaptive) starting from it")
+    ap.add_argument("--dlib-only", action="store_true", help="with --adaptive: step against dlib only (the filter before 2026-12-05)")
+    ap.add_argument("--background", action="store_true",
+                    help="with --adaptive: SFace's readings on a worker thread as live (timing-dependent), not in the frame loop")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = ap.parse_args()
     for p in (args.model, args.photos, args.video):
@@ -159,5 +167,5 @@ if __name__ == "__main__":
             sys.exit(f"train_default: {p} not found")
     if args.adaptive and args.model.suffix != ".npz":
         sys.exit(f"train_default: --adaptive starts from an identity pattern (.npz), not {args.model}")
-    result = run(args.model, args.photos, args.video, args.strength, args.auto_strength, args.adaptive)
+    result = run(args.model, args.photos, args.video, args.strength, args.auto_strength, args.adaptive, args.dlib_only, args.background)
     print(json.dumps(result, indent=2) if args.json else table(result))

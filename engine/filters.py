@@ -5,8 +5,9 @@ sigma 12 px on the 128 px crop) and ``pixelate`` (10x10 blocks) are the paper's 
 ``pattern`` adds a learned universal identity pattern, warped onto each crop by dlib's 5-point
 alignment of that crop, smoothed per track (``identity_pattern``; no change over time of its own);
 ``adaptive`` (the runtime's default) starts each face from that pattern and adapts it to the face
-while it is on screen (steps of dlib's descriptor gradient, ``identity_gradient``, within a PSNR
-budget, until dlib's distance to the raw face reaches 1.2);
+while it is on screen (steps of dlib's and SFace's descriptor gradients, ``identity_gradient`` and
+``sface_gradient``, within a PSNR budget, until dlib's distance to the raw face reaches 1.2 and
+SFace's 1.0);
 ``off`` returns the crop unchanged (protection off).
 
 ``strength`` (MIN_STRENGTH..MAX_STRENGTH, 1 = as trained) sets how strongly a protecting filter
@@ -20,7 +21,8 @@ instead of 24.2; SFace 89 % -> 64 % (one run of benchmarks/train_default.py; mod
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -28,9 +30,10 @@ import numpy as np
 
 from .backends import choose_backend
 from .errors import ModelError
-from .identity import CHIP_SIZE, FaceEmbedder
-from .identity_gradient import DescriptorGradient
+from .identity import CHIP_SIZE, SFACE_SIZE, ArcFaceAligner, FaceEmbedder
+from .identity_gradient import DescriptorGradient, IdentityGradient
 from .identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern, warp_pattern
+from .sface_gradient import SFaceGradient
 from .streaming_model import StreamingModel
 
 FILTERS = ("adaptive", "deid", "pattern", "blur", "pixelate", "off")
@@ -162,42 +165,98 @@ def _local_contrast(chip: np.ndarray, window: int = 7) -> np.ndarray:
 
 
 @dataclass
+class _Job:
+    """A recogniser's reading running beside the frame loop, and what applying it needs."""
+
+    name: str
+    future: Future  # -> (reference, distance, gradient or None)
+    views: "_FaceViews"  # the frame it reads, to carry its gradient into the chip frame
+    contrast: np.ndarray | None  # the step's weights; None for a settled face's check
+
+
+@dataclass
 class _AdaptiveTrack:
-    change: np.ndarray  # float32 (150, 150, 3): the track's change at strength 1, in the chip frame
-    reference: np.ndarray | None = None  # dlib's descriptor of the raw face
-    referenced_at: int = 0  # the frame it was read on
-    adapting: bool = True  # dlib's distance was below the target at the last check
+    change: np.ndarray  # float32 (150, 150, 3): the track's change at strength 1, in dlib's chip frame
+    references: dict[str, np.ndarray] = field(default_factory=dict)  # each recogniser's descriptor of the raw face
+    readings: dict[str, float] = field(default_factory=dict)  # each recogniser's last distance, protected to raw face
+    referenced_at: int = 0  # the frame the references were read on
+    adapting: bool = True  # some recogniser was below its target at the last reading
+    checks: int = 0  # a settled face's checks so far: the recognisers take turns
     frames: int = 0
+    job: _Job | None = None  # a background recogniser's reading in progress
+    stale: set[str] = field(default_factory=set)  # background recognisers whose reference is to be re-read with their next reading
+
+
+class _FaceViews:
+    """One crop as each recogniser sees it: dlib's chip (the frame the change lives in) and SFace's
+    ArcFace-aligned face (aligned on first use); images in 0..255 for the gradient graphs."""
+
+    def __init__(self, crop: np.ndarray, chip: np.ndarray, placement: np.ndarray, aligner: ArcFaceAligner | None) -> None:
+        self.crop, self.chip, self.placement, self._aligner = crop, chip, placement, aligner
+        self._to_face: np.ndarray | None = None
+
+    @property
+    def to_face(self) -> np.ndarray:
+        """SFace's 2x3 crop -> face matrix, from the raw crop's landmarks."""
+        if self._to_face is None:
+            h, w = self.crop.shape[:2]
+            self._to_face = self._aligner.alignment(np.round(np.clip(self.crop, 0.0, 1.0) * 255).astype(np.uint8), (0, 0, w - 1, h - 1))
+        return self._to_face
+
+    def face(self, name: str, change: np.ndarray | None = None) -> np.ndarray:
+        """The raw face, or with ``change`` (chip frame, already scaled by the strength) added."""
+        if name == "dlib":
+            return np.clip(self.chip if change is None else self.chip + change, 0.0, 1.0) * 255
+        crop = self.crop if change is None else np.clip(self.crop + warp_pattern(change, self.placement, self.crop.shape[1::-1]), 0.0, 1.0)
+        return cv2.warpAffine(crop, self.to_face, (SFACE_SIZE, SFACE_SIZE), flags=cv2.INTER_LINEAR) * 255
+
+    def to_chip(self, name: str, grad: np.ndarray) -> np.ndarray:
+        """A gradient on ``name``'s face carried into the chip frame (direction, not magnitude)."""
+        if name == "dlib":
+            return grad
+        chip_to_face = self.to_face @ np.vstack([self.placement, [0.0, 0.0, 1.0]])
+        return cv2.warpAffine(grad, chip_to_face, (CHIP_SIZE, CHIP_SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
 
 
 class AdaptivePatternFilter(PatternFilter):
     """The universal pattern as each face's starting point, then adapted to that face while it is
-    on screen: on every frame on which dlib's distance between the protected and the raw face is
-    below ``target`` one step of its gradient (``identity_gradient``; up to ``first_steps`` on a
-    face's first frame, the one an attacker sees first) moves the track's change further away
-    (``step``: a tenth of the budget's norm), and the change is kept within ``psnr_db``
-    on the crop (times the strength). Once a face is that far, the change stays still. The step is
-    weighted by the face's local contrast (SSIM tolerates change in texture, not on smooth skin)
-    and has zero mean per colour channel, so it does not move the face's mean colour, which is
-    what rPPG reads.
-    Once a face is past ``target``, the distance is checked only every ``check_every`` frames (the
-    frames between only warp the change), and one of those checks in every ``reference_every``
-    frames re-reads the raw face's descriptor instead (by the same ONNX graph's forward half:
-    ~10 ms, where dlib's own took ~120 ms and stalled the frame). So a frame costs at most one
-    descriptor gradient (~14 ms, ~2 dlib passes; a face's first frame up to ``first_steps``), paid
-    on every frame only while the face adapts (its first frames, and after a check that found it
-    too close again) and on one in ``check_every`` otherwise."""
+    on screen against each recogniser it knows (dlib, and SFace when given ``sface``): while some
+    recogniser's distance between the protected and the raw face is below its target (``target``
+    for dlib's Euclidean distance, ``sface_target`` for SFace's 1 - cosine), each frame takes one
+    step of the gradient (``identity_gradient``, ``sface_gradient``) of the recogniser furthest
+    below its target, and a face's first frame, the one an attacker sees first, up to
+    ``first_steps``. A step moves the track's change by a tenth of the budget's norm; the change
+    is kept within ``psnr_db`` on the crop (times the strength), weighted by the face's local
+    contrast (SSIM tolerates change in texture, not on smooth skin), with zero mean per colour
+    channel so it does not move the face's mean colour, which is what rPPG reads.
+    Once every recogniser is past its target the change stays still, and one recogniser in turn
+    re-reads the distance (forward pass only) every ``check_every`` frames; adapting resumes when
+    a check finds a recogniser more than ``hysteresis`` below its target (without it, distances
+    that hover at the target restarted the expensive steps every few frames); one of those checks in
+    every ``reference_every`` frames re-reads the raw face's descriptors instead. Costs on one
+    core: dlib's gradient ~14 ms, its distance ~10 ms; SFace's ~50 ms and ~20 ms plus ~2 ms of
+    landmarks. So a frame costs at most one gradient (a face's first frame up to ``first_steps``);
+    a settled face costs a warp on most frames. With ``background``, SFace's readings (and its
+    re-read references) run on one worker thread beside the frame loop and are applied on the first
+    frame after they finish, so no frame waits for them; meanwhile dlib's steps go on."""
 
     name = "adaptive"
 
     def __init__(self, pattern: np.ndarray, gradient: DescriptorGradient | None = None, embedder: FaceEmbedder | None = None,
                  psnr_db: float = 34.0, step: float = 0.1, target: float = 1.2, first_steps: int = 4, check_every: int = 5,
-                 reference_every: int = 30, smoothing: float = 0.8) -> None:
+                 reference_every: int = 30, smoothing: float = 0.8, sface: SFaceGradient | None = None, sface_target: float = 1.0,
+                 aligner: ArcFaceAligner | None = None, hysteresis: float = 0.1, background: bool = False) -> None:
         super().__init__(pattern, embedder, smoothing)
-        self.gradient = gradient or DescriptorGradient()
-        self.psnr_db, self.step, self.target, self.first_steps = psnr_db, step, target, first_steps
+        self.judges: dict[str, IdentityGradient] = {"dlib": gradient or DescriptorGradient()}
+        self.targets = {"dlib": target}
+        if sface is not None:
+            self.judges["sface"], self.targets["sface"] = sface, sface_target
+        self.aligner = (aligner or ArcFaceAligner()) if sface is not None else None
+        self.psnr_db, self.step, self.first_steps, self.hysteresis = psnr_db, step, first_steps, hysteresis
         self.check_every, self.reference_every = check_every, reference_every
         self._tracks: dict[int, _AdaptiveTrack] = {}
+        self.background = {"sface"} & set(self.judges) if background else set()
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="vcam-sface") if self.background else None
 
     def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
         h, w = crop.shape[:2]
@@ -205,25 +264,71 @@ class AdaptivePatternFilter(PatternFilter):
         track = self._tracks.setdefault(track_id, _AdaptiveTrack(self.pattern.copy()))
         s = np.float32(clamp_strength(strength))
         budget = h * w * 3 * 10 ** (-self.psnr_db / 10)  # squared L2 norm of the crop's change at strength 1
-        chip = cv2.warpAffine(crop, placement, (CHIP_SIZE, CHIP_SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                              borderMode=cv2.BORDER_REPLICATE)
+        if track.job is not None and track.job.future.done():
+            job, track.job = track.job, None
+            reference, distance, grad = job.future.result()  # a failed reading raises here, into the pipeline's fallback
+            track.references[job.name] = reference
+            self._take(track, job.name, distance, grad, job.views, job.contrast, placement, budget)
         if track.adapting or track.frames % self.check_every == 0:
-            if reread := track.reference is None or track.frames - track.referenced_at >= self.reference_every:
-                track.reference, track.referenced_at = self.gradient.describe(np.clip(chip, 0.0, 1.0) * 255), track.frames
-            if track.adapting or not reread:  # a settled face's check waits for its next turn
-                contrast = _local_contrast(chip)[..., None]
-                for _ in range(self.first_steps if track.frames == 0 else 1):
-                    distance, grad, _ = self.gradient(np.clip(chip + s * track.change, 0.0, 1.0) * 255, track.reference)
-                    track.adapting = distance < self.target
-                    if not track.adapting:
-                        break
-                    grad *= contrast
-                    grad -= grad.mean(axis=(0, 1))
-                    track.change += np.float32(self.step * budget ** 0.5) * grad / max(float(np.linalg.norm(grad)), 1e-12)
-                    self._bound(track, placement, (w, h), budget)
+            chip = cv2.warpAffine(crop, placement, (CHIP_SIZE, CHIP_SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                  borderMode=cv2.BORDER_REPLICATE)
+            views = _FaceViews(crop, chip, placement, self.aligner)
+            if reread := not track.references or track.frames - track.referenced_at >= self.reference_every:
+                track.stale = set(self.judges) & self.background
+                track.references.update({name: judge.describe(views.face(name)) for name, judge in self.judges.items() if name not in track.stale})
+                track.referenced_at = track.frames
+            if track.adapting:
+                self._adapt(track, views, s, budget)
+            elif not reread:  # a settled face's check: one recogniser in turn, forward pass only
+                self._read(track, list(self.judges)[track.checks % len(self.judges)], views, s, None, budget)
+                track.checks += 1
         change = self._bound(track, placement, (w, h), budget)
         track.frames += 1
         return np.clip(crop + s * change, 0.0, 1.0)
+
+    def _adapt(self, track: _AdaptiveTrack, views: _FaceViews, s: np.float32, budget: float) -> None:
+        """This frame's gradient steps (one, or up to ``first_steps`` on a face's first frame)."""
+        contrast = _local_contrast(views.chip)[..., None]
+        for k in range(self.first_steps if track.frames == 0 else 1):
+            # a first frame's extra steps are dlib's: cheap, and one step of SFace's never got a new face past its threshold
+            candidates = [n for n in (self.targets if k == 0 else ["dlib"]) if not (track.job and track.job.name == n)]
+            name = min(candidates, key=lambda n: track.readings.get(n, -1.0) / self.targets[n])  # unread first
+            if track.readings.get(name, -1.0) >= self.targets[name]:
+                break  # only a recogniser whose reading is still running is below its target
+            self._read(track, name, views, s, contrast, budget)
+            if not track.adapting:
+                break
+
+    def _read(self, track: _AdaptiveTrack, name: str, views: _FaceViews, s: np.float32, contrast: np.ndarray | None, budget: float) -> None:
+        """Read recogniser ``name``'s distance on this frame (and its gradient, to step, given the
+        step's ``contrast`` weights), now or, for a background recogniser, beside the frame loop."""
+        judge, face = self.judges[name], views.face(name, s * track.change)
+        if name in self.background:
+            if track.job is None:
+                raw = views.face(name) if name in track.stale or name not in track.references else None
+                track.stale.discard(name)
+                track.job = _Job(name, self._worker.submit(_reading, judge, raw, track.references.get(name), face, contrast is not None),
+                                 views, contrast)
+            return
+        if contrast is None:
+            distance, grad = judge.distance(face, track.references[name]), None
+        else:
+            distance, grad, _ = judge(face, track.references[name])
+        self._take(track, name, distance, grad, views, contrast, views.placement, budget)
+
+    def _take(self, track: _AdaptiveTrack, name: str, distance: float, grad: np.ndarray | None, views: _FaceViews,
+              contrast: np.ndarray | None, placement: np.ndarray, budget: float) -> None:
+        """Apply a reading: record it, and step (a gradient below the target) or decide whether a settled face adapts again."""
+        track.readings[name] = distance
+        if contrast is None:
+            track.adapting = track.adapting or distance < self.targets[name] - self.hysteresis
+            return
+        if distance < self.targets[name]:
+            grad = views.to_chip(name, grad) * contrast
+            grad -= grad.mean(axis=(0, 1))
+            track.change += np.float32(self.step * budget ** 0.5) * grad / max(float(np.linalg.norm(grad)), 1e-12)
+            self._bound(track, placement, views.crop.shape[1::-1], budget)
+        track.adapting = any(track.readings.get(n, -1.0) < t for n, t in self.targets.items())
 
     @staticmethod
     def _bound(track: _AdaptiveTrack, placement: np.ndarray, size: tuple[int, int], budget: float) -> np.ndarray:
@@ -241,6 +346,16 @@ class AdaptivePatternFilter(PatternFilter):
             del self._tracks[tid]
 
 
+def _reading(judge: IdentityGradient, raw: np.ndarray | None, reference: np.ndarray | None, face: np.ndarray,
+             gradient: bool) -> tuple[np.ndarray, float, np.ndarray | None]:
+    """A background reading: (reference, re-read from ``raw`` if given, distance of ``face``, its gradient if asked)."""
+    reference = judge.describe(raw) if raw is not None else reference
+    if not gradient:
+        return reference, judge.distance(face, reference), None
+    distance, grad, _ = judge(face, reference)
+    return reference, distance, grad
+
+
 def pattern_file(model: Path | None, name: str = "pattern") -> Path:
     """The pattern file ``make_filter(name, model)`` uses (``pattern`` or ``adaptive``): ``model``
     if it is a ``.npz``, else the shipped one for that filter."""
@@ -250,12 +365,15 @@ def pattern_file(model: Path | None, name: str = "pattern") -> Path:
 
 
 def make_filter(name: str, model: Path | None = None, backend: str = "auto", threads: int = 1, precision: str = "auto",
-                allow_untrained: bool = False) -> FaceFilter:
+                allow_untrained: bool = False, background: bool = True) -> FaceFilter:
     """Build a filter by name; ``deid`` loads ``model``, ``pattern`` and ``adaptive`` load
     ``pattern_file(model, name)`` (raises ``ModelError`` if unusable); ``threads`` go to the AE's
-    backend. The adaptive filter's descriptor gradient runs on one thread: it shares the cores with
-    tracking and the monitors, and live at 720p two threads dropped 3-6 of 300 frames where one
-    dropped none (benchmarks/pipeline.py, one run each)."""
+    backend. The adaptive filter steps against dlib and SFace; its gradients run on one thread
+    each: they share the cores with tracking and the monitors, and live at 720p two threads dropped
+    3-6 of 300 frames where one dropped none (benchmarks/pipeline.py, one run each). With
+    ``background`` SFace's readings (~50 ms per gradient, more than a frame) run on a worker
+    thread beside the frame loop and are applied when done; without, in the frame loop, so a run
+    is reproducible (the evaluations)."""
     if name == "off":
         return OffFilter()
     if name == "blur":
@@ -265,7 +383,8 @@ def make_filter(name: str, model: Path | None = None, backend: str = "auto", thr
     if name == "pattern":
         return PatternFilter(load_pattern(pattern_file(model))[0])
     if name == "adaptive":
-        return AdaptivePatternFilter(load_pattern(pattern_file(model, name))[0], DescriptorGradient(threads=1))
+        return AdaptivePatternFilter(load_pattern(pattern_file(model, name))[0], DescriptorGradient(threads=1), sface=SFaceGradient(threads=1),
+                                     background=background)
     if name == "deid":
         if model is not None and Path(model).suffix == ".npz":
             raise ModelError(f"{model} is an identity pattern, not an AE model; use --filter pattern with it")

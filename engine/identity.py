@@ -100,7 +100,13 @@ class FaceEmbedder(Embedder):
 
 SFACE_COSINE_THRESHOLD = 0.363
 # ArcFace's 112x112 template: eye centres, nose tip, mouth corners (x, y).
+SFACE_SIZE = 112
 ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
+
+
+def cosine_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """1 - cosine similarity of two descriptors (SFace's distance)."""
+    return float(1.0 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
 
 
 def sface_model_path() -> Path:
@@ -111,8 +117,34 @@ def sface_model_path() -> Path:
     return Path(spec.origin).parent / "models" / "face_recognition_sface_2021dec_int8bq.onnx"
 
 
+class ArcFaceAligner:
+    """ArcFace's 5-point alignment to 112x112 (SFace's input), landmarks from dlib's 68-point predictor."""
+
+    def __init__(self) -> None:
+        path = face_models_dir() / "shape_predictor_68_face_landmarks.dat"
+        try:
+            self._shape = dlib.shape_predictor(str(path))
+        except RuntimeError as exc:
+            raise ModelError(f"cannot load dlib's 68-point landmarks {path}: {exc}; reinstall face_recognition_models") from None
+
+    def landmarks(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """ArcFace's 5 points (eye centres, nose tip, mouth corners) from dlib's 68 landmarks."""
+        shape = self._shape(np.ascontiguousarray(image), dlib.rectangle(*map(int, box)))
+        p = np.array([(pt.x, pt.y) for pt in shape.parts()], np.float32)
+        return np.array([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]], np.float32)
+
+    def alignment(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """2x3 image -> template matrix (similarity) of the face in ``box`` of uint8 RGB ``image``."""
+        m, _ = cv2.estimateAffinePartial2D(self.landmarks(image, box), ARCFACE_TEMPLATE, method=cv2.LMEDS)
+        return m
+
+    def aligned(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """uint8 (112, 112, 3) RGB face aligned to the ArcFace template."""
+        return cv2.warpAffine(image, self.alignment(image, box), (SFACE_SIZE, SFACE_SIZE), flags=cv2.INTER_LINEAR)
+
+
 class SFaceEmbedder(Embedder):
-    """OpenCV-Zoo SFace on onnxruntime; landmarks from dlib's 68-point predictor."""
+    """OpenCV-Zoo SFace on onnxruntime, on ``ArcFaceAligner``'s faces."""
 
     name = "sface"
     threshold = 1.0 - SFACE_COSINE_THRESHOLD
@@ -133,30 +165,18 @@ class SFaceEmbedder(Embedder):
         opts.log_severity_level = 3  # the file's unused initializers make onnxruntime warn on load
         self._session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
-        self._shape = dlib.shape_predictor(str(face_models_dir() / "shape_predictor_68_face_landmarks.dat"))
+        self.aligner = ArcFaceAligner()
+        self.alignment, self.aligned = self.aligner.alignment, self.aligner.aligned
 
-    def landmarks(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """ArcFace's 5 points (eye centres, nose tip, mouth corners) from dlib's 68 landmarks."""
-        shape = self._shape(image, dlib.rectangle(*map(int, box)))
-        p = np.array([(pt.x, pt.y) for pt in shape.parts()], np.float32)
-        return np.array([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]], np.float32)
-
-    def alignment(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """2x3 image -> template matrix (similarity) of the face in ``box``."""
-        m, _ = cv2.estimateAffinePartial2D(self.landmarks(image, box), ARCFACE_TEMPLATE, method=cv2.LMEDS)
-        return m
-
-    def aligned(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """uint8 (112, 112, 3) RGB face aligned to the ArcFace template."""
-        return cv2.warpAffine(image, self.alignment(image, box), (112, 112), flags=cv2.INTER_LINEAR)
+    def describe_face(self, face: np.ndarray) -> np.ndarray:
+        """128-d descriptor of a (112, 112, 3) RGB face aligned to the ArcFace template (0..255)."""
+        return self._session.run(None, {self._input: face.astype(np.float32).transpose(2, 0, 1)[None]})[0][0]
 
     def describe(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        face = self.aligned(image, box).astype(np.float32).transpose(2, 0, 1)[None]
-        return self._session.run(None, {self._input: face})[0][0]
+        return self.describe_face(self.aligned(image, box))
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
-        """1 - cosine similarity."""
-        return float(1.0 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
+        return cosine_distance(a, b)
 
 
 RECOGNISERS: dict[str, type[Embedder]] = {"dlib": FaceEmbedder, "sface": SFaceEmbedder}

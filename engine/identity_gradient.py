@@ -20,96 +20,37 @@ import numpy as np
 import onnx
 import onnx.utils
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
 
 from .dlib_weights import STAGES, DlibWeights, read_dlib_weights
+from .backends import session_options
 from .errors import ModelError
 from .identity import CHIP_SIZE, face_models_dir
-
-OPSET = 17
-Shape = tuple[int, int, int]  # (channels, height, width) of one activation
-
-
-class _Graph:
-    """Collects the ONNX nodes and constants of one graph; every value has a fresh name."""
-
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.constants: list[onnx.TensorProto] = []
-        self._n = 0
-
-    def _name(self, stem: str) -> str:
-        self._n += 1
-        return f"{stem}_{self._n}"
-
-    def const(self, value: np.ndarray) -> str:
-        name = self._name("c")
-        self.constants.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
-        return name
-
-    def op(self, kind: str, *inputs: str, outputs: int = 1, **attrs: object) -> str | list[str]:
-        names = [self._name(kind.lower()) for _ in range(outputs)]
-        self.nodes.append(helper.make_node(kind, list(inputs), names, **attrs))
-        return names[0] if outputs == 1 else names
-
-    def channelwise(self, kind: str, x: str, values: np.ndarray) -> str:
-        return self.op(kind, x, self.const(values.astype(np.float32).reshape(-1, 1, 1)))
-
-    def relu_mask(self, grad: str, pre: str) -> str:
-        """``grad`` where ``pre`` > 0, else 0: ReLU's backward pass."""
-        return self.op("Mul", grad, self.op("Cast", self.op("Greater", pre, self.const(np.float32(0))), to=TensorProto.FLOAT))
-
-    def crop(self, x: str, shape: Shape) -> str:
-        """The first ``shape`` channels, rows and columns of ``x`` (the backward pass of zero-padding)."""
-        return self.op("Slice", x, self.const(np.zeros(3, np.int64)), self.const(np.array(shape, np.int64)), self.const(np.array([1, 2, 3], np.int64)))
-
-    def pad_to(self, x: str, have: Shape, want: Shape) -> str:
-        """``x`` zero-padded at the end of channels, rows and columns from ``have`` to ``want``."""
-        if have == want:
-            return x
-        pads = np.array([0, 0, 0, 0, 0, *(w - h for w, h in zip(want, have, strict=True))], np.int64)
-        return self.op("Pad", x, self.const(pads))
-
-
-def _conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
-    return (size + 2 * pad - kernel) // stride + 1
-
-
-def _conv(g: _Graph, x: str, shape: Shape, weight: np.ndarray, bias: np.ndarray, stride: int, pad: int) -> tuple[str, Shape, dict]:
-    """Convolution forward: (output, its shape, what its backward pass needs)."""
-    k = weight.shape[-1]
-    w = g.const(weight)
-    out = g.op("Conv", x, w, g.const(bias), strides=[stride] * 2, pads=[pad] * 4, kernel_shape=[k, k])
-    size = _conv_out(shape[1], k, stride, pad)
-    extra = shape[1] - ((size - 1) * stride - 2 * pad + k)  # rows the strided convolution never reached
-    return out, (weight.shape[0], size, size), {"w": w, "k": k, "stride": stride, "pad": pad, "extra": extra}
-
-
-def _conv_back(g: _Graph, grad: str, c: dict) -> str:
-    """Gradient with respect to a convolution's input: the transposed convolution with its weights."""
-    return g.op("ConvTranspose", grad, c["w"], strides=[c["stride"]] * 2, pads=[c["pad"]] * 4, kernel_shape=[c["k"]] * 2,
-                output_padding=[c["extra"]] * 2)
+from .onnx_graph import Conv, Graph, Shape, backward_conv, conv_out, forward_conv
 
 
 def build_gradient_graph(weights: DlibWeights) -> onnx.ModelProto:
     """ONNX model: ``chip`` [1, 3, 150, 150] RGB 0..255 and ``reference`` [1, 128] ->
     ``descriptor`` [1, 128] (dlib's), ``distance`` [1, 1] (Euclidean, to ``reference``) and
     ``gradient`` [1, 3, 150, 150] (d distance / d chip)."""
-    g = _Graph()
+    g = Graph()
     convs, affines = iter(weights.convs), iter(weights.affines)
     tape: list[dict] = []  # what each residual block's backward pass needs, replayed in reverse
 
-    def conv_affine(x: str, shape: Shape, stride: int, pad: int) -> tuple[str, Shape, dict]:
-        out, shape, c = _conv(g, x, shape, *next(convs), stride, pad)
+    def backward_affine_conv(grad: str, layer: tuple[Conv, np.ndarray]) -> str:
+        conv, gamma = layer
+        return backward_conv(g, g.channelwise("Mul", grad, gamma), conv)
+
+    def conv_affine(x: str, shape: Shape, stride: int, pad: int) -> tuple[str, Shape, tuple[Conv, np.ndarray]]:
+        out, shape, c = forward_conv(g, x, shape, *next(convs), stride, pad)
         gamma, beta = next(affines)
-        return g.channelwise("Add", g.channelwise("Mul", out, gamma), beta), shape, {**c, "gamma": gamma}
+        return g.channelwise("Add", g.channelwise("Mul", out, gamma), beta), shape, (c, gamma)
 
     x = g.op("Mul", g.channelwise("Sub", "chip", weights.mean_rgb), g.const(np.float32(1 / 256)))
     pre, shape, stem = conv_affine(x, (3, CHIP_SIZE, CHIP_SIZE), 2, 0)
     relu = g.op("Relu", pre)
     x, indices = g.op("MaxPool", relu, outputs=2, kernel_shape=[3, 3], strides=[2, 2])
     pooled_from = shape
-    shape = (shape[0], _conv_out(shape[1], 3, 2, 0), _conv_out(shape[2], 3, 2, 0))
+    shape = (shape[0], conv_out(shape[1], 3, 2, 0), conv_out(shape[2], 3, 2, 0))
     for _, down in STAGES:
         a1, s1, c1 = conv_affine(x, shape, 2 if down else 1, 0 if down else 1)
         r1 = g.op("Relu", a1)
@@ -133,8 +74,8 @@ def build_gradient_graph(weights: DlibWeights) -> onnx.ModelProto:
     for rec in reversed(tape):
         gs = g.relu_mask(grad, rec["summed"])
         g2 = g.crop(gs, rec["s2"]) if rec["s2"] != shape else gs
-        g1 = g.relu_mask(_conv_back(g, g.channelwise("Mul", g2, rec["c2"]["gamma"]), rec["c2"]), rec["a1"])
-        g_in = _conv_back(g, g.channelwise("Mul", g1, rec["c1"]["gamma"]), rec["c1"])
+        g1 = g.relu_mask(backward_affine_conv(g2, rec["c2"]), rec["a1"])
+        g_in = backward_affine_conv(g1, rec["c1"])
         g_skip = g.crop(gs, rec["skip"]) if rec["skip"] != shape else gs
         if rec["down"]:
             c = rec["in"][0]
@@ -145,48 +86,57 @@ def build_gradient_graph(weights: DlibWeights) -> onnx.ModelProto:
     grad = g.op("ScatterElements", g.const(np.zeros(flat, np.float32)), g.op("Reshape", indices, g.const(np.array([-1], np.int64))),
                 g.op("Reshape", grad, g.const(np.array([-1], np.int64))), axis=0, reduction="add")
     grad = g.relu_mask(g.op("Reshape", grad, g.const(np.array([1, *pooled_from], np.int64))), pre)
-    grad = _conv_back(g, g.channelwise("Mul", grad, stem["gamma"]), stem)
-    g.nodes.append(helper.make_node("Mul", [grad, g.const(np.float32(1 / 256))], ["gradient"]))
-    g.nodes.append(helper.make_node("Identity", [descriptor], ["descriptor"]))
-    g.nodes.append(helper.make_node("Identity", [distance], ["distance"]))
-    chip = helper.make_tensor_value_info("chip", TensorProto.FLOAT, [1, 3, CHIP_SIZE, CHIP_SIZE])
-    ref = helper.make_tensor_value_info("reference", TensorProto.FLOAT, [1, 128])
-    outs = [helper.make_tensor_value_info("descriptor", TensorProto.FLOAT, [1, 128]),
-            helper.make_tensor_value_info("distance", TensorProto.FLOAT, [1, 1]),
-            helper.make_tensor_value_info("gradient", TensorProto.FLOAT, [1, 3, CHIP_SIZE, CHIP_SIZE])]
-    graph = helper.make_graph(g.nodes, "dlib_descriptor_gradient", [chip, ref], outs, g.constants)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="vcam")
+    grad = g.op("Mul", backward_affine_conv(grad, stem), g.const(np.float32(1 / 256)))
+    return g.model("dlib_descriptor_gradient", {"chip": [1, 3, CHIP_SIZE, CHIP_SIZE], "reference": [1, 128]},
+                   {"descriptor": (descriptor, [1, 128]), "distance": (distance, [1, 1]), "gradient": (grad, [1, 3, CHIP_SIZE, CHIP_SIZE])})
 
 
-class DescriptorGradient:
-    """dlib's descriptor distance of a face chip to a reference descriptor and its gradient, and
-    dlib's descriptor alone (the forward half of the same graph)."""
+class IdentityGradient:
+    """A recogniser's distance from an aligned face to a reference descriptor, the gradient of that
+    distance with respect to the face, and the descriptor alone (the graph's forward half), on
+    onnxruntime. ``model`` reads the face (``[1, 3, S, S]`` RGB 0..255) and ``reference``
+    ``[1, 128]`` and gives ``descriptor``, ``distance`` and ``gradient``."""
+
+    def __init__(self, model: onnx.ModelProto, name: str, threads: int = 1) -> None:
+        """Raises ``ModelError`` if onnxruntime refuses the graph."""
+        self._input = model.graph.input[0].name
+        forward = onnx.utils.Extractor(model).extract_model([self._input], ["descriptor"])
+        try:
+            self._session, self._forward = (ort.InferenceSession(m.SerializeToString(), session_options(threads), providers=["CPUExecutionProvider"])
+                                            for m in (model, forward))
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+            raise ModelError(f"cannot build {name}'s descriptor gradient: {exc}") from None
+
+    def _face(self, face: np.ndarray) -> dict[str, np.ndarray]:
+        return {self._input: np.ascontiguousarray(face.transpose(2, 0, 1)[None], np.float32)}
+
+    def __call__(self, face: np.ndarray, reference: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """(distance, gradient, descriptor) of ``face`` (float32 (S, S, 3) RGB in 0..255, aligned as
+        the recogniser aligns) to ``reference`` (128,): the gradient is float32 (S, S, 3), per 0..255
+        pixel unit, pointing where the distance grows; the descriptor is float32 (128,)."""
+        feed = {**self._face(face), "reference": np.asarray(reference, np.float32).reshape(1, 128)}
+        descriptor, distance, gradient = self._session.run(["descriptor", "distance", "gradient"], feed)
+        return float(distance[0, 0]), np.ascontiguousarray(gradient[0].transpose(1, 2, 0)), descriptor[0]
+
+    def describe(self, face: np.ndarray) -> np.ndarray:
+        """The recogniser's float32 (128,) descriptor of ``face`` (as for calling the gradient), forward pass only."""
+        return self._forward.run(["descriptor"], self._face(face))[0][0]
+
+    @staticmethod
+    def metric(a: np.ndarray, b: np.ndarray) -> float:
+        """The graph's distance between two descriptors (Euclidean unless a recogniser says otherwise)."""
+        return float(np.linalg.norm(a - b))
+
+    def distance(self, face: np.ndarray, reference: np.ndarray) -> float:
+        """The distance ``__call__`` gives, forward pass only (about half the cost)."""
+        return self.metric(self.describe(face), reference)
+
+
+class DescriptorGradient(IdentityGradient):
+    """dlib's Euclidean descriptor distance on its 150x150 chip (``FaceEmbedder.chip``) and its gradient."""
 
     def __init__(self, path: Path | None = None, threads: int = 1) -> None:
         """Build from dlib's model file (default: ``face_recognition_models``'); raises
         ``ModelError`` naming the fix if the file is missing or corrupt."""
-        model = build_gradient_graph(read_dlib_weights(path or face_models_dir() / "dlib_face_recognition_resnet_model_v1.dat"))
-        forward = onnx.utils.Extractor(model).extract_model(["chip"], ["descriptor"])
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = opts.inter_op_num_threads = threads
-        try:
-            self._session, self._forward = (ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-                                            for m in (model, forward))
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
-            raise ModelError(f"cannot build dlib's descriptor gradient: {exc}") from None
-
-    @staticmethod
-    def _chip(chip: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(chip.transpose(2, 0, 1)[None], np.float32)
-
-    def __call__(self, chip: np.ndarray, reference: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """(distance, gradient, descriptor) of ``chip`` (float32 (150, 150, 3) RGB in 0..255, dlib's
-        aligned face chip) to ``reference`` (128,): the gradient is float32 (150, 150, 3), per 0..255
-        pixel unit, pointing where the distance grows; the descriptor is float32 (128,)."""
-        feed = {"chip": self._chip(chip), "reference": np.asarray(reference, np.float32).reshape(1, 128)}
-        descriptor, distance, gradient = self._session.run(["descriptor", "distance", "gradient"], feed)
-        return float(distance[0, 0]), np.ascontiguousarray(gradient[0].transpose(1, 2, 0)), descriptor[0]
-
-    def describe(self, chip: np.ndarray) -> np.ndarray:
-        """dlib's float32 (128,) descriptor of ``chip`` (as for calling the gradient), forward pass only."""
-        return self._forward.run(["descriptor"], {"chip": self._chip(chip)})[0][0]
+        super().__init__(build_gradient_graph(read_dlib_weights(path or face_models_dir() / "dlib_face_recognition_resnet_model_v1.dat")),
+                         "dlib", threads)

@@ -1,13 +1,17 @@
-"""The adaptive filter: the universal pattern adapted to each face at run time by dlib's descriptor
-gradient, on runtime tracker crops of real faces it was never learned on."""
+"""The adaptive filter: the universal pattern adapted to each face at run time by dlib's (and
+SFace's) descriptor gradient, on runtime tracker crops of real faces it was never learned on."""
+import threading
+import time
+
 import numpy as np
 import pytest
 
 from conftest import LFW, need
 from vcam.engine.filters import AdaptivePatternFilter, PatternFilter, make_filter
-from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
+from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder, SFaceEmbedder
 from vcam.engine.identity_gradient import DescriptorGradient
 from vcam.engine.identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern
+from vcam.engine.sface_gradient import SFaceGradient
 from vcam.models.data.synthetic import make_clip
 
 UNSEEN = ("George_W_Bush", "Hugo_Chavez")  # the shipped pattern's validation identities
@@ -72,9 +76,9 @@ def test_strength_scales_the_change_and_forget_drops_a_track(clips) -> None:
 
 def test_a_settled_face_is_checked_only_every_few_frames(clips) -> None:
     """A new face's first frame takes up to ``first_steps`` steps (it is what an attacker sees
-    first); past the target, the gradient runs on one frame in ``check_every`` only (unless the last
-    check found the face too close again), and a re-read of the raw face's descriptor takes a
-    check's place instead of adding to it: no frame of a settled face pays for two dlib passes."""
+    first); past the target, one forward pass on one frame in ``check_every`` reads the distance
+    (or, once in ``reference_every`` frames, the raw face's descriptor instead), and a gradient runs
+    only after a check found the face too close again: no frame of a settled face pays for two passes."""
     log: list[tuple[int, int, str, float]] = []
     where = [0, 0]  # track, frame
 
@@ -99,15 +103,76 @@ def test_a_settled_face_is_checked_only_every_few_frames(clips) -> None:
         assert events[0][:2] == (0, "describe") and events[1][:2] == (0, "gradient")
         grads = [(frame, d) for frame, kind, d in events if kind == "gradient"]
         first = [d for frame, d in grads if frame == 0]
-        assert len(first) == f.first_steps or (1 <= len(first) < f.first_steps and first[-1] >= f.target)
+        assert len(first) == f.first_steps or (1 <= len(first) < f.first_steps and first[-1] >= f.targets["dlib"])
         assert len(first) == 1 or first[-1] > first[0]
-        for (_, before), (frame, _) in zip(grads, grads[1:]):
-            if before >= f.target:  # settled at the last check: the next one waits for its turn
-                assert frame % 5 == 0
-                settled_checks += 1
-        settled = next(frame for frame, d in grads if d >= f.target)
-        late = [frame for frame, _, _ in events if frame > settled]
-        assert len(late) == len(set(late))  # at most one pass per frame once settled
+        settled = next(frame for frame, d in grads if d >= f.targets["dlib"])
+        late = [(frame, kind) for frame, kind, _ in events if frame > settled]
+        assert len(late) == len({frame for frame, _ in late})  # at most one pass per frame once settled
+        assert all(frame % 5 == 0 for frame, kind in late if kind == "describe")  # checks and re-reads wait their turn
+        settled_checks += sum(kind == "describe" for _, kind in late)
         assert any(kind == "describe" for frame, kind, _ in events if frame > 0)  # the reference is re-read
-        assert len(grads) < len(clip.frames)
+        assert len(late) <= (len(clips[track].frames) - settled) / 2
     assert settled_checks >= 4
+
+
+def test_stepping_against_sface_too_gets_each_unseen_face_past_sface(clips) -> None:
+    """With SFace's gradient as a second judge, by the end of each clip SFace itself (onnxruntime,
+    aligning the pasted face with its own landmarks) no longer matches the raw face, within the
+    same budget; stepping against dlib alone leaves SFace matching."""
+    pattern, dlib, gradient, sface = load_pattern(ADAPTIVE_START)[0], FaceEmbedder(), DescriptorGradient(), SFaceEmbedder()
+    both = AdaptivePatternFilter(pattern, gradient, dlib, sface=SFaceGradient(), aligner=sface.aligner)
+    alone = AdaptivePatternFilter(pattern, gradient, dlib)
+    box = (0, 0, 127, 127)
+    for track, clip in enumerate(clips):
+        raw = sface.describe((clip.frames[-1] * 255).round().astype(np.uint8), box)
+        last = {}
+        for name, f in (("both", both), ("alone", alone)):
+            out = _pasted(f, clip, track)
+            assert all(10 * np.log10(1 / np.mean((o - c) ** 2)) >= f.psnr_db for o, c in zip(out, clip.frames, strict=True))
+            last[name] = sface.distance(sface.describe((out[-1] * 255).round().astype(np.uint8), box), raw)
+            if name == "both":
+                assert _distance(dlib, clip.frames[-1], out[-1]) > DLIB_THRESHOLD + 0.1
+        assert last["both"] > sface.threshold + 0.1
+        assert last["alone"] < sface.threshold
+
+
+def test_in_the_background_sface_runs_beside_the_frame_loop_and_its_errors_surface(clips) -> None:
+    """``background``: every SFace reading runs on the worker thread, never on the caller's, and
+    its steps still get the face past SFace; a reading that fails raises from ``process`` on a
+    later frame (so the pipeline pixelates that frame)."""
+    threads: list[str] = []
+
+    class Logged(SFaceGradient):
+        def __call__(self, face: np.ndarray, reference: np.ndarray):
+            threads.append(threading.current_thread().name)
+            return super().__call__(face, reference)
+
+        def describe(self, face: np.ndarray) -> np.ndarray:
+            threads.append(threading.current_thread().name)
+            return super().describe(face)
+
+    sface = SFaceEmbedder()
+    f = AdaptivePatternFilter(load_pattern(ADAPTIVE_START)[0], sface=Logged(), aligner=sface.aligner, background=True)
+    clip = clips[1]
+    frames, out = list(clip.frames) * 4, []
+    for crop in frames:  # paced like a 30 fps camera: the worker's readings land a few frames late
+        start = time.monotonic()
+        out.append(f.process(crop, 0))
+        time.sleep(max(0.0, 1 / 30 - (time.monotonic() - start)))
+    assert len(threads) >= 5 and all(name.startswith("vcam-sface") for name in threads)
+    raw = sface.describe((frames[-1] * 255).round().astype(np.uint8), (0, 0, 127, 127))
+    assert sface.distance(sface.describe((out[-1] * 255).round().astype(np.uint8), (0, 0, 127, 127)), raw) > sface.threshold
+
+    class Broken(SFaceGradient):
+        def __call__(self, face: np.ndarray, reference: np.ndarray):
+            raise RuntimeError("reading failed")
+
+    f = AdaptivePatternFilter(load_pattern(ADAPTIVE_START)[0], sface=Broken(), aligner=sface.aligner, background=True)
+    errors = 0
+    for crop in frames[:20]:
+        try:
+            f.process(crop, 0)
+        except RuntimeError:
+            errors += 1
+        time.sleep(0.02)  # let the worker finish
+    assert errors >= 1
