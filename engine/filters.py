@@ -7,7 +7,7 @@ alignment of that crop, smoothed per track (``identity_pattern``; no change over
 ``adaptive`` (the runtime's default) starts each face from that pattern and adapts it to the face
 while it is on screen (steps of dlib's and SFace's descriptor gradients, ``identity_gradient`` and
 ``sface_gradient``, within a PSNR budget, until dlib's distance to the raw face reaches 1.2 and
-SFace's 1.0);
+SFace's 1 - cosine 1.2);
 ``off`` returns the crop unchanged (protection off).
 
 ``strength`` (MIN_STRENGTH..MAX_STRENGTH, 1 = as trained) sets how strongly a protecting filter
@@ -244,7 +244,7 @@ class AdaptivePatternFilter(PatternFilter):
 
     def __init__(self, pattern: np.ndarray, gradient: DescriptorGradient | None = None, embedder: FaceEmbedder | None = None,
                  psnr_db: float = 34.0, step: float = 0.1, target: float = 1.2, first_steps: int = 4, check_every: int = 5,
-                 reference_every: int = 30, smoothing: float = 0.8, sface: SFaceGradient | None = None, sface_target: float = 1.0,
+                 reference_every: int = 30, smoothing: float = 0.8, sface: SFaceGradient | None = None, sface_target: float = 1.2,
                  aligner: ArcFaceAligner | None = None, hysteresis: float = 0.1, background: bool = False) -> None:
         super().__init__(pattern, embedder, smoothing)
         self.judges: dict[str, IdentityGradient] = {"dlib": gradient or DescriptorGradient()}
