@@ -14,6 +14,8 @@ about two forward passes (``benchmarks/pipeline.py`` measures it in the ``adapti
 """
 from __future__ import annotations
 
+import ctypes
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -91,21 +93,36 @@ def build_gradient_graph(weights: DlibWeights) -> onnx.ModelProto:
                    {"descriptor": (descriptor, [1, 128]), "distance": (distance, [1, 1]), "gradient": (grad, [1, 3, CHIP_SIZE, CHIP_SIZE])})
 
 
+def _sessions(model: onnx.ModelProto, name: str, threads: int) -> tuple[str, ort.InferenceSession, ort.InferenceSession]:
+    """(input name, session of the whole graph, session of its forward half)."""
+    face = model.graph.input[0].name
+    forward = onnx.utils.Extractor(model).extract_model([face], ["descriptor"])
+    try:
+        return face, *(ort.InferenceSession(m.SerializeToString(), session_options(threads), providers=["CPUExecutionProvider"])
+                       for m in (model, forward))
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+        raise ModelError(f"cannot build {name}'s descriptor gradient: {exc}") from None
+
+
+def _release_freed_heap() -> None:
+    """Return the heap that building a graph used and freed to the OS: glibc keeps it otherwise
+    (~215 MB after SFace's graph, whose constants are 64 MB, copied several times on the way)."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
 class IdentityGradient:
     """A recogniser's distance from an aligned face to a reference descriptor, the gradient of that
     distance with respect to the face, and the descriptor alone (the graph's forward half), on
-    onnxruntime. ``model`` reads the face (``[1, 3, S, S]`` RGB 0..255) and ``reference``
-    ``[1, 128]`` and gives ``descriptor``, ``distance`` and ``gradient``."""
+    onnxruntime. ``build()`` gives the model: it reads the face (``[1, 3, S, S]`` RGB 0..255) and
+    ``reference`` ``[1, 128]`` and gives ``descriptor``, ``distance`` and ``gradient``."""
 
-    def __init__(self, model: onnx.ModelProto, name: str, threads: int = 1) -> None:
+    def __init__(self, build: Callable[[], onnx.ModelProto], name: str, threads: int = 1) -> None:
         """Raises ``ModelError`` if onnxruntime refuses the graph."""
-        self._input = model.graph.input[0].name
-        forward = onnx.utils.Extractor(model).extract_model([self._input], ["descriptor"])
-        try:
-            self._session, self._forward = (ort.InferenceSession(m.SerializeToString(), session_options(threads), providers=["CPUExecutionProvider"])
-                                            for m in (model, forward))
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
-            raise ModelError(f"cannot build {name}'s descriptor gradient: {exc}") from None
+        self._input, self._session, self._forward = _sessions(build(), name, threads)
+        _release_freed_heap()
 
     def _face(self, face: np.ndarray) -> dict[str, np.ndarray]:
         return {self._input: np.ascontiguousarray(face.transpose(2, 0, 1)[None], np.float32)}
@@ -138,5 +155,5 @@ class DescriptorGradient(IdentityGradient):
     def __init__(self, path: Path | None = None, threads: int = 1) -> None:
         """Build from dlib's model file (default: ``face_recognition_models``'); raises
         ``ModelError`` naming the fix if the file is missing or corrupt."""
-        super().__init__(build_gradient_graph(read_dlib_weights(path or face_models_dir() / "dlib_face_recognition_resnet_model_v1.dat")),
+        super().__init__(lambda: build_gradient_graph(read_dlib_weights(path or face_models_dir() / "dlib_face_recognition_resnet_model_v1.dat")),
                          "dlib", threads)

