@@ -40,6 +40,20 @@ def read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(cv2.imread(str(need(path))), cv2.COLOR_BGR2RGB)
 
 
+def ascent_and_noise(gradient, face: np.ndarray, reference: np.ndarray, distance, rng: np.random.Generator) -> tuple[float, float]:
+    """A recogniser's ``distance(uint8 face, reference)`` after five normalised steps of its
+    ``gradient`` (2 levels RMS each) on ``face`` (uint8 aligned face), and after random noise as
+    large as those steps' total change."""
+    x = face.astype(np.float32)
+    for _ in range(5):
+        _, grad, _ = gradient(x, reference)
+        x = np.clip(x + 2.0 * grad * np.sqrt(grad.size) / np.linalg.norm(grad), 0, 255)
+    moved = np.round(x).astype(np.uint8)
+    rms = np.sqrt(np.mean((moved.astype(np.float32) - face) ** 2))
+    noisy = np.clip(face + rng.normal(0, rms, face.shape), 0, 255).round().astype(np.uint8)
+    return distance(moved, reference), distance(noisy, reference)
+
+
 def read_video(path: Path, limit: int | None = None) -> list[np.ndarray]:
     cap = cv2.VideoCapture(str(need(path)))
     frames = []

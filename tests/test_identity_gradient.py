@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import LFW, need, read_rgb
+from conftest import LFW, ascent_and_noise, need, read_rgb
 from vcam.engine.errors import ModelError
 from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
 from vcam.engine.identity_gradient import DescriptorGradient
@@ -49,15 +49,9 @@ def test_gradient_steps_move_a_face_past_dlibs_threshold(chips, gradient) -> Non
     embedder = FaceEmbedder()
     rng = np.random.default_rng(0)
     for chip, own in chips:
-        x = chip.astype(np.float32)
-        for _ in range(5):
-            _, grad, _ = gradient(x, own)
-            x = np.clip(x + 2.0 * grad * np.sqrt(grad.size) / np.linalg.norm(grad), 0, 255)
-        moved = np.round(x).astype(np.uint8)
-        assert embedder.distance(embedder.describe_chip(moved), own) > DLIB_THRESHOLD
-        rms = np.sqrt(np.mean((moved.astype(np.float32) - chip) ** 2))
-        noisy = np.clip(chip + rng.normal(0, rms, chip.shape), 0, 255).round().astype(np.uint8)
-        assert embedder.distance(embedder.describe_chip(noisy), own) < DLIB_THRESHOLD
+        moved, noisy = ascent_and_noise(gradient, chip, own, lambda f, r: embedder.distance(embedder.describe_chip(f), r), rng)
+        assert moved > DLIB_THRESHOLD
+        assert noisy < DLIB_THRESHOLD
 
 
 def test_missing_weights_name_the_fix(tmp_path) -> None:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import LFW, need, read_rgb
+from conftest import LFW, ascent_and_noise, need, read_rgb
 from vcam.engine.errors import ModelError
 from vcam.engine.identity import SFaceEmbedder
 from vcam.engine.sface_gradient import SFaceGradient
@@ -54,19 +54,10 @@ def test_gradient_steps_move_a_face_past_sfaces_threshold(faces, gradient) -> No
     embedder = SFaceEmbedder()
     rng = np.random.default_rng(0)
 
-    def distance(face: np.ndarray, own: np.ndarray) -> float:
-        return embedder.distance(embedder.describe_face(face), own)
-
     for face, own in faces:
-        x = face.astype(np.float32)
-        for _ in range(5):
-            _, grad, _ = gradient(x, own)
-            x = np.clip(x + 2.0 * grad * np.sqrt(grad.size) / np.linalg.norm(grad), 0, 255)
-        moved = np.round(x).astype(np.uint8)
-        assert distance(moved, own) > embedder.threshold
-        rms = np.sqrt(np.mean((moved.astype(np.float32) - face) ** 2))
-        noisy = np.clip(face + rng.normal(0, rms, face.shape), 0, 255).round().astype(np.uint8)
-        assert distance(noisy, own) < embedder.threshold
+        moved, noisy = ascent_and_noise(gradient, face, own, lambda f, r: embedder.distance(embedder.describe_face(f), r), rng)
+        assert moved > embedder.threshold
+        assert noisy < embedder.threshold
 
 
 def test_a_missing_model_names_the_fix(tmp_path) -> None:
