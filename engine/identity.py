@@ -99,8 +99,8 @@ class FaceEmbedder(Embedder):
 
 
 SFACE_COSINE_THRESHOLD = 0.363
+SFACE_SIZE = 112  # SFace's input: 112x112 px
 # ArcFace's 112x112 template: eye centres, nose tip, mouth corners (x, y).
-SFACE_SIZE = 112
 ARCFACE_TEMPLATE = np.array([[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]], np.float32)
 
 
