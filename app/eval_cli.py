@@ -10,7 +10,7 @@ runtime does, directly and (unless ``--no-transport``) after the I420 + H.264 pa
 app. Writes report.json, report.md and PNG figures; per-clip results are kept under
 ``<out>/clips`` so an interrupted run continues where it stopped, or adds filters or datasets to
 an earlier run (``--fresh`` starts over): each filter's results are kept per version of its code
-(the source of its class and base classes) and, for deid, pattern and adaptive, per model or pattern
+(the source of its class and base classes and of the engine modules the filters use) and, for deid, pattern and adaptive, per model or pattern
 file; a run with other seconds, photos per identity, attackers, judges or strength is refused.
 ``--strength`` and ``--auto-strength`` act as in ``vcam-run`` (auto strength: the identity
 monitor, dlib, reads the outgoing frame once per clip second, enrolling over the first 3).
@@ -26,6 +26,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -109,13 +110,29 @@ def result_folders(out: Path, settings: dict, filters: list[str], model: Path) -
 
 
 def filter_code(name: str) -> str:
-    """The source code of filter ``name``'s class and its base classes in vcam's engine."""
+    """The source code of filter ``name``'s class and its base classes in vcam's engine, then of every
+    engine module the filters' module takes names from, directly or through another such module."""
     classes, todo = {}, [FaceFilter]
     while todo:
         cls = todo.pop()
         classes[getattr(cls, "name", None)] = cls
         todo += [c for c in cls.__subclasses__() if c.__module__ == FaceFilter.__module__]
-    return "".join(inspect.getsource(c) for c in classes[name].__mro__ if c.__module__ == FaceFilter.__module__)
+    own = "".join(inspect.getsource(c) for c in classes[name].__mro__ if c.__module__ == FaceFilter.__module__)
+    return own + "".join(inspect.getsource(m) for m in engine_dependencies(inspect.getmodule(FaceFilter)))
+
+
+def engine_dependencies(module: ModuleType) -> list[ModuleType]:
+    """The vcam.engine modules ``module`` takes names from, transitively, itself excluded, by name."""
+    package = module.__name__.rpartition(".")[0]
+    found, todo = {module.__name__: module}, [module]
+    while todo:
+        for value in vars(todo.pop()).values():
+            dependency = inspect.getmodule(value)
+            if dependency and dependency.__name__.startswith(package + ".") and dependency.__name__ not in found:
+                found[dependency.__name__] = dependency
+                todo.append(dependency)
+    del found[module.__name__]
+    return [found[n] for n in sorted(found)]
 
 
 def main(argv: list[str] | None = None) -> int:

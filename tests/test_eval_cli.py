@@ -1,4 +1,5 @@
 """vcam-eval end to end on a real face video: report files, sane numbers, resume, one-line errors."""
+import inspect
 import json
 import subprocess
 import sys
@@ -7,6 +8,7 @@ import pytest
 
 from conftest import EVM_VIDEO, need
 from vcam.app.eval_cli import filter_code, result_folders
+from vcam.engine import identity_pattern, onnx_graph, sface_gradient, sinks
 from vcam.engine.native_log import NOISE
 
 
@@ -64,11 +66,15 @@ def test_deid_and_pattern_results_are_kept_per_model_file(tmp_path) -> None:
 
 
 def test_results_are_kept_per_version_of_the_filter_code() -> None:
-    """A filter's cache key covers its own class and the classes it builds on."""
+    """A filter's cache key covers its own class, the classes it builds on and the engine modules
+    the filters use, directly (identity_pattern) or through another (onnx_graph), but not others."""
     pattern, adaptive = filter_code("pattern"), filter_code("adaptive")
     assert "class PatternFilter" in pattern and "def _place" in pattern
-    assert "class AdaptivePatternFilter" in adaptive and pattern in adaptive
+    assert "class AdaptivePatternFilter" in adaptive and "class AdaptivePatternFilter" not in pattern
     assert "class FaceFilter" in filter_code("off")
+    for module in (identity_pattern, sface_gradient, onnx_graph):
+        assert inspect.getsource(module) in adaptive
+    assert inspect.getsource(sinks) not in adaptive
 
 
 @pytest.mark.parametrize("args, message", [
