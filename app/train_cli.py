@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pattern-psnr", type=float, metavar="DB", help="learn a universal identity pattern within this PSNR budget instead of the AE: <out>/identity_pattern.npz (--filter pattern)")
     ap.add_argument("--pattern-steps", type=int, default=300, metavar="N", help="with --pattern-psnr: optimisation steps (default 300)")
     ap.add_argument("--pattern-ssim", type=float, default=0.0, metavar="W", help="with --pattern-psnr: weight of (1 - SSIM) of the patterned faces (default 0)")
+    ap.add_argument("--pattern-sface", type=float, default=0.0, metavar="W", help="with --pattern-psnr: weight of SFace's cosine distance beside dlib's (default 0)")
     args = ap.parse_args(argv)
     quiet_native_logs()
     console = Console()
@@ -56,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         from vcam.engine.identity_pattern import save_pattern
         from vcam.models.pattern import learn_pattern
 
-        if args.pattern_steps < 1 or not 10.0 <= args.pattern_psnr <= 60.0 or args.pattern_ssim < 0:
-            raise VcamError("--pattern-psnr must be 10..60 dB, --pattern-steps >= 1 and --pattern-ssim >= 0")
+        if args.pattern_steps < 1 or not 10.0 <= args.pattern_psnr <= 60.0 or min(args.pattern_ssim, args.pattern_sface) < 0:
+            raise VcamError("--pattern-psnr must be 10..60 dB, --pattern-steps >= 1, --pattern-ssim and --pattern-sface >= 0")
         with console.status("learning the identity pattern (clips, judges, steps)") as status:
-            pattern, record = learn_pattern(cfg, args.pattern_psnr, args.pattern_steps, ssim_weight=args.pattern_ssim,
+            pattern, record = learn_pattern(cfg, args.pattern_psnr, args.pattern_steps, ssim_weight=args.pattern_ssim, sface_weight=args.pattern_sface,
                                             log=lambda r: status.update(f"step {r['step']}/{args.pattern_steps}: dlib distance {r['distance']:.3f} at {r['psnr_db']:.1f} dB"))
         out = Path(cfg.out)
         out.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ and run ``train_default.py`` on each, then report every fold and the spread over
 
     python benchmarks/pattern_folds.py [--folds 0 1 2 3 4] [--jobs 2] [--out runs/folds-30db] [--json] \
         [--config models/configs/pattern.toml] [--strength 1] [--auto-strength] [--adaptive] \
-        -- --pattern-psnr 30 [--pattern-steps 300] [--pattern-ssim 0] [--seed 0]
+        -- --pattern-psnr 30 [--pattern-steps 300] [--pattern-ssim 0] [--pattern-sface 0] [--seed 0]
 
 Everything after ``--`` goes to ``vcam-train`` (with ``--config``, LFW-10 and the
 face_recognition extra identities, ``--val-fold K``, ``OMP_NUM_THREADS=1``); ``--strength``,
@@ -53,7 +53,7 @@ def recipe(config: Path, train_args: list[str]) -> dict:
     flags = dict(zip(train_args[::2], train_args[1::2]))
     return ({"seed": 0} | tomllib.loads(config.read_text(encoding="utf-8"))
             | {"psnr_db": float(flags["--pattern-psnr"]), "steps": int(flags.get("--pattern-steps", 300)),
-               "ssim_weight": float(flags.get("--pattern-ssim", 0.0))}
+               "ssim_weight": float(flags.get("--pattern-ssim", 0.0)), "sface_weight": float(flags.get("--pattern-sface", 0.0))}
             | {key: int(flags[flag]) for flag, key in (("--seed", "seed"), ("--data-seed", "data_seed")) if flag in flags})
 
 
@@ -66,7 +66,7 @@ def run_fold(fold: int, out: Path, config: Path, train_args: list[str], wanted: 
     if pattern.exists():
         meta = load_pattern(pattern)[1]
         tc = {"val_fold": 0} | meta["training_config"]
-        have = {k: meta.get(k, 0.0) if k in ("psnr_db", "steps", "ssim_weight") else tc.get(k) for k in want}
+        have = {k: meta.get(k, 0.0) if k in ("psnr_db", "steps", "ssim_weight", "sface_weight") else tc.get(k) for k in want}
         if diff := [f"{k} {have[k]!r}, not {want[k]!r}" for k in want if have[k] != want[k]]:
             raise SystemExit(f"pattern_folds: {pattern} was learned with {'; '.join(diff)}; use another --out")
     else:

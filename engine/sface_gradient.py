@@ -81,7 +81,7 @@ def _batch_norm(layer: SFaceLayer) -> tuple[np.ndarray, np.ndarray]:
     return scale, beta - mean * scale
 
 
-def _fold_batch_norms(layers: list[SFaceLayer]) -> list[SFaceLayer]:
+def fold_batch_norms(layers: list[SFaceLayer]) -> list[SFaceLayer]:
     """``layers`` with each BatchNormalization that follows a Conv folded into that Conv's weights and bias."""
     out: list[SFaceLayer] = []
     for layer in layers:
@@ -100,7 +100,7 @@ def build_sface_gradient_graph(layers: list[SFaceLayer]) -> onnx.ModelProto:
     ``reference``) and ``gradient`` [1, 3, 112, 112] (d distance / d face)."""
     g = Graph()
     x, shape, tape = "face", (3, SFACE_SIZE, SFACE_SIZE), []
-    for layer in _fold_batch_norms(layers):
+    for layer in fold_batch_norms(layers):
         op, c, a = layer.op, layer.consts, layer.attrs
         if op in ("Sub", "Mul"):
             x = g.op(op, x, g.const(c[0]))

