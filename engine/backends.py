@@ -12,10 +12,12 @@ validation frames instead of 65 %) and it was not faster at 2 threads on this CP
 """
 from __future__ import annotations
 
+import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from .errors import ModelError
@@ -36,6 +38,16 @@ def session_options(threads: int = 1) -> ort.SessionOptions:
     opts.inter_op_num_threads = 1
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return opts
+
+
+def cpu_session(model: onnx.ModelProto, options: ort.SessionOptions) -> ort.InferenceSession:
+    """A CPU session of an in-memory model. Built through a temporary file: a session built from
+    bytes keeps them for its lifetime (onnxruntime's Python wrapper, for a provider fallback),
+    86 MB for SFace's gradient graphs. Raises what onnxruntime raises for a refused graph."""
+    with tempfile.TemporaryDirectory(prefix="vcam-onnx-") as folder:
+        path = Path(folder) / f"{model.graph.name or 'model'}.onnx"
+        path.write_bytes(model.SerializeToString())
+        return ort.InferenceSession(str(path), options, providers=[PROVIDERS["cpu"]])
 
 
 class InferenceBackend(ABC):

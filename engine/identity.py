@@ -18,9 +18,8 @@ import cv2
 import dlib
 import numpy as np
 import onnx
-import onnxruntime as ort
 
-from .backends import session_options
+from .backends import cpu_session, session_options
 from .errors import ModelError
 
 DLIB_THRESHOLD = 0.6
@@ -163,7 +162,7 @@ class SFaceEmbedder(Embedder):
         model.graph.input.extend(keep)
         opts = session_options(threads)
         opts.log_severity_level = 3  # the file's unused initializers make onnxruntime warn on load
-        self._session = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(model, opts)
         self._input = self._session.get_inputs()[0].name
         self.aligner = ArcFaceAligner()
         self.alignment, self.aligned = self.aligner.alignment, self.aligner.aligned
