@@ -13,7 +13,7 @@ from conftest import EVM_VIDEO, LFW, lfw_subset, need, read_rgb, read_video
 from vcam.engine.errors import ModelError
 from vcam.engine.filters import PatternFilter, make_filter
 from vcam.engine.frames import Frame
-from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
+from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder, SFaceEmbedder, cosine_distance
 from vcam.engine.identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern, save_pattern
 from vcam.engine.pipeline import Pipeline, PipelineConfig
 from vcam.engine.sinks import NullSink
@@ -93,6 +93,30 @@ def test_learning_keeps_the_budget_and_moves_the_training_faces_and_its_ssim_ter
         assert float(change.abs().max()) > 0.01
         ssims.append(float(ssim((frame + change).clamp(0, 1), frame, data_range=1.0)))
     assert ssims[1] > ssims[0]
+
+
+def test_the_sface_term_moves_sfaces_descriptors_further(tmp_path) -> None:
+    """Learned with SFace's term, the pattern moves runtime SFace's descriptor of every face, the
+    unseen identity's too, further from the raw face's than the dlib-only pattern does."""
+    photos = lfw_subset(tmp_path, identities=3)
+    cfg = TrainConfig(photos=str(photos), out=str(tmp_path / "run"), clip_len=8, val_fraction=0.34, chip_jitter=2.0, composite_mask=True)
+    sface, dlib = SFaceEmbedder(), FaceEmbedder()
+    distances = {}
+    for weight in (0.0, 3.0):
+        pattern, record = learn_pattern(cfg, psnr_db=30.0, steps=12, batch=4, lr=5e-3, sface_weight=weight)
+        assert record["sface_weight"] == weight
+        change = torch.from_numpy(pattern).permute(2, 0, 1)[None]
+        distances[weight] = []
+        for photo in sorted(photos.glob("*/*.jpg")):
+            clip = make_clip(photo, "x", 8)
+            raw = (clip.frames[0] * 255).round().astype(np.uint8)
+            tf = torch.from_numpy(dlib.chip_matrix(raw, (0, 0, 127, 127))).float()[None]
+            frame = torch.from_numpy(clip.frames[0]).permute(2, 0, 1)[None]
+            out = (frame + paste(change, tf, torch.from_numpy(clip.blend[0]).float()[None, None])).clamp(0, 1)
+            protected = (out[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+            distances[weight].append(cosine_distance(sface.describe(protected, (0, 0, 127, 127)), sface.describe(raw, (0, 0, 127, 127))))
+    assert len(distances[0.0]) == 6 and all(a > b for a, b in zip(distances[3.0], distances[0.0], strict=True))
+    assert np.mean(distances[3.0]) > 1.5 * np.mean(distances[0.0])
 
 
 @pytest.mark.parametrize("shipped", [DEFAULT_PATTERN, ADAPTIVE_START], ids=lambda p: p.name)
