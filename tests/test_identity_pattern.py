@@ -122,7 +122,7 @@ def test_the_sface_term_moves_sfaces_descriptors_further(tmp_path) -> None:
 @pytest.mark.parametrize("shipped", [DEFAULT_PATTERN, ADAPTIVE_START], ids=lambda p: p.name)
 def test_shipped_pattern_was_learned_with_the_committed_config_and_its_cards_command(shipped: Path) -> None:
     """The card's reproduce command for each shipped pattern (the code block that copies it into
-    engine/assets): models/configs/pattern.toml and the budget, steps and SSIM weight the file records."""
+    engine/assets): models/configs/pattern.toml and the budget, steps, SSIM and SFace weights the file records."""
     meta = load_pattern(shipped)[1]
     root = Path(__file__).resolve().parents[1]
     committed = tomllib.loads((root / "models" / "configs" / "pattern.toml").read_text())
@@ -130,8 +130,8 @@ def test_shipped_pattern_was_learned_with_the_committed_config_and_its_cards_com
     blocks = re.findall(r"```sh\n([^`]*)```", (root / "engine" / "assets" / "identity_pattern.md").read_text())
     (command,) = [b for b in blocks if f"engine/assets/{shipped.name}\n" in b and "vcam-train --config models/configs/pattern.toml " in b]
     flags = dict(re.findall(r"--(pattern-\w+) (\S+)", command))
-    assert (meta["psnr_db"], meta["steps"], meta.get("ssim_weight", 0.0)) == tuple(float(flags.get(k, d)) for k, d in
-                                                                         (("pattern-psnr", "nan"), ("pattern-steps", 300), ("pattern-ssim", 0)))
+    assert (meta["psnr_db"], meta["steps"], meta.get("ssim_weight", 0.0), meta.get("sface_weight", 0.0)) == tuple(
+        float(flags.get(k, d)) for k, d in (("pattern-psnr", "nan"), ("pattern-steps", 300), ("pattern-ssim", 0), ("pattern-sface", 0)))
 
 
 def test_shipped_pattern_hides_unseen_faces_from_dlib() -> None:
