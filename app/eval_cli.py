@@ -11,7 +11,7 @@ app. Writes report.json, report.md and PNG figures; per-clip results are kept un
 ``<out>/clips`` so an interrupted run continues where it stopped, or adds filters or datasets to
 an earlier run (``--fresh`` starts over): each filter's results are kept per version of its code
 (the source of its class and base classes and of the engine modules the filters use) and, for deid, pattern and adaptive, per model or pattern
-file; a run with other seconds, photos per identity, attackers, judges or strength is refused.
+file; a run with other seconds, photos per identity, attackers, judges, strength or transport path is refused.
 ``--strength`` and ``--auto-strength`` act as in ``vcam-run`` (auto strength: the identity
 monitor, dlib, reads the outgoing frame once per clip second, enrolling over the first 3).
 Needs the ``train`` extra (torch judges, matplotlib).
@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from vcam.models.evaluation import report as report_mod
         from vcam.models.evaluation.evaluate import PATHS, ClipResult, RawSide, evaluate_clip, templates_for
+        from vcam.models.evaluation.protect import TRANSPORT
         from vcam.models.evaluation.utility import PulseJudges
     except ImportError as exc:
         return train_extra_missing("vcam-eval", exc)
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.fresh and (args.out / "clips").exists():
             shutil.rmtree(args.out / "clips")
         settings = {"seconds": args.seconds, "per_identity": args.per_identity, "attackers": sorted(args.attackers),
-                    "judges": sorted(args.judges), "strength": args.strength, "auto_strength": args.auto_strength}
+                    "judges": sorted(args.judges), "strength": args.strength, "auto_strength": args.auto_strength, "transport": TRANSPORT}
         cache = result_folders(args.out, settings, args.filters, model)
         attackers = {a: RECOGNISERS[a]() for a in args.attackers}
         judges = PulseJudges()
