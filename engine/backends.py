@@ -45,7 +45,7 @@ def cpu_session(model: onnx.ModelProto, options: ort.SessionOptions) -> ort.Infe
     bytes keeps them for its lifetime (onnxruntime's Python wrapper, for a provider fallback),
     86 MB for SFace's gradient graphs. Raises what onnxruntime raises for a refused graph."""
     with tempfile.TemporaryDirectory(prefix="vcam-onnx-") as folder:
-        path = Path(folder) / f"{model.graph.name or 'model'}.onnx"
+        path = Path(folder) / "model.onnx"
         path.write_bytes(model.SerializeToString())
         return ort.InferenceSession(str(path), options, providers=[PROVIDERS["cpu"]])
 
