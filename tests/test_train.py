@@ -88,7 +88,8 @@ def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
                           (["--check", "no-such-run"], "--check: no checkpoint at no-such-run"),
                           (["--strength", "1", "--photos", str(tmp_path)], "--strength needs --check"),
                           (["--photos", str(tmp_path), "--pattern-psnr", "5"], "--pattern-psnr must be 10..60 dB"),
-                          (["--photos", str(tmp_path), "--pattern-psnr", "30", "--pattern-ssim", "-1"], "--pattern-ssim >= 0"),
+                          (["--photos", str(tmp_path), "--pattern-psnr", "30", "--pattern-ssim", "-1"], "--pattern-ssim and --pattern-sface >= 0"),
+                          (["--photos", str(tmp_path), "--pattern-psnr", "30", "--pattern-sface", "-1"], "--pattern-ssim and --pattern-sface >= 0"),
                           (["--photos", str(tmp_path), "--val-fold", "-1"], "val_fold must be a whole number >= 0"),
                           (["--photos", str(photos), "--val-fold", "4", "--pattern-psnr", "30"],
                            "validation fold 4 out of range: 4 identities at val_fraction 0.2 make 4 folds (0..3)")):
