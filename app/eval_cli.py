@@ -10,8 +10,9 @@ runtime does, directly and (unless ``--no-transport``) after the I420 + H.264 pa
 app. Writes report.json, report.md and PNG figures; per-clip results are kept under
 ``<out>/clips`` so an interrupted run continues where it stopped, or adds filters or datasets to
 an earlier run (``--fresh`` starts over): each filter's results are kept per version of its code
-(the source of its class and base classes and of the engine modules the filters use) and, for deid, pattern and adaptive, per model or pattern
-file; a run with other seconds, photos per identity, attackers, judges, strength or transport path is refused.
+(the source of its class and base classes and of the engine modules the filters use) and, for
+deid, pattern and adaptive, per model or pattern file; a run with other seconds, photos per
+identity, attackers, judges, strength or transport path is refused.
 ``--strength`` and ``--auto-strength`` act as in ``vcam-run`` (auto strength: the identity
 monitor, dlib, reads the outgoing frame once per clip second, enrolling over the first 3).
 Needs the ``train`` extra (torch judges, matplotlib).
