@@ -3,7 +3,7 @@ time per call, each recogniser in a fresh process so its memory is its own, as J
 
     python benchmarks/gradient_graphs.py [--calls 30] [--json]
 
-Memory is the process's resident set (VmRSS) after importing the engine, after building the graph
+Memory is the process's resident set after importing the engine, after building the graph
 (two onnxruntime sessions: the whole graph and its forward half) and after ``--calls`` gradient and
 distance calls on one face (activation arenas). Times: median of the calls, one thread each.
 """
@@ -14,18 +14,12 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
+from memory import rss_mb
+
 RECOGNISERS = ("dlib", "sface")
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def measure(name: str, calls: int) -> dict:
@@ -35,11 +29,11 @@ def measure(name: str, calls: int) -> dict:
     from vcam.engine.sface_gradient import SFaceGradient
 
     cls, size = {"dlib": (DescriptorGradient, CHIP_SIZE), "sface": (SFaceGradient, SFACE_SIZE)}[name]
-    before = _rss_mb()
+    before = rss_mb()
     start = time.perf_counter()
     judge = cls()
     build_s = time.perf_counter() - start
-    built = _rss_mb()
+    built = rss_mb()
     face = np.random.default_rng(0).uniform(0, 255, (size, size, 3)).astype(np.float32)
     reference = judge.describe(face + 8)
     times: dict[str, list[float]] = {"gradient": [], "distance": []}
@@ -48,7 +42,7 @@ def measure(name: str, calls: int) -> dict:
             start = time.perf_counter()
             call(face, reference)
             times[kind].append(time.perf_counter() - start)
-    return {"build_s": round(build_s, 2), "built_mb": round(built - before, 1), "after_calls_mb": round(_rss_mb() - before, 1),
+    return {"build_s": round(build_s, 2), "built_mb": round(built - before, 1), "after_calls_mb": round(rss_mb() - before, 1),
             **{f"{kind}_ms": round(1e3 * float(np.median(t)), 1) for kind, t in times.items()}}
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -28,12 +27,9 @@ from vcam.app.config import Config
 from vcam.app.controller import EngineController
 from vcam.app.tray import TrayApp
 
+from memory import rss_mb
+
 SAMPLE_S = 15
-
-
-def rss_mb() -> float:
-    """Resident set size of this process (Linux /proc)."""
-    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def soak(minutes: float, filter_name: str = Config.filter) -> dict:
