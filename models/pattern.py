@@ -43,15 +43,22 @@ def paste(pattern: torch.Tensor, chip_to_image: torch.Tensor, masks: torch.Tenso
     return masks * sample_chips(p, _inverse(chip_to_image), masks.shape[-1], outside=torch.zeros_like(p))
 
 
+def _describe_all(net: torch.nn.Module, frames: torch.Tensor, transforms: torch.Tensor, size: int = CHIP_SIZE) -> torch.Tensor:
+    """``net``'s descriptors of the aligned faces of ``frames`` [N, 3, H, W] (0..1) with their face ->
+    frame matrices ``transforms`` [N, 2, 3], 64 at a time, without gradients."""
+    with torch.no_grad():
+        return torch.cat([net(sample_chips(frames[i:i + 64] * 255, transforms[i:i + 64], size)) for i in range(0, len(frames), 64)])
+
+
 def learn_pattern(cfg: TrainConfig, psnr_db: float, steps: int = 300, batch: int = 32, lr: float = 2e-3, ssim_weight: float = 0.0,
                   sface_weight: float = 0.0, log: Callable[[dict], None] | None = None) -> tuple[np.ndarray, dict]:
     """(float32 (150, 150, 3) RGB pattern, record): Adam on the pattern, ``batch`` random training
     faces per step, rescaled after each step so the mean squared change of a batch's crops stays
     within ``psnr_db``. The loss is minus the mean dlib distance, minus ``sface_weight`` times the
     mean SFace cosine distance (1 - cos) of the batch's first ``SFACE_BATCH`` faces (on the ArcFace
-    template, re-aligned at random like dlib's chips), plus ``ssim_weight`` times (1 - SSIM) of the patterned crops (the budget then
-    goes where SSIM tolerates it). ``log`` gets {step, distance, psnr_db} (and ``sface_distance``)
-    every 25 steps."""
+    template, re-aligned at random like dlib's chips), plus ``ssim_weight`` times (1 - SSIM) of the
+    patterned crops (the budget then goes where SSIM tolerates it). ``log`` gets {step, distance,
+    psnr_db} (and ``sface_distance``) every 25 steps."""
     t0 = time.monotonic()
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -62,14 +69,11 @@ def learn_pattern(cfg: TrainConfig, psnr_db: float, steps: int = 300, batch: int
     masks = torch.stack([c.paste_mask(t, cfg.composite_mask) for c, t in faces])
     chip_tf = torch.stack([c.chip_tf[t] for c, t in faces])
     net = DlibFaceNet.from_file().eval()
-    with torch.no_grad():
-        reference = torch.cat([net(sample_chips(frames[i:i + 64] * 255, chip_tf[i:i + 64])) for i in range(0, len(frames), 64)])
+    reference = _describe_all(net, frames, chip_tf)
     if sface_weight:
         sface = SFaceNet.from_file()
         sface_tf = torch.stack([c.sface_tf[t] for c, t in faces])
-        with torch.no_grad():
-            sface_ref = torch.cat([F.normalize(sface(sample_chips(frames[i:i + 64] * 255, sface_tf[i:i + 64], SFACE_SIZE)), dim=1)
-                                   for i in range(0, len(frames), 64)])
+        sface_ref = F.normalize(_describe_all(sface, frames, sface_tf, SFACE_SIZE), dim=1)
     budget = frames[0].numel() * 10 ** (-psnr_db / 10)  # squared L2 norm of a crop's change
     pattern = torch.zeros(1, 3, CHIP_SIZE, CHIP_SIZE, requires_grad=True)
     opt = torch.optim.Adam([pattern], lr=lr)
