@@ -34,7 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH, FaceFilter, make_filter, pattern_file
-from vcam.engine.identity import RECOGNISERS
+from vcam.engine.recognisers import RECOGNISERS
 
 from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
 from .config import DEFAULT_MODEL
@@ -154,8 +154,9 @@ def main(argv: list[str] | None = None) -> int:
             if spec != "demo" and not Path(spec).exists():
                 raise VcamError(f"dataset not found: {spec}")
         model = args.model or DEFAULT_MODEL
-        for name in [f for f in ("deid", "pattern", "adaptive") if f in args.filters]:
-            make_filter(name, model, "auto")  # fail now, not after an hour
+        # Each filter built once now: a bad model fails before an hour of work, and its own list of the
+        # recognisers it used marks them seen in the report.
+        seen = {f: sorted(make_filter(f, model, "auto", background=False).recognisers) for f in args.filters}
         if args.fresh and (args.out / "clips").exists():
             shutil.rmtree(args.out / "clips")
         settings = {"seconds": args.seconds, "per_identity": args.per_identity, "attackers": sorted(args.attackers),
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         config = {"datasets": datasets, "filters": args.filters, "attackers": args.attackers, "judges": args.judges,
                   "model": str(model) if "deid" in args.filters else None, "seconds": args.seconds,
                   "per_identity": args.per_identity, "transport": args.transport, "strength": args.strength,
-                  "auto_strength": args.auto_strength}
+                  "auto_strength": args.auto_strength, "seen": seen}
         rep = report_mod.write(results, templates, attackers, args.out, config)
         console.print(f"wrote {args.out / 'report.md'}, report.json and {len(rep['figures'])} figures in {time.monotonic() - started:.0f} s")
         return 0

@@ -34,7 +34,8 @@ import numpy as np
 
 from vcam.engine.backends import OrtBackend
 from vcam.engine.filters import AdaptivePatternFilter, DeidFilter, FaceFilter, OffFilter, PatternFilter
-from vcam.engine.identity import RECOGNISERS, ArcFaceAligner, FaceEmbedder
+from vcam.engine.identity import ArcFaceAligner, FaceEmbedder
+from vcam.engine.recognisers import RECOGNISERS
 from vcam.engine.identity_gradient import DescriptorGradient
 from vcam.engine.identity_pattern import load_pattern
 from vcam.engine.sface_gradient import SFaceGradient

@@ -177,5 +177,3 @@ class SFaceEmbedder(Embedder):
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
         return cosine_distance(a, b)
 
-
-RECOGNISERS: dict[str, type[Embedder]] = {"dlib": FaceEmbedder, "sface": SFaceEmbedder}

@@ -1,0 +1,41 @@
+"""The face recognisers the project knows, by name: one registry for the evaluation, the live
+identity monitor and the benchmarks.
+
+``dlib`` and ``sface`` are what the protecting filters are tuned against; the others
+(:mod:`.judges`) are no filter's target. Which ones a filter used is the filter's own declaration
+(``FaceFilter.recognisers``); everything else is *unseen* for it, and a privacy claim is the worst
+figure over the unseen ones (``unseen``).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..identity import Embedder, FaceEmbedder, SFaceEmbedder
+from .judges import FacepluginJudge, FaceResJudge, MobileFaceJudge
+
+RECOGNISERS: dict[str, type[Embedder]] = {
+    "dlib": FaceEmbedder,
+    "sface": SFaceEmbedder,
+    "faceplugin": FacepluginJudge,
+    "faceres": FaceResJudge,
+    "mobileface": MobileFaceJudge,
+}
+
+
+# The unseen judge a live monitor reads first: the most accurate and cheapest one not in a filter's list.
+LIVE_ORDER = ("faceplugin", "faceres", "mobileface", "sface", "dlib")
+
+
+def unseen(seen: Iterable[str]) -> tuple[str, ...]:
+    """The registered recognisers not in ``seen``, in registry order."""
+    used = set(seen)
+    return tuple(name for name in RECOGNISERS if name not in used)
+
+
+def live_recognisers(seen: Iterable[str]) -> tuple[str, ...]:
+    """What the live identity monitor runs for a filter that used ``seen``: first the best unseen
+    judge (it drives the gauge), then dlib and SFace, the recognisers the cloaks attack, so every
+    filter can be compared on them."""
+    used = set(seen)
+    first = next(name for name in LIVE_ORDER if name not in used)
+    return (first, *(name for name in ("dlib", "sface") if name != first))
