@@ -20,6 +20,7 @@ instead of 24.2; SFace 89 % -> 64 % (one run of benchmarks/train_default.py; mod
 """
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -53,11 +54,15 @@ def _between(weakest: float, strongest: float, strength: float) -> float:
 
 class FaceFilter(ABC):
     """A per-face image filter. ``protects`` is False only for ``off``; ``residual`` filters
-    (the AE) are composited as a perturbation of the full-resolution face, the others replace it."""
+    (the AE) are composited as a perturbation of the full-resolution face, the others replace it.
+    ``recognisers`` names the recognisers (``vcam.engine.recognisers``) the filter was trained,
+    learned or adapts against: they are *seen*, every other one is *unseen*, and only unseen ones may
+    judge the filter's privacy."""
 
     name: str
     protects = True
     residual = False
+    recognisers: frozenset[str] = frozenset()
 
     @abstractmethod
     def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
@@ -109,6 +114,8 @@ class DeidFilter(FaceFilter):
         if not model.info.trained and not allow_untrained:
             raise ModelError(f"{model.info.path} holds untrained (random) weights; train a model with vcam-train or use --filter blur")
         self.model = model
+        config = json.loads(model.info.metadata.get("vcam.training_config", "{}"))
+        self.recognisers = frozenset({"dlib"} | ({"sface"} if config.get("delta_sface") else set()))
         self._states: dict[int, list[np.ndarray]] = {}
 
     def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
@@ -130,8 +137,10 @@ class PatternFilter(FaceFilter):
     name = "pattern"
     residual = True
 
-    def __init__(self, pattern: np.ndarray, embedder: FaceEmbedder | None = None, smoothing: float = 0.8) -> None:
+    def __init__(self, pattern: np.ndarray, embedder: FaceEmbedder | None = None, smoothing: float = 0.8,
+                 learned_with: frozenset[str] = frozenset({"dlib"})) -> None:
         self.pattern = np.ascontiguousarray(pattern, dtype=np.float32)
+        self.recognisers = learned_with
         self.embedder = embedder or FaceEmbedder()
         self.smoothing = smoothing
         self._placement: dict[int, np.ndarray] = {}
@@ -245,12 +254,14 @@ class AdaptivePatternFilter(PatternFilter):
     def __init__(self, pattern: np.ndarray, gradient: DescriptorGradient | None = None, embedder: FaceEmbedder | None = None,
                  psnr_db: float = 34.0, step: float = 0.1, target: float = 1.2, first_steps: int = 4, check_every: int = 5,
                  reference_every: int = 30, smoothing: float = 0.8, sface: SFaceGradient | None = None, sface_target: float = 1.2,
-                 aligner: ArcFaceAligner | None = None, hysteresis: float = 0.1, background: bool = False) -> None:
+                 aligner: ArcFaceAligner | None = None, hysteresis: float = 0.1, background: bool = False,
+                 learned_with: frozenset[str] = frozenset({"dlib"})) -> None:
         super().__init__(pattern, embedder, smoothing)
         self.judges: dict[str, IdentityGradient] = {"dlib": gradient or DescriptorGradient()}
         self.targets = {"dlib": target}
         if sface is not None:
             self.judges["sface"], self.targets["sface"] = sface, sface_target
+        self.recognisers = learned_with | frozenset(self.judges)
         self.aligner = (aligner or ArcFaceAligner()) if sface is not None else None
         self.psnr_db, self.step, self.first_steps, self.hysteresis = psnr_db, step, first_steps, hysteresis
         self.check_every, self.reference_every = check_every, reference_every
@@ -364,6 +375,11 @@ def pattern_file(model: Path | None, name: str = "pattern") -> Path:
     return ADAPTIVE_START if name == "adaptive" else DEFAULT_PATTERN
 
 
+def _learned_with(meta: dict) -> frozenset[str]:
+    """The recognisers a pattern file's learning used (its recorded loss weights)."""
+    return frozenset({"dlib"} | ({"sface"} if meta.get("sface_weight") else set()))
+
+
 def make_filter(name: str, model: Path | None = None, backend: str = "auto", threads: int = 1, precision: str = "auto",
                 allow_untrained: bool = False, background: bool = True) -> FaceFilter:
     """Build a filter by name; ``deid`` loads ``model``, ``pattern`` and ``adaptive`` load
@@ -381,10 +397,12 @@ def make_filter(name: str, model: Path | None = None, backend: str = "auto", thr
     if name == "pixelate":
         return PixelateFilter()
     if name == "pattern":
-        return PatternFilter(load_pattern(pattern_file(model))[0])
+        pattern, meta = load_pattern(pattern_file(model))
+        return PatternFilter(pattern, learned_with=_learned_with(meta))
     if name == "adaptive":
-        return AdaptivePatternFilter(load_pattern(pattern_file(model, name))[0], DescriptorGradient(threads=1), sface=SFaceGradient(threads=1),
-                                     background=background)
+        pattern, meta = load_pattern(pattern_file(model, name))
+        return AdaptivePatternFilter(pattern, DescriptorGradient(threads=1), sface=SFaceGradient(threads=1), background=background,
+                                     learned_with=_learned_with(meta))
     if name == "deid":
         if model is not None and Path(model).suffix == ".npz":
             raise ModelError(f"{model} is an identity pattern, not an AE model; use --filter pattern with it")

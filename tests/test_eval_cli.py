@@ -50,6 +50,26 @@ def test_eval_writes_report_with_sane_numbers_and_resumes(tmp_path) -> None:
     assert mild_report["datasets"]["face.mp4"]["direct"]["pixelate"]["fidelity"]["crop_psnr"] > direct["pixelate"]["fidelity"]["crop_psnr"] + 1
 
 
+def test_report_marks_the_recognisers_a_filter_used_and_claims_the_worst_unseen(tmp_path) -> None:
+    """The pattern filter declares it was learned against dlib: the report marks dlib seen for it,
+    the others unseen, and its claim is the worst over the unseen ones only; blur used none."""
+    res = vcam_eval("--dataset", "demo", "--seconds", "3", "--filters", "pattern,blur", "--attackers", "dlib,faceplugin,mobileface",
+                    "--judges", "pos", "--no-transport", "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["config"]["seen"] == {"pattern": ["dlib"], "blur": []}
+    direct = report["datasets"]["demo"]["direct"]
+    assert [n for n, row in direct["pattern"]["privacy"].items() if row["seen"]] == ["dlib"]
+    assert not any(row["seen"] for row in direct["blur"]["privacy"].values())
+    for f in ("pattern", "blur"):
+        rows, worst = direct[f]["privacy"], direct[f]["worst_unseen"]
+        unseen = {n: r for n, r in rows.items() if not r["seen"]}
+        assert worst["match_rate"] == max(r["match_rate"] for r in unseen.values())
+        assert worst["match_rate_recogniser"] in unseen and worst["rank1_chance"] == 1.0
+    md = (tmp_path / "report.md").read_text()
+    assert "worst unseen recogniser: match rate" in md and " (seen) |" in md
+
+
 def test_deid_and_pattern_results_are_kept_per_model_file(tmp_path) -> None:
     a, b, mine = tmp_path / "a.onnx", tmp_path / "b.onnx", tmp_path / "mine.npz"
     a.write_bytes(b"model a")

@@ -1,0 +1,89 @@
+"""Leave-one-recogniser-out privacy of every filter, as JSON + a table: the figure a filter may claim
+is its worst over the recognisers it never used.
+
+    python benchmarks/unseen.py [--people 30] [--seconds 4] [--filters adaptive,pattern,...] [--transport] [--json]
+
+People: the first ``--people`` identities (with at least 4 photos) of lfw549's suggested validation
+split, in no training set of any shipped filter. One photo of each is animated into a clip with an
+injected pulse and run through each filter as the runtime runs it; every recogniser of the zoo then
+describes the outgoing face in the raw frame's face box (the attacker is given the face location)
+and compares it with the mean of the person's original photos (match rate at the recogniser's own
+threshold) and with every person's (rank-1 among ``--people``). Per filter: ``seen`` (from the
+filter's own ``recognisers``), ``unseen``, ``worst_unseen_match_rate`` and
+``worst_unseen_rank1`` (with the recogniser), ``rank1_chance``, ``psnr_db`` (face crop),
+``dhr_pos_bpm``, ``dhr_chrom_bpm`` and ``per_recogniser`` figures; ``--transport`` measures after
+I420 + H.264 at 1.5 Mbit/s instead. Reads ../shared/data (test data; the product never does).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from vcam.app.config import DEFAULT_MODEL
+from vcam.engine.filters import FILTERS, make_filter
+from vcam.engine.recognisers import RECOGNISERS
+from vcam.models.evaluation.clips import photo_clips
+from vcam.models.evaluation.evaluate import RawSide, evaluate_clip, templates_for
+from vcam.models.evaluation.report import summarise
+from vcam.models.evaluation.utility import PulseJudges
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "lfw549"
+JUDGES = ("pos", "chrom")
+
+
+def people(count: int, photos: int = 4) -> Path:
+    """A folder of links to the first ``count`` validation identities with ``photos`` or more photos."""
+    meta = json.loads((DATA / "identities.json").read_text())
+    names = [n for n in meta["_split_suggestion"]["val"] if len(meta[n]) >= photos][:count]
+    root = Path(tempfile.mkdtemp(prefix="vcam-unseen-"))
+    for name in names:
+        (root / name).symlink_to(DATA / name)
+    return root
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--people", type=int, default=30)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--filters", default=",".join(f for f in FILTERS if f != "deid") + ",deid")
+    ap.add_argument("--transport", action="store_true", help="measure after I420 + H.264 (1.5 Mbit/s)")
+    ap.add_argument("--json", action="store_true", help="print JSON only")
+    args = ap.parse_args()
+    filters = args.filters.split(",")
+    clips = photo_clips(people(args.people), seconds=args.seconds, per_identity=1)
+    attackers = {name: make() for name, make in RECOGNISERS.items()}
+    build = {f: (lambda f=f: make_filter(f, DEFAULT_MODEL, background=False)) for f in filters}
+    seen = {f: build[f]().recognisers for f in filters}
+    path = "transport" if args.transport else "direct"
+    raws = [RawSide(c) for c in clips]
+    judges = PulseJudges()
+    results = {f: [evaluate_clip(raw, build[f], attackers, judges, JUDGES, (path,))[path] for raw in raws] for f in filters}
+    templates = templates_for(clips, results[filters[0]], attackers)
+    raw_results = results.get("off")
+    out: dict = {"people": len(clips), "seconds": args.seconds, "path": path, "filters": {}}
+    for f in filters:
+        s = summarise(results[f], raw_results or results[f], templates, attackers, seen[f])
+        worst = s["worst_unseen"] or {}
+        out["filters"][f] = {
+            "seen": sorted(seen[f]), "unseen": [n for n in attackers if n not in seen[f]],
+            "worst_unseen_match_rate": worst.get("match_rate"), "worst_unseen_match_rate_by": worst.get("match_rate_recogniser"),
+            "worst_unseen_rank1": worst.get("rank1"), "worst_unseen_rank1_by": worst.get("rank1_recogniser"),
+            "rank1_chance": worst.get("rank1_chance"), "psnr_db": s["fidelity"]["crop_psnr"],
+            **{f"dhr_{j}_bpm": s["utility"][j]["dhr_bpm"] for j in JUDGES},
+            "per_recogniser": {n: {"seen": r["seen"], "match_rate": r["match_rate"], "rank1": r["rank1"]} for n, r in s["privacy"].items()},
+        }
+    print(json.dumps(out, indent=1, default=float))
+    if not args.json:
+        names = list(attackers)
+        print(f"\n{len(clips)} unseen people, {args.seconds:g} s each, {path}; match rate / rank-1 (chance {1 / len(clips):.1%}); * = seen by the filter")
+        print(f"{'filter':<9} {'worst unseen':>24} " + " ".join(f"{n:>17}" for n in names) + f" {'PSNR':>6} {'dHR POS':>8}")
+        for f, r in out["filters"].items():
+            worst = f"{r['worst_unseen_match_rate']:.0%} / {r['worst_unseen_rank1']:.0%}" if r["worst_unseen_match_rate"] is not None else "-"
+            cells = " ".join(f"{('*' if p['seen'] else '') + '{:.0%} / {:.0%}'.format(p['match_rate'], p['rank1']):>17}" for p in r["per_recogniser"].values())
+            print(f"{f:<9} {worst:>24} {cells} {r['psnr_db']:>6.1f} {r['dhr_pos_bpm']:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
