@@ -18,7 +18,6 @@ from PySide6.QtCore import QObject, Signal
 
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import OffFilter, PixelateFilter, clamp_strength
-from vcam.engine.identity import DLIB_THRESHOLD
 from vcam.engine.pipeline import FrameResult, Pipeline
 
 from . import config as config_mod
@@ -31,7 +30,7 @@ PREVIEW_INTERVAL_S = 0.1
 
 class EngineController(QObject):
     """Owns the pipeline. Signals: ``second(dict)`` (per-second metrics plus ``bvp_raw``,
-    ``bvp_protected``, ``identity_threshold``, ``backend``), ``preview(raw, out)`` (uint8 RGB
+    ``bvp_protected``, ``backend``), ``preview(raw, out)`` (uint8 RGB
     frames, <= 10 per second), ``state_changed(str)`` (one of ``STATES``), ``error(str)``."""
 
     second = Signal(dict)
@@ -168,7 +167,7 @@ class EngineController(QObject):
     def _on_second(self, record: dict) -> None:
         pipe = self.pipe
         reading = pipe.last_rppg if pipe is not None else None
-        record = {**record, "identity_threshold": DLIB_THRESHOLD, **self._backend,
+        record = {**record, **self._backend,
                   "strength_raised": record.get("strength", self.cfg.strength) > self.cfg.strength + 1e-6,
                   "bvp_raw": getattr(reading, "bvp_raw", None), "bvp_protected": getattr(reading, "bvp_protected", None)}
         if self.protecting:

@@ -3,10 +3,11 @@
 * pulse: the last 10 s of the POS pulse of the raw and of the protected stream, overlaid;
   HR raw vs protected with a warm-up indicator and a signal-quality badge (HRs are greyed while
   warming up or when quality is low);
-* identity: the dlib distance of the outgoing face to the enrolled face as a gauge against the
-  recogniser's threshold (match below it), plus its history, and which recognisers (dlib, SFace)
-  would still match it; the gauge is red when dlib matches, amber when only another recogniser
-  does, green when none does;
+* identity: the distance of the outgoing face to the enrolled face, by a recogniser the active
+  filter never used (it is not graded by the networks it attacks), as a gauge against that
+  recogniser's threshold (match below it), plus its history, and which recognisers would still
+  match it; the gauge is red when an unseen recogniser matches, amber when only one the filter
+  attacks does, green when none does;
 * stream: idle (no app shows the virtual camera), fps, latency, the filter's strength (marked
   "auto" when auto strength raised it), backend, dropped and fallback frames; optional
   side-by-side preview.
@@ -42,11 +43,22 @@ def _badge(quality: float | None) -> tuple[str, str]:
     return f"low ({quality:.0%})", "#c33"
 
 
-def _identity_colour(matches: dict[str, bool]) -> str:
-    """Gauge colour: red if dlib (the gauge's recogniser) matches, amber if only another does, else green."""
-    if matches.get("dlib"):
+def _identity_colour(matches: dict[str, bool], unseen: list[str]) -> str:
+    """Gauge colour: red if an unseen recogniser (the gauge's) matches, amber if only another does, else green."""
+    if any(matches.get(n) for n in unseen):
         return "#c33"
     return "#c90" if any(matches.values()) else "#2a2"
+
+
+def identity_verdict(matches: dict[str, bool], unseen: list[str]) -> str:
+    """The identity line in plain words, naming the unseen recognisers first."""
+    by = matched_by(matches)
+    if by:
+        return f"RECOGNISABLE: {by} would match you"
+    judges = ", ".join(unseen)
+    others = ", ".join(n for n in matches if n not in unseen)
+    return (f"not recognisable as you by {judges} (never used by this filter)" if judges else "not recognisable as you") + (
+        f"; {others} (attacked by it) do not match either" if others else "")
 
 
 class MonitorWindow(QWidget):
@@ -127,18 +139,18 @@ class MonitorWindow(QWidget):
         self.quality.setText(f"signal: {text}")
         self.quality.setStyleSheet(f"color: white; background: {colour}; border-radius: 4px; padding: 2px 6px")
 
-        threshold = float(r.get("identity_threshold", 0.6))
+        threshold = float(r.get("identity_threshold") or 0.6)
         self.threshold_line.setValue(threshold)
         dist = r.get("identity_distance")
         if dist is None:
             self.id_label.setText("enrolling your face (first seconds, raw frames only)...")
         else:
             matches = r.get("identity_matches") or {"dlib": dist < threshold}
+            unseen = r.get("identity_unseen") or []
             self.gauge.setValue(int(min(dist, GAUGE_MAX) * 100))
             self.gauge.setFormat(f"distance {dist:.2f}  (threshold {threshold:.2f})")
-            self.gauge.setStyleSheet(f"QProgressBar::chunk {{ background: {_identity_colour(matches)}; }}")
-            by = matched_by(matches)
-            self.id_label.setText(f"RECOGNISABLE: {by} would match you" if by else f"not recognisable as you ({', '.join(matches)})")
+            self.gauge.setStyleSheet(f"QProgressBar::chunk {{ background: {_identity_colour(matches, unseen)}; }}")
+            self.id_label.setText(identity_verdict(matches, unseen))
             self._id_t.append(float(r.get("t", len(self._id_t))))
             self._id_d.append(float(dist))
             self.id_curve.setData(np.array(self._id_t), np.array(self._id_d))

@@ -22,7 +22,8 @@ def format_status(r: dict, auto_strength: bool = False) -> str:
     hr = "warming up" if r.get("rppg_warming_up") else f"{_num(r.get('hr_raw_bpm'))}/{_num(r.get('hr_protected_bpm'))} bpm"
     dist = r.get("identity_distance")
     by = matched_by(r.get("identity_matches"))
-    ident = "enrolling" if dist is None else f"{dist:.2f} ({f'MATCH: {by}' if by else 'no match'})"
+    judge = ", ".join(r.get("identity_unseen") or [])
+    ident = "enrolling" if dist is None else f"{dist:.2f}{f' [{judge}: unseen]' if judge else ''} ({f'MATCH: {by}' if by else 'no match'})"
     auto = f" | strength {r['strength']:.2f} (auto)" if auto_strength else ""
     return (f"{r['fps']:5.1f} fps | latency {_num(r.get('p50_latency_ms'))} ms | HR raw/protected {hr} | "
             f"identity distance {ident}{auto} | dropped {r.get('dropped_frames', 0)}")
@@ -52,9 +53,12 @@ class StatusLine:
     @staticmethod
     def summary_line(s: dict) -> str:
         by = s.get("identity_match_rate_by") or {}
-        per = f" ({', '.join(f'{n} {v:.0%}' for n, v in by.items())})" if by else ""
+        unseen = set(s.get("identity_unseen_recognisers") or [])
+        per = f" ({', '.join(n + (' [unseen]' if n in unseen else '') + f' {v:.0%}' for n, v in by.items())})" if by else ""
         return (f"done: {s['frames']} frames, {s['fps']:.1f} fps, p95 latency {s['p95_latency_ms']:.0f} ms, "
                 f"HR raw/protected {_num(s.get('hr_raw_bpm'), '{:.1f}')}/{_num(s.get('hr_protected_bpm'), '{:.1f}')} bpm, "
-                f"identity match rate {_num(s.get('identity_match_rate'), '{:.0%}')}{per}, dropped {s['dropped_frames']}"
+                f"identity match rate, unseen recognisers {_num(s.get('identity_match_rate_unseen'), '{:.0%}')}, "
+                f"any {_num(s.get('identity_match_rate'), '{:.0%}')}{per}, "
+                f"dropped {s['dropped_frames']}"
                 + (f", strength {s['strength']:.2f} to {s['strength_max']:.2f} (auto)" if s.get("auto_strength") and s.get("strength_max") else "")
                 + (f", backend {s['backend']}" if s.get("backend") else ""))

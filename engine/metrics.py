@@ -67,6 +67,8 @@ class RunMetrics:
             "identity_distance": identity.distance if identity else None,
             "identity_match": identity.match if identity else None,
             "identity_matches": identity.matches if identity else None,
+            "identity_unseen": list(identity.unseen) if identity else None,
+            "identity_threshold": identity.threshold if identity else None,
         }
         self.seconds.append(record)
         self._sec_start, self._sec_frames, self._sec_lat, self._sec_fallbacks = now, 0, [], 0
@@ -98,6 +100,8 @@ class RunMetrics:
             "identity_distance_mean": float(np.mean([r.distance for r in scored])) if scored else None,
             "identity_match_rate": float(np.mean([r.match for r in scored])) if scored else None,
             "identity_match_rate_by": {n: float(np.mean([r.matches[n] for r in scored])) for n in scored[0].matches} if scored else None,
+            "identity_match_rate_unseen": float(np.mean([r.unseen_match for r in scored])) if scored else None,
+            "identity_unseen_recognisers": list(scored[0].unseen) if scored else None,
             "strength_max": max((s["strength"] for s in self.seconds), default=None),
         }
         out.update(extra or {})

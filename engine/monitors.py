@@ -5,8 +5,10 @@
   quality from the last ``window`` seconds of each stream ("warming up" until ``warmup``
   seconds are buffered). The ~15 ms reading can run off the frame loop (``read(*snapshot())``).
 * ``IdentityMonitor`` enrols the user's face from the raw stream (mean of the first
-  ``enrol_count`` descriptors of each recogniser: dlib and SFace) and then measures, for the
-  outgoing frames, dlib's distance to that enrolment and whether each recogniser would match it.
+  ``enrol_count`` descriptors of each recogniser) and then measures, for the outgoing frames, the
+  first recogniser's distance to that enrolment and whether each recogniser would match it. The
+  pipeline puts a recogniser the active filter never used first (``live_recognisers``), so the
+  monitor does not grade a filter with the networks it attacks; ``unseen`` names those.
 * ``IdentityWorker`` runs the identity monitor off the frame loop, in a child process.
 """
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .identity import RECOGNISERS, Embedder
+from .identity import Embedder
+from .recognisers import RECOGNISERS, live_recognisers
 from .rppg import METHODS
 from .signals import heart_rate, quality, resample_uniform, snr_db
 
@@ -115,7 +118,8 @@ class RppgMonitor:
 class IdentityReading:
     """One outgoing face against the enrolled user (``None`` values while enrolling): the first
     recogniser's distance and threshold (the gauge), and per recogniser whether it would match;
-    ``match`` is True when any of them would."""
+    ``match`` is True when any of them would, ``unseen_match`` when any of the ``unseen`` ones
+    (recognisers the active filter never used) would."""
 
     t: float
     enrolled: bool
@@ -123,15 +127,22 @@ class IdentityReading:
     match: bool | None
     threshold: float
     matches: dict[str, bool] | None = None
+    unseen: tuple[str, ...] = ()
+
+    @property
+    def unseen_match(self) -> bool | None:
+        return None if self.matches is None else any(self.matches[n] for n in self.unseen)
 
 
 class IdentityMonitor:
     """Enrol from raw frames, then score protected frames against the enrolment, with every
-    recogniser in ``embedders`` (the first one drives ``distance``)."""
+    recogniser in ``embedders`` (the first one drives ``distance``); ``unseen`` names those the
+    active filter never used."""
 
-    def __init__(self, embedders: list[Embedder], enrol_count: int = 3) -> None:
+    def __init__(self, embedders: list[Embedder], enrol_count: int = 3, unseen: tuple[str, ...] = ()) -> None:
         self.embedders = embedders
         self.enrol_count = enrol_count
+        self.unseen = unseen
         self._enrol: list[dict[str, np.ndarray]] = []
         self.enrolment: dict[str, np.ndarray] | None = None
 
@@ -142,21 +153,30 @@ class IdentityMonitor:
             self._enrol.append({e.name: e.describe(raw, box) for e in self.embedders})
             if len(self._enrol) >= self.enrol_count:
                 self.enrolment = {e.name: np.mean([d[e.name] for d in self._enrol], axis=0) for e in self.embedders}
-            return IdentityReading(t, False, None, None, first.threshold)
+            return IdentityReading(t, False, None, None, first.threshold, unseen=self.unseen)
         dist = {e.name: e.distance(e.describe(out, box), self.enrolment[e.name]) for e in self.embedders}
         matches = {e.name: dist[e.name] < e.threshold for e in self.embedders}
-        return IdentityReading(t, True, dist[first.name], any(matches.values()), first.threshold, matches)
+        return IdentityReading(t, True, dist[first.name], any(matches.values()), first.threshold, matches, self.unseen)
 
 
-def _identity_process(jobs: "mp.Queue", results: "mp.Queue", enrol_count: int, recognisers: tuple[str, ...]) -> None:
-    """Child process: measure jobs until ``None``; errors are reported, not raised. Runs at a
+def _identity_process(jobs: "mp.Queue", results: "mp.Queue", enrol_count: int) -> None:
+    """Child process: measure jobs until ``None``; errors are reported, not raised. A job names the
+    active filter's seen recognisers; when they change (the user switched filters) the monitor
+    starts over with ``live_recognisers`` of the new set (loaded recognisers are kept). Runs at a
     lower CPU priority: a late identity reading costs nothing, a late frame does."""
     if hasattr(os, "nice"):
         os.nice(10)
-    monitor = IdentityMonitor([RECOGNISERS[name]() for name in recognisers], enrol_count)
+    loaded: dict[str, Embedder] = {}
+    monitor, current = None, None
     while (job := jobs.get()) is not None:
         try:
-            results.put(monitor.measure(*job))
+            *measurement, seen = job
+            if monitor is None or seen != current:
+                names = live_recognisers(seen)
+                for name in names:
+                    loaded[name] = loaded.get(name) or RECOGNISERS[name]()
+                monitor, current = IdentityMonitor([loaded[n] for n in names], enrol_count, tuple(n for n in names if n not in seen)), seen
+            results.put(monitor.measure(*measurement))
         except Exception as exc:  # reported to the parent; the loop goes on
             results.put(f"{type(exc).__name__}: {exc}")
 
@@ -168,28 +188,30 @@ class IdentityWorker:
 
     ``blocking=False`` (live): a job offered while the worker is busy is skipped, so the frame
     loop never waits. ``blocking=True`` (offline files): every offered job is measured.
-    Only a region around the face (``margin`` x its size) of each frame is sent.
+    Only a region around the face (``margin`` x its size) of each frame is sent, with the
+    recognisers the active filter used (``seen``): the worker runs ``live_recognisers(seen)``.
     """
 
-    def __init__(self, blocking: bool, enrol_count: int = 3, margin: float = 0.5, recognisers: tuple[str, ...] = ("dlib", "sface")) -> None:
+    def __init__(self, blocking: bool, enrol_count: int = 3, margin: float = 0.5) -> None:
         ctx = mp.get_context("spawn")  # never fork a process that runs MediaPipe threads
         self.blocking, self.margin = blocking, margin
         self._jobs = ctx.Queue(maxsize=1)
         self._results = ctx.Queue()
-        self._proc = ctx.Process(target=_identity_process, args=(self._jobs, self._results, enrol_count, recognisers), name="vcam-identity", daemon=True)
+        self._proc = ctx.Process(target=_identity_process, args=(self._jobs, self._results, enrol_count), name="vcam-identity", daemon=True)
         self._proc.start()
         self.readings: list[IdentityReading] = []
         self.errors: list[str] = []
         self.latest: IdentityReading | None = None
 
-    def offer(self, t: float, raw: np.ndarray, out: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-        """Queue one measurement of ``out`` (and ``raw``, while enrolling) in ``box``."""
+    def offer(self, t: float, raw: np.ndarray, out: np.ndarray, box: tuple[int, int, int, int], seen: frozenset[str] = frozenset()) -> bool:
+        """Queue one measurement of ``out`` (and ``raw``, while enrolling) in ``box``, for a filter
+        that used the recognisers ``seen``."""
         self.poll()
         x0, y0, x1, y1 = box
         m = int(self.margin * max(x1 - x0, y1 - y0))
         h, w = raw.shape[:2]
         rx0, ry0, rx1, ry1 = max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, w), min(y1 + m, h)
-        job = (t, raw[ry0:ry1, rx0:rx1].copy(), out[ry0:ry1, rx0:rx1].copy(), (x0 - rx0, y0 - ry0, x1 - rx0, y1 - ry0))
+        job = (t, raw[ry0:ry1, rx0:rx1].copy(), out[ry0:ry1, rx0:rx1].copy(), (x0 - rx0, y0 - ry0, x1 - rx0, y1 - ry0), seen)
         try:
             self._jobs.put(job, block=self.blocking)
             return True

@@ -212,7 +212,7 @@ class Pipeline:
         if self.rppg is not None and self.rppg.add(frame.timestamp, track.track_id, raw, crop, track.skin_mask):
             self._rppg_pool.submit(self._read_rppg, *self.rppg.snapshot())
         if self._worker is not None and frame.timestamp >= self._next_identity:
-            if self._worker.offer(frame.timestamp, frame.image, out, face_box(track)):
+            if self._worker.offer(frame.timestamp, frame.image, out, face_box(track), self.filter.recognisers):
                 self._next_identity = frame.timestamp + self.config.identity_interval_s
 
     # -- the loop -----------------------------------------------------------------------

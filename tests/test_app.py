@@ -47,7 +47,13 @@ def test_status_line_formats() -> None:
     assert "0.83 (MATCH: sface)" in format_status({"fps": 30.0, "identity_distance": 0.83, "identity_matches": {"dlib": False, "sface": True}})
     done = StatusLine.summary_line({"frames": 10, "fps": 30.0, "p95_latency_ms": 20.0, "dropped_frames": 0, "identity_match_rate": 0.5,
                                     "identity_match_rate_by": {"dlib": 0.0, "sface": 0.5}})
-    assert "identity match rate 50% (dlib 0%, sface 50%)" in done
+    assert "identity match rate, unseen recognisers --, any 50% (dlib 0%, sface 50%)" in done
+    unseen = StatusLine.summary_line({"frames": 10, "fps": 30.0, "p95_latency_ms": 20.0, "dropped_frames": 0, "identity_match_rate": 0.5,
+                                      "identity_match_rate_unseen": 0.25, "identity_unseen_recognisers": ["faceplugin"],
+                                      "identity_match_rate_by": {"faceplugin": 0.25, "dlib": 0.0, "sface": 0.5}})
+    assert "unseen recognisers 25%, any 50% (faceplugin [unseen] 25%, dlib 0%, sface 50%)" in unseen
+    assert "0.83 [faceplugin: unseen] (no match)" in format_status({"fps": 30.0, "identity_distance": 0.83, "identity_unseen": ["faceplugin"],
+                                                                    "identity_matches": {"faceplugin": False, "dlib": False}})
     assert "warming up" in format_status({"fps": 1.0, "rppg_warming_up": True})
     assert "strength 1.30 (auto)" in format_status({"fps": 30.0, "strength": 1.3}, auto_strength=True)
     assert "strength" not in format_status({"fps": 30.0, "strength": 1.3})

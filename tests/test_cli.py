@@ -15,7 +15,8 @@ import pytest
 from conftest import EVM_HR_BPM, EVM_VIDEO, need
 
 SUMMARY_KEYS = {"fps", "p50_latency_ms", "p95_latency_ms", "dropped_frames", "hr_raw_bpm", "hr_protected_bpm",
-                "identity_distance_mean", "identity_match_rate", "identity_match_rate_by"}
+                "identity_distance_mean", "identity_match_rate", "identity_match_rate_by", "identity_match_rate_unseen",
+                "identity_unseen_recognisers"}
 
 
 def vcam_run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -57,11 +58,15 @@ def test_deid_runs_the_shipped_model_in_full_precision_on_the_cpu(evm_runs) -> N
 
 
 def test_default_filter_is_adaptive_and_dlib_does_not_know_the_face(evm_runs) -> None:
-    """Without --filter the shipped adaptive filter runs: the live identity monitor (dlib against the
-    raw face, once a second) finds no match."""
+    """Without --filter the shipped adaptive filter runs: the live identity monitor (against the
+    raw face, once a second) finds no dlib match, and it grades the filter with a recogniser the
+    filter never used, reported apart."""
     s = evm_runs["default"]["summary"]
     assert s["filter"] == "adaptive" and "backend" not in s
-    assert s["identity_match_rate_by"]["dlib"] == 0.0 and s["identity_distance_mean"] > 0.6
+    assert s["identity_match_rate_by"]["dlib"] == 0.0
+    assert s["identity_unseen_recognisers"] == ["faceplugin"] and list(s["identity_match_rate_by"])[0] == "faceplugin"
+    assert s["identity_match_rate_unseen"] == s["identity_match_rate_by"]["faceplugin"]
+    assert evm_runs["default"]["seconds"][-1]["identity_unseen"] == ["faceplugin"]
 
 
 def test_identity_monitor_reports_each_recogniser(evm_runs) -> None:
@@ -76,7 +81,8 @@ def test_identity_monitor_reports_each_recogniser(evm_runs) -> None:
 def test_off_keeps_identity_and_json_has_per_second_records(evm_runs) -> None:
     report = evm_runs["off"]
     assert report["summary"]["identity_match_rate"] == 1.0
-    assert report["summary"]["identity_match_rate_by"] == {"dlib": 1.0, "sface": 1.0}
+    assert report["summary"]["identity_match_rate_by"] == {"faceplugin": 1.0, "dlib": 1.0, "sface": 1.0}
+    assert report["summary"]["identity_unseen_recognisers"] == ["faceplugin", "dlib", "sface"]  # off uses none
     assert report["summary"]["identity_distance_mean"] < 0.1
     assert len(report["seconds"]) >= 3 and {"fps", "hr_raw_bpm", "identity_distance"} <= set(report["seconds"][-1])
     assert report["config"]["filter"] == "off"

@@ -85,14 +85,19 @@ def test_qt_calls_keep_none_alive(qtbot) -> None:
     assert sys.getrefcount(None) > before - 100
 
 
-@pytest.mark.parametrize(("matches", "colour", "text"), [({"dlib": True, "sface": True}, "#c33", "RECOGNISABLE: dlib, sface"),
-                                                        ({"dlib": False, "sface": True}, "#c90", "RECOGNISABLE: sface"),
-                                                        ({"dlib": False, "sface": False}, "#2a2", "not recognisable")])
-def test_identity_gauge_colour_counts_every_recogniser(qtbot, matches, colour, text) -> None:
+@pytest.mark.parametrize(("matches", "colour", "text"), [
+    ({"faceplugin": True, "dlib": True, "sface": False}, "#c33", "RECOGNISABLE: faceplugin, dlib"),
+    ({"faceplugin": False, "dlib": False, "sface": True}, "#c90", "RECOGNISABLE: sface"),
+    ({"faceplugin": False, "dlib": False, "sface": False}, "#2a2", "not recognisable as you by faceplugin (never used by this filter)")])
+def test_identity_gauge_is_red_only_when_an_unseen_recogniser_matches(qtbot, matches, colour, text) -> None:
+    """The gauge's recogniser is one the filter never used: its match is red, a match by a recogniser the
+    filter attacks alone is amber, and the verdict names the unseen one first."""
     mon = MonitorWindow(with_preview=False)
     qtbot.addWidget(mon)
-    mon.update_record({"identity_distance": 0.5 if matches["dlib"] else 0.7, "identity_threshold": 0.6, "identity_matches": matches})
+    mon.update_record({"identity_distance": 0.3 if matches["faceplugin"] else 0.9, "identity_threshold": 0.62,
+                       "identity_matches": matches, "identity_unseen": ["faceplugin"]})
     assert colour in mon.gauge.styleSheet() and text in mon.id_label.text()
+    assert "threshold 0.62" in mon.gauge.format()
 
 
 def test_stream_line_shows_idle_and_the_raised_strength(qtbot) -> None:
