@@ -1,14 +1,17 @@
-"""Shared command-line plumbing: argument errors, bad input, Ctrl-C and bugs each give one line on
-stderr (``prog: error: ...``) and a non-zero exit: 2 (or the error's own code), 130 for Ctrl-C,
-1 for an internal error (its traceback with ``--debug`` where a command has it, or VCAM_DEBUG=1)."""
+"""Shared command-line plumbing: argument errors, bad input, stop signals and bugs each give one line
+on stderr (``prog: error: ...``) and a non-zero exit: 2 (or the error's own code), 128 + the signal
+for SIGINT (130), SIGTERM (143) and SIGHUP (129), 1 for an internal error (its traceback with
+``--debug`` where a command has it, or VCAM_DEBUG=1)."""
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
-from typing import NoReturn, TextIO
+from types import FrameType, TracebackType
+from typing import NoReturn, Protocol, TextIO
 
 from vcam.engine.errors import VcamError
 from vcam.engine.native_log import NativeLogFilter
@@ -32,14 +35,79 @@ def quiet_native_logs(debug: bool = False) -> TextIO:
     return native.terminal()
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(Exception):
+    """A stop signal arrived before there was anything to stop cleanly."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class Stoppable(Protocol):
+    def stop(self, now: bool = False) -> None: ...
+
+
+class StopSignals:
+    """One design for SIGINT (to the process or its group), SIGTERM and SIGHUP, installed for a
+    ``with`` block on the main thread. At first a signal raises ``Interrupted`` (start-up is
+    abandoned; nothing was written). After ``defer()`` (outputs are being opened) it is only
+    recorded, and ``attach(job)`` stops the job at once if one came. Once attached, the first signal
+    asks the job to stop after the current frame (outputs finalised), a second one to stop now
+    (monitors cut short, outputs still finalised). ``exit_code`` is 128 + the first signal, or None."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._job: Stoppable | None = None
+        self._deferred = False
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> "StopSignals":
+        for signum in STOP_SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+    def defer(self) -> None:
+        """From now on a signal is recorded for the job ``attach`` will get, not raised."""
+        self._deferred = True
+
+    def attach(self, job: Stoppable | None) -> None:
+        """Signals from now on stop ``job`` (None: recorded only); a recorded one stops it now."""
+        self._job, self._deferred = job, True
+        if job is not None and self.signum is not None:
+            job.stop()
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self.signum is None else 128 + self.signum
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        first = self.signum is None
+        self.signum = self.signum or signum
+        if self._job is not None:
+            self._job.stop(now=not first)
+        elif not self._deferred:
+            raise Interrupted(signum)
+
+
 def guarded(prog: str, body: Callable[[], int], interrupted: str = "interrupted", debug: bool = False) -> int:
-    """``body()``'s exit code; a ``VcamError`` becomes one error line and its exit code, Ctrl-C
-    the line ``prog: <interrupted>`` and 130, any other exception (a bug) one line and 1."""
+    """``body()``'s exit code; a ``VcamError`` becomes one error line and its exit code, a stop
+    signal (Ctrl-C or ``Interrupted``) the line ``prog: <interrupted>`` and 128 + the signal, any
+    other exception (a bug) one line and 1."""
     try:
         return body()
     except VcamError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Interrupted as exc:
+        print(f"{prog}: {interrupted} ({exc})", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print(f"{prog}: {interrupted}", file=sys.stderr)
         return 130

@@ -4,28 +4,33 @@
     vcam-run --source 0 --sink virtualcam                 # webcam -> virtual webcam
     vcam-run --source talk.mp4 --sink talk_protected.mp4  # whole file, as fast as possible
 
-Bad input prints one ``vcam-run: error: ...`` line and exits 2; Ctrl-C stops cleanly (outputs
-are flushed and the JSON is written) and exits 130.
+Bad input prints one ``vcam-run: error: ...`` line and exits 2 before any frame is processed;
+nothing is overwritten by a refused run (a sink that is the source is refused). SIGINT, SIGTERM and
+SIGHUP stop cleanly (a second one sooner): the video is finalised, the JSON Lines record ends with
+the summary, and the exit code is 128 + the signal. The video (fragmented MP4) and the JSON Lines
+record stay readable up to the moment even after SIGKILL. A file source that ends before its
+length (truncated, decode errors) exits 3 unless ``--allow-partial``.
 """
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import logging
-import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 from vcam.engine.backends import BACKENDS, PRECISIONS
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS
 from vcam.engine.pipeline import Pipeline
 
-from .cli import Parser, guarded, quiet_native_logs
+from .cli import Parser, StopSignals, guarded, quiet_native_logs
 from .config import Config, resolve
+from .run_log import RunLog
 from .session import backend_info, build_pipeline
 from .status import StatusLine
+
+PARTIAL_EXIT = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--no-idle", dest="idle", action="store_const", const=False,
       help="keep processing while no app shows the virtual camera (default: idle with black frames after 3 s)")
     a("--frames", type=int, help="stop after N frames")
-    a("--json", type=Path, help="write per-second metrics and a summary to this file")
+    a("--json", type=Path, help="write the config, per-second metrics and the summary to this file (JSON Lines, as the run goes)")
+    a("--allow-partial", action="store_true", help="exit 0 even if a file source ends before its length (truncated or undecodable frames)")
     a("--config", type=Path, help="config file (default: the user config dir's deid-vcam/config.toml)")
     a("--print-config", action="store_true", help="print the effective config as TOML and exit")
     a("--quiet", action="store_true", help="no live status line")
@@ -67,53 +73,87 @@ CONFIG_KEYS = ("source", "sink", "filter", "strength", "auto_strength", "model",
                "out_width", "out_height", "vcam_device", "vcam_backend", "max_faces", "realtime", "monitors", "idle")
 
 
-def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool) -> int:
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
+def check_outputs(cfg: Config, json_path: Path | None) -> None:
+    """Refuse, before anything is opened, outputs that would overwrite the input or each other."""
+    if Path(cfg.source).is_file() and _same_file(cfg.source, cfg.sink):
+        raise VcamError(f"--sink {cfg.sink} is the source video: it would be overwritten; write to another file")
+    for other in (cfg.source, cfg.sink):
+        if json_path is not None and Path(other).suffix and _same_file(json_path, other):
+            raise VcamError(f"--json {json_path} is also the {'source' if other == cfg.source else 'sink'}; name another file")
+
+
+def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool, signals: StopSignals, allow_partial: bool = False) -> int:
     """Build the pipeline from ``cfg`` and run it; returns the exit code."""
     if frames is not None and frames < 1:
         raise VcamError("--frames must be >= 1")
-    if json_path is not None and not json_path.parent.is_dir():
-        raise VcamError(f"cannot write {json_path}: folder {json_path.parent} does not exist")
+    check_outputs(cfg, json_path)
+    if json_path is not None:
+        RunLog.check(json_path)
     pipe: Pipeline | None = None
+    signals.defer()  # outputs open from here: a signal must let them be finalised
     pipe = build_pipeline(cfg, frames, on_preview_close=lambda: pipe.stop() if pipe else None)
+    signals.attach(pipe)
     status = StatusLine(enabled=not quiet, auto_strength=cfg.auto_strength)
-    interrupted = False
     if (info := backend_info(pipe.filter)) and not quiet:
         print(f"vcam-run: model on {info['backend']} ({info['backend_reason']})", file=sys.stderr)
-    with pipe:
+    log = RunLog(json_path) if json_path is not None else None
+    try:
+        if log:
+            log.write("config", dataclasses.asdict(cfg))
 
-        def on_sigint(signum: int, frame: Any) -> None:
-            nonlocal interrupted
-            interrupted = True
-            pipe.stop()
-            signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C aborts
+        def on_second(record: dict) -> None:
+            status.update(record)
+            if log:
+                log.write("second", record)
 
-        previous = signal.signal(signal.SIGINT, on_sigint)
-        try:
-            summary = pipe.run(max_frames=frames, on_second=status.update)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-            status.finish()
-        summary.update(backend_info(pipe.filter))
-    if json_path is not None:
-        report = {"config": vars(cfg), "seconds": pipe.metrics.seconds, "summary": summary}
-        json_path.write_text(json.dumps(report, indent=2, default=float), encoding="utf-8")
+        with pipe:
+            try:
+                summary = pipe.run(max_frames=frames, on_second=on_second)
+            finally:
+                signals.attach(None)
+                status.finish()
+            summary.update(backend_info(pipe.filter))
+        expected = getattr(pipe.source, "frame_count", 0) or 0
+        expected = min(expected, frames) if frames else expected
+        partial = signals.signum is None and 0 < summary["frames"] < expected
+        summary.update({"frames_expected": expected or None, "partial": partial, "signal": signals.signum})
+        if log:
+            log.write("summary", summary)
+    finally:
+        if log:
+            log.close()
     print(status.summary_line(summary), file=sys.stderr)
-    return 130 if interrupted else 0
+    if signals.exit_code is not None:
+        return signals.exit_code
+    if partial and not allow_partial:
+        print(f"vcam-run: error: {cfg.source} ended after {summary['frames']} of its {expected} frames (truncated or undecodable); "
+              "the outputs hold those frames; --allow-partial accepts this", file=sys.stderr)
+        return PARTIAL_EXIT
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    quiet_native_logs(args.debug)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="vcam-run: %(levelname)s: %(message)s")
+    with StopSignals() as signals:  # first: a signal from here on stops the run cleanly
+        args = build_parser().parse_args(argv)
+        quiet_native_logs(args.debug)
+        logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="vcam-run: %(levelname)s: %(message)s")
 
-    def body() -> int:
-        cfg = resolve({k: getattr(args, k) for k in CONFIG_KEYS}, args.config)
-        if args.print_config:
-            print(cfg.to_toml(), end="")
-            return 0
-        return run(cfg, args.frames, args.json, args.quiet)
+        def body() -> int:
+            cfg = resolve({k: getattr(args, k) for k in CONFIG_KEYS}, args.config)
+            if args.print_config:
+                print(cfg.to_toml(), end="")
+                return 0
+            return run(cfg, args.frames, args.json, args.quiet, signals, args.allow_partial)
 
-    return guarded("vcam-run", body, debug=args.debug)
+        return guarded("vcam-run", body, debug=args.debug)
+
 
 if __name__ == "__main__":
     sys.exit(main())

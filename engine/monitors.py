@@ -13,9 +13,12 @@
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing as mp
 import os
 import queue
+import signal
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
@@ -159,11 +162,31 @@ class IdentityMonitor:
         return IdentityReading(t, True, dist[first.name], any(matches.values()), first.threshold, matches, self.unseen)
 
 
-def _identity_process(jobs: "mp.Queue", results: "mp.Queue", enrol_count: int) -> None:
+# Signals a terminal sends to its whole process group: the parent decides when the child stops.
+_GROUP_SIGNALS = {signal.SIGINT, signal.SIGHUP}
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask the kernel (Linux) to kill this process when its parent dies, even by SIGKILL; exit at
+    once if the parent is already gone. Elsewhere the parent's bounded join and kill remain."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _identity_process(jobs: "mp.Queue", results: "mp.Queue", enrol_count: int, parent: int) -> None:
     """Child process: measure jobs until ``None``; errors are reported, not raised. A job names the
     active filter's seen recognisers; when they change (the user switched filters) the monitor
     starts over with ``live_recognisers`` of the new set (loaded recognisers are kept). Runs at a
-    lower CPU priority: a late identity reading costs nothing, a late frame does."""
+    lower CPU priority: a late identity reading costs nothing, a late frame does. Ignores the
+    terminal's SIGINT and SIGHUP (started with them blocked) and dies with its parent."""
+    for signum in _GROUP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _GROUP_SIGNALS)
+    _die_with_parent(parent)
     if hasattr(os, "nice"):
         os.nice(10)
     loaded: dict[str, Embedder] = {}
@@ -190,15 +213,31 @@ class IdentityWorker:
     loop never waits. ``blocking=True`` (offline files): every offered job is measured.
     Only a region around the face (``margin`` x its size) of each frame is sent, with the
     recognisers the active filter used (``seen``): the worker runs ``live_recognisers(seen)``.
+    The child ignores the terminal's Ctrl-C and hang-up (the parent stops it), dies with the parent
+    even on SIGKILL (Linux), and a dead child never blocks the parent: its jobs are dropped.
     """
 
     def __init__(self, blocking: bool, enrol_count: int = 3, margin: float = 0.5) -> None:
         ctx = mp.get_context("spawn")  # never fork a process that runs MediaPipe threads
         self.blocking, self.margin = blocking, margin
-        self._jobs = ctx.Queue(maxsize=1)
-        self._results = ctx.Queue()
-        self._proc = ctx.Process(target=_identity_process, args=(self._jobs, self._results, enrol_count), name="vcam-identity", daemon=True)
-        self._proc.start()
+        # The child and multiprocessing's resource tracker (started by the first queue) start with
+        # the terminal's group signals blocked and, from the main thread, ignored: both survive
+        # exec (Python keeps an ignored SIGINT ignored, but its start-up unblocks SIGINT), so a
+        # Ctrl-C or hang-up sent to the whole group neither kills the child with a traceback
+        # while it imports nor the tracker.
+        main = threading.current_thread() is threading.main_thread()
+        handlers = {signum: signal.signal(signum, signal.SIG_IGN) for signum in _GROUP_SIGNALS} if main else {}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, _GROUP_SIGNALS)
+        try:
+            self._jobs = ctx.Queue(maxsize=1)
+            self._results = ctx.Queue()
+            self._proc = ctx.Process(target=_identity_process, args=(self._jobs, self._results, enrol_count, os.getpid()),
+                                     name="vcam-identity", daemon=True)
+            self._proc.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
         self.readings: list[IdentityReading] = []
         self.errors: list[str] = []
         self.latest: IdentityReading | None = None
@@ -212,11 +251,17 @@ class IdentityWorker:
         h, w = raw.shape[:2]
         rx0, ry0, rx1, ry1 = max(x0 - m, 0), max(y0 - m, 0), min(x1 + m, w), min(y1 + m, h)
         job = (t, raw[ry0:ry1, rx0:rx1].copy(), out[ry0:ry1, rx0:rx1].copy(), (x0 - rx0, y0 - ry0, x1 - rx0, y1 - ry0), seen)
-        try:
-            self._jobs.put(job, block=self.blocking)
-            return True
-        except queue.Full:
-            return False
+        while True:
+            try:
+                self._jobs.put(job, block=self.blocking, timeout=0.5 if self.blocking else None)
+                return True
+            except queue.Full:
+                if not self.blocking:
+                    return False
+                if not self._proc.is_alive():
+                    self.errors.append(f"identity monitor process ended (exit code {self._proc.exitcode})")
+                    self.blocking = False  # nothing will take the jobs: stop waiting for it
+                    return False
 
     def poll(self) -> IdentityReading | None:
         """Collect finished readings; returns the newest."""
@@ -232,12 +277,22 @@ class IdentityWorker:
                 self.latest = item
 
     def finish(self, timeout: float = 60.0) -> None:
-        """Measure what is queued, collect it, stop the process."""
-        self._jobs.put(None)
+        """Measure what is queued (for at most ``timeout`` seconds; 0: nothing more), collect it,
+        stop the process: asked, then terminated, then killed, so it never outlives the call."""
         deadline = time.monotonic() + timeout
+        sent = False
         while self._proc.is_alive() and time.monotonic() < deadline:
+            if not sent:
+                try:
+                    self._jobs.put_nowait(None)
+                    sent = True
+                except queue.Full:
+                    pass
             self.poll()
             self._proc.join(0.05)
         self.poll()
-        if self._proc.is_alive():
-            self._proc.terminate()
+        for stop in (self._proc.terminate, self._proc.kill):
+            if self._proc.is_alive():
+                stop()
+                self._proc.join(2.0)
+        self._jobs.cancel_join_thread()  # a job the dead child never took must not block our exit

@@ -1,5 +1,5 @@
 """Filter native libraries' chatter (MediaPipe/TFLite/absl info and warning lines, OpenCV's
-camera-probe warnings) out of the process's stderr, so a CLI's output stays one clear line.
+camera-probe warnings, FFmpeg's log lines) out of the process's stderr, so a CLI's output stays one clear line.
 
 ``NativeLogFilter.install()`` points file descriptor 2 at a pipe read by a thread that forwards
 every other line unchanged; ``uninstall()`` (also run at exit) restores fd 2 and drains the pipe.
@@ -14,7 +14,9 @@ import sys
 import threading
 from typing import TextIO
 
-NOISE = re.compile(rb"^(?:[IW]\d{4} \d\d:\d\d:|INFO: Created TensorFlow Lite|WARNING: All log messages before absl|\[ WARN:\d)")
+# MediaPipe/absl info and warnings, TFLite's delegate line, OpenCV's warnings, FFmpeg's own messages
+# ("[mov,mp4,m4a,3gp,3g2,mj2 @ 0x55...] moov atom not found"): the CLI's error line says what matters.
+NOISE = re.compile(rb"^(?:[IW]\d{4} \d\d:\d\d:|INFO: Created TensorFlow Lite|WARNING: All log messages before absl|\[ WARN:\d|\[[\w,]+ @ 0x[0-9a-f]+\] )")
 
 
 class NativeLogFilter:

@@ -125,6 +125,7 @@ class Pipeline:
         self._last_face_t: float | None = None
         self._next_identity = 0.0
         self._stop = False
+        self._stop_now = False
         self._worker: IdentityWorker | None = None
         self._readings_used = 0
         self._unwatched_since: float | None = None
@@ -262,7 +263,7 @@ class Pipeline:
             capture.join()
             self._rppg_pool.shutdown(wait=True)
             if self._worker:
-                self._worker.finish()
+                self._worker.finish(timeout=0.0 if self._stop_now else 60.0)
         if capture.error is not None:
             raise capture.error
         return self.metrics.summary(
@@ -313,9 +314,11 @@ class Pipeline:
         uses the new filter with fresh temporal state)."""
         self.filter = face_filter
 
-    def stop(self) -> None:
-        """Ask ``run`` to finish after the current frame (thread-safe)."""
+    def stop(self, now: bool = False) -> None:
+        """Ask ``run`` to finish after the current frame (thread-safe); ``now``: and not to wait
+        for the identity monitor's queued readings either. Outputs are finalised either way."""
         self._stop = True
+        self._stop_now = self._stop_now or now
 
     def close(self) -> None:
         self.tracker.close()

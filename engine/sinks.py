@@ -145,8 +145,15 @@ class VirtualCamSink(Sink):
         self.cam.close()
 
 
+# MP4/MOV written as fragments of at most a second after an empty header: a file cut off by a
+# kill or a power loss still plays up to its last whole fragment.
+FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000", "flush_packets": "1"}
+
+
 class VideoFileSink(Sink):
-    """H.264 MP4 (or any container PyAV knows by the suffix) written on a background thread."""
+    """H.264 MP4 (or any container PyAV knows by the suffix) written on a background thread; MP4
+    and MOV are fragmented (``FRAGMENTED``). The file is opened when the sink is made, so an
+    unwritable path fails before the first frame."""
 
     name = "file"
 
@@ -154,10 +161,19 @@ class VideoFileSink(Sink):
         import av
 
         self.path = Path(path)
-        if not self.path.parent.is_dir():
-            raise SinkError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
         try:
-            self._container = av.open(str(self.path), mode="w")
+            if self.path.is_dir():
+                raise SinkError(f"cannot write {self.path}: it is a folder")
+            if not self.path.parent.is_dir():
+                raise SinkError(f"cannot write {self.path}: folder {self.path.parent} does not exist")
+            self._created = not self.path.exists()
+            with open(self.path, "ab"):  # the muxer opens (and truncates) the file only at its first packet
+                pass
+        except OSError as exc:
+            raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        options = FRAGMENTED if self.path.suffix.lower() in (".mp4", ".mov") else {}
+        try:
+            self._container = av.open(str(self.path), mode="w", options=options)
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise SinkError(f"cannot write {self.path}: {exc}") from None
         self.fps, self.crf = fps, crf
@@ -204,6 +220,10 @@ class VideoFileSink(Sink):
         if self._stream is not None and self.error is None:
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
+        if self._stream is None:  # nothing was sent: no empty file left behind, an older one kept
+            if self._created:
+                self.path.unlink(missing_ok=True)
+            return
         self._container.close()
         if self.error is not None:
             raise SinkError(f"writing {self.path} failed: {self.error}")

@@ -13,6 +13,7 @@ import av
 import pytest
 
 from conftest import EVM_HR_BPM, EVM_VIDEO, need
+from vcam.app.run_log import read_run_log
 
 SUMMARY_KEYS = {"fps", "p50_latency_ms", "p95_latency_ms", "dropped_frames", "hr_raw_bpm", "hr_protected_bpm",
                 "identity_distance_mean", "identity_match_rate", "identity_match_rate_by", "identity_match_rate_unseen",
@@ -38,7 +39,7 @@ def evm_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
         res = vcam_run("--source", str(need(EVM_VIDEO)), "--sink", str(out / f"{flt}.mp4"), *choice,
                        "--json", str(out / f"{flt}.json"), "--quiet")
         assert res.returncode == 0, res.stderr
-        runs[flt] = json.loads((out / f"{flt}.json").read_text())
+        runs[flt] = read_run_log(out / f"{flt}.json")
         runs[flt]["video"] = out / f"{flt}.mp4"
     return runs
 
@@ -92,7 +93,7 @@ def test_demo_source_to_file(tmp_path) -> None:
     res = vcam_run("--source", "demo", "--width", "640", "--height", "480", "--sink", str(tmp_path / "d.mp4"),
                    "--filter", "pixelate", "--frames", "240", "--json", str(tmp_path / "d.json"))
     assert res.returncode == 0, res.stderr
-    s = json.loads((tmp_path / "d.json").read_text())["summary"]
+    s = read_run_log(tmp_path / "d.json")["summary"]
     assert count_frames(tmp_path / "d.mp4") == 240 == s["frames"]
     assert s["hr_raw_bpm"] == pytest.approx(72, abs=1.5)
     assert "done: 240 frames" in res.stderr
@@ -150,7 +151,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_outputs(tmp_path) -> None:
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    report = json.loads(js.read_text())
+    report = read_run_log(js)
     assert report["summary"]["frames"] > 10
     assert count_frames(out) == report["summary"]["frames"]
 
@@ -161,7 +162,7 @@ def test_auto_strength_raises_a_mild_strength_until_the_face_moves_away(tmp_path
     res = vcam_run("--source", str(need(EVM_VIDEO)), "--sink", "null", "--strength", "0.2", "--auto-strength",
                    "--json", str(tmp_path / "auto.json"), "--quiet")
     assert res.returncode == 0, res.stderr
-    report = json.loads((tmp_path / "auto.json").read_text())
+    report = read_run_log(tmp_path / "auto.json")
     s, seconds = report["summary"], report["seconds"]
     # Enrolment takes the first seconds and readings come later on a loaded machine (CI reached
     # 0.49, this machine 0.78, of a 12.5 s clip; with SFace's worker thread busy too, CI once 0.393,
