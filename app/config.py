@@ -20,6 +20,7 @@ from vcam.engine.errors import ConfigError
 from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH
 
 APP_NAME = "deid-vcam"
+HOLD_FLOOR_S = 0.5  # the fail-closed hold cannot be switched off: a face lost for a frame stays hidden
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "engine" / "assets" / "deid_default.onnx"
 
 
@@ -49,7 +50,7 @@ class Config:
     vcam_device: str = ""  # e.g. /dev/video10; empty = first loopback device
     vcam_backend: str = ""  # v4l2loopback | obs | unitycapture; empty = auto
     max_faces: int = 2  # faces protected by the filter; more get pixelated
-    hold_s: float = 1.0  # after the face is lost, pixelate the whole frame this long
+    hold_s: float = 1.0  # after the face is lost, pixelate the whole frame this long (at least HOLD_FLOOR_S)
     deadline_ms: float = 200.0  # live frames older than this get the fast fallback
     ring_size: int = 64
     realtime: bool = False  # pace file/demo sources at their frame rate
@@ -59,7 +60,10 @@ class Config:
     def model_path(self) -> Path:
         return Path(self.model).expanduser() if self.model else DEFAULT_MODEL
 
-    def validate(self, origin: str = "config") -> "Config":
+    def validate(self, origin: str = "config", origins: dict[str, str] | None = None) -> "Config":
+        """``self`` if every value is allowed, else ``ConfigError`` naming the key and where its value
+        came from (``origins[key]``, else ``origin``)."""
+        model = Path(self.model).expanduser() if self.model else None
         checks = [
             ("filter", self.filter in FILTERS, f"one of {', '.join(FILTERS)}"),
             ("strength", MIN_STRENGTH <= self.strength <= MAX_STRENGTH,
@@ -73,15 +77,19 @@ class Config:
             ("out_height", 16 <= self.out_height <= 4320 and self.out_height % 2 == 0, "even, between 16 and 4320"),
             ("fps", 1.0 <= self.fps <= 240.0, "between 1 and 240"),
             ("max_faces", 1 <= self.max_faces <= 16, "between 1 and 16"),
-            ("hold_s", 0.0 <= self.hold_s <= 60.0, "between 0 and 60"),
+            ("hold_s", HOLD_FLOOR_S <= self.hold_s <= 60.0, f"between {HOLD_FLOOR_S} and 60 (the fail-closed hold cannot be switched off)"),
             ("deadline_ms", 10.0 <= self.deadline_ms <= 10000.0, "between 10 and 10000"),
             ("ring_size", 2 <= self.ring_size <= 4096, "between 2 and 4096"),
             ("vcam_backend", self.vcam_backend in ("", "v4l2loopback", "obs", "unitycapture"), "v4l2loopback, obs or unitycapture"),
             ("auto_strength", self.monitors or not self.auto_strength, "false when monitors is false (it follows the identity monitor)"),
+            ("model", model is None or self.filter not in ("pattern", "adaptive") or (model.suffix == ".npz" and model.is_file()),
+             f"an existing identity pattern .npz file for filter {self.filter}"),
+            ("model", model is None or self.filter != "deid" or model.is_file(), "an existing model file for filter deid"),
         ]
         for key, ok, allowed in checks:
             if not ok:
-                raise ConfigError(f"{origin}: {key} must be {allowed} (got {getattr(self, key)!r})")
+                where = (origins or {}).get(key, origin)
+                raise ConfigError(f"{where}: {key} must be {allowed} (got {getattr(self, key)!r})")
         return self
 
     def to_toml(self) -> str:
@@ -115,11 +123,17 @@ def load_file(path: Path) -> dict[str, Any]:
 
 
 def resolve(cli: dict[str, Any], path: Path | None = None) -> Config:
-    """Defaults, overridden by the file, overridden by the CLI values that are not ``None``."""
+    """Defaults, overridden by the file, overridden by the CLI values that are not ``None``. An
+    explicit ``path`` must be a file; the default one may be missing. An error names where the bad
+    value came from: the file or the command line (``--key``)."""
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file {path} {'is a folder' if path.is_dir() else 'does not exist'}")
     path = path or default_config_path()
     values = load_file(path)
-    values.update({k: v for k, v in cli.items() if v is not None})
-    return Config(**values).validate(str(path))
+    given = {k: v for k, v in cli.items() if v is not None}
+    values.update(given)
+    origins = {k: f"command line (--{k.replace('_', '-')})" for k in given}
+    return Config(**values).validate(str(path) if path.is_file() else "defaults", origins)
 
 
 def save(config: Config, path: Path | None = None) -> Path:

@@ -369,10 +369,14 @@ def _reading(judge: IdentityGradient, raw: np.ndarray | None, reference: np.ndar
 
 def pattern_file(model: Path | None, name: str = "pattern") -> Path:
     """The pattern file ``make_filter(name, model)`` uses (``pattern`` or ``adaptive``): ``model``
-    if it is a ``.npz``, else the shipped one for that filter."""
-    if model is not None and Path(model).suffix == ".npz":
-        return Path(model)
-    return ADAPTIVE_START if name == "adaptive" else DEFAULT_PATTERN
+    if it is a ``.npz``, the shipped one for that filter if ``model`` is None or the AE's ``.onnx``
+    (the setting names the AE for ``deid``); any other file type is refused (``ModelError``) rather
+    than silently replaced by the shipped pattern, and an unreadable ``.npz`` fails in ``load_pattern``."""
+    if model is None or Path(model).suffix == ".onnx":
+        return ADAPTIVE_START if name == "adaptive" else DEFAULT_PATTERN
+    if Path(model).suffix != ".npz":
+        raise ModelError(f"{model} is not an identity pattern file (.npz) for filter {name}; pass one from vcam-train, or no --model")
+    return Path(model)
 
 
 def _learned_with(meta: dict) -> frozenset[str]:
