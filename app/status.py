@@ -17,6 +17,8 @@ def matched_by(matches: dict[str, bool] | None) -> str:
 
 def format_status(r: dict, auto_strength: bool = False) -> str:
     """One status line from a per-second metrics record (with the strength if ``auto_strength``)."""
+    if r.get("source_lost"):
+        return f"{r['fps']:5.1f} fps | camera lost ({r['source_lost']}): black frames, retrying every second"
     if r.get("idle"):
         return f"{r['fps']:5.1f} fps | idle: no app shows the virtual camera (black frames, no processing)"
     hr = "warming up" if r.get("rppg_warming_up") else f"{_num(r.get('hr_raw_bpm'))}/{_num(r.get('hr_protected_bpm'))} bpm"

@@ -250,6 +250,7 @@ class Pipeline:
                     identity = self._worker.poll() if self._worker else None
                     self._follow_identity()
                     record = self.metrics.second(capture.dropped, self.last_rppg, identity, self.strength, self.sink.viewers, self.idle)
+                    record["source_lost"] = capture.lost
                     if on_second:
                         on_second(record)
         finally:
@@ -271,7 +272,7 @@ class Pipeline:
             self.rppg.readings if self.rppg else [],
             self._worker.readings if self._worker else [],
             {"filter": self.filter.name, "strength": self.config.strength, "auto_strength": self.config.auto_strength,
-             "source": self.source.name, "sink": self.sink.name},
+             "source": self.source.name, "sink": self.sink.name, "placeholder_frames": capture.placeholders},
         )
 
     def _update_idle(self, now: float) -> None:

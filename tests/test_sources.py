@@ -104,3 +104,46 @@ def test_animated_photo_sensor_noise_is_seeded_and_reaches_every_channel() -> No
     assert np.array_equal(first, frames(5)) and not np.array_equal(first, frames(6))  # its own seed, not a process-wide RNG
     flicker = first.std(axis=0).mean(axis=(0, 1))  # per channel: the noise between frames (no motion, no pulse)
     assert (flicker > 0.8).all(), flicker  # sigma 1.5 in R, G and B (OpenCV's scalar sigma once reached only R)
+
+
+class UnpluggedCamera(DemoSource):
+    """A live camera that stops delivering after ``good`` frames and can be reopened only on the
+    ``refusals``-th + 1 attempt (as a camera plugged back in a few seconds later)."""
+
+    live = True
+
+    def __init__(self, good: int = 15, refusals: int = 2) -> None:
+        super().__init__(160, 120, frames=None)
+        self.good, self.refusals, self.reads, self.unplugged = good, refusals, 0, False
+
+    def read(self) -> np.ndarray | None:
+        self.reads += 1
+        if self.reads == self.good:
+            self.unplugged = True
+        if self.unplugged:
+            raise SourceError("camera 0 stopped delivering frames (unplugged or taken by another app)")
+        return super().read()
+
+    def resume(self) -> None:
+        if self.refusals:
+            self.refusals -= 1
+            raise SourceError("no camera at 0")
+        self.unplugged = False
+
+
+def test_an_unplugged_camera_gives_black_frames_at_its_rate_until_it_is_back() -> None:
+    cap = CaptureThread(UnpluggedCamera(), retry_s=0.2)
+    cap.start()
+    frames, arrivals = [], []
+    while len(frames) < 90:
+        frame = cap.next_frame(timeout=1.0)
+        assert frame is not None, "the stream froze"
+        frames.append(frame.image)
+        arrivals.append(frame.captured)
+    cap.stop()
+    cap.join()
+    black = [not f.any() for f in frames]
+    assert cap.error is None and cap.placeholders >= 12  # three retries at 0.2 s
+    first = black.index(True)
+    assert not any(black[:first]) and not all(black[first:]) and cap.lost is None  # the picture came back
+    assert max(np.diff(arrivals)) < 0.1  # no stall while it was gone
