@@ -5,6 +5,6 @@ import os
 from pathlib import Path
 
 
-def rss_mb() -> float:
-    """Resident set size of this process (Linux /proc)."""
-    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def rss_mb(pid: int | str = "self") -> float:
+    """Resident set size of this process, or of ``pid`` (Linux /proc)."""
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20

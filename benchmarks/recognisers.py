@@ -25,6 +25,8 @@ import numpy as np
 
 from vcam.engine.recognisers import RECOGNISERS
 
+from table import emit
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"
 FMR = 0.003
 
@@ -88,13 +90,10 @@ def main() -> None:
             "threshold": embedder.threshold, "threshold_fmr_0.3": round(at_fmr, 3), "true_match_rate_there": round(float((dist[same] < at_fmr).mean()), 4),
             "eer_threshold_lfw549": round(threshold, 4), "eer_balanced_accuracy_lfw549": round(balanced, 4),
             "lfw10_pair_accuracy": round(float(((d10 < embedder.threshold) == s10).mean()), 4), "ms_per_descriptor": round(ms, 1)}
-    print(json.dumps(result, indent=1))
-    if not args.json:
-        print(f"\n{'recogniser':<12} {'threshold':>9} {'at FMR 0.3%':>11} {'TMR there':>9} {'EER thr':>8} {'bal. acc':>9} {'LFW-10 acc':>11} {'ms':>6}")
-        for name, r in result["recognisers"].items():
-            print(f"{name:<12} {r['threshold']:>9.3f} {r['threshold_fmr_0.3']:>11.3f} {r['true_match_rate_there']:>9.3f} {r['eer_threshold_lfw549']:>8.3f} "
-                  f"{r['eer_balanced_accuracy_lfw549']:>9.4f} {r['lfw10_pair_accuracy']:>11.4f} {r['ms_per_descriptor']:>6.1f}")
-
+    emit(result, result["recognisers"], [("threshold", "threshold", ".3f"), ("threshold_fmr_0.3", "at FMR 0.3%", ".3f"),
+                                         ("true_match_rate_there", "TMR there", ".3f"), ("eer_threshold_lfw549", "EER thr", ".3f"),
+                                         ("eer_balanced_accuracy_lfw549", "bal. acc", ".4f"), ("lfw10_pair_accuracy", "LFW-10 acc", ".4f"),
+                                         ("ms_per_descriptor", "ms", ".1f")], args.json, "recogniser")
 
 if __name__ == "__main__":
     main()

@@ -14,10 +14,10 @@ import pytest
 from conftest import EVM_VIDEO, FR_EXAMPLES, need, read_rgb, read_video
 from vcam.engine.filters import BlurFilter, FaceFilter, OffFilter, make_filter
 from vcam.engine.frames import Frame
-from vcam.engine.face_regions import face_oval_mask
 from vcam.engine.pipeline import Pipeline, PipelineConfig, obscure_frame
 from vcam.engine.sinks import NullSink
 from vcam.engine.sources import DemoSource, VideoFileSource
+from vcam.models.evaluation.fidelity import raw_detail
 
 
 class BrokenFilter(FaceFilter):
@@ -40,13 +40,6 @@ class SlowBlur(BlurFilter):
 def pipeline(face_filter: FaceFilter, **cfg) -> Pipeline:
     config = PipelineConfig(rppg=False, identity=False, **cfg)
     return Pipeline(VideoFileSource(need(EVM_VIDEO)), NullSink(), face_filter, config)
-
-
-def raw_detail(raw: np.ndarray, out: np.ndarray, track) -> float:
-    """Correlation of the Laplacians of the raw and the output face oval (1 = raw face kept)."""
-    inside = face_oval_mask(track.landmarks, raw.shape[:2]) > 0
-    lap = [cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F)[inside] for im in (raw, out)]
-    return float(np.corrcoef(lap[0], lap[1])[0, 1]) if lap[1].std() > 0 else 0.0
 
 
 def assert_not_identifiable(raw: np.ndarray, out: np.ndarray, track) -> None:

@@ -22,6 +22,6 @@ def test_wheel_ships_every_model_asset_and_config(tmp_path) -> None:
     assert res.returncode == 0, res.stderr
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    wanted = {f"vcam/engine/assets/{p.name}" for p in (ROOT / "engine" / "assets").iterdir()}
+    wanted = {f"vcam/engine/assets/{p.relative_to(ROOT / 'engine' / 'assets')}" for p in (ROOT / "engine" / "assets").rglob("*") if p.is_file()}
     wanted |= {f"vcam/models/configs/{p.name}" for p in (ROOT / "models" / "configs").iterdir()}
-    assert len(wanted) >= 8 and wanted <= names, sorted(wanted - names)
+    assert len(wanted) >= 11 and "vcam/engine/assets/recognisers/faceplugin.onnx" in wanted and wanted <= names, sorted(wanted - names)

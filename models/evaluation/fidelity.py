@@ -3,13 +3,17 @@
 PSNR (per-frame squared errors summed by OpenCV, no float copies of the stack) and SSIM
 (scikit-image) against the raw frames; ``flicker``: mean absolute frame-to-frame
 change of the protected stream minus that of the raw stream, in 8-bit levels (0 = the filter
-adds no flicker); identity jitter lives in :mod:`.privacy`.
+adds no flicker); ``raw_detail``: how much of a raw face's fine detail an output frame still
+holds (the fail-closed measure); identity jitter lives in :mod:`.privacy`.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 from skimage.metrics import structural_similarity
+
+from vcam.engine.face_regions import face_oval_mask
+from vcam.engine.frames import FaceTrack
 
 
 def _float(x: np.ndarray) -> np.ndarray:
@@ -36,3 +40,13 @@ def flicker(raw: np.ndarray, out: np.ndarray) -> float:
     scale = 1.0 if raw.dtype == np.uint8 else 255.0
     change = [float(np.abs(np.diff(x.astype(np.float32), axis=0)).mean(dtype=np.float64)) for x in (raw, out)]
     return (change[1] - change[0]) * scale
+
+
+def raw_detail(raw: np.ndarray, out: np.ndarray, track: FaceTrack) -> float:
+    """Correlation of the Laplacians (fine detail) of the raw and the output frame inside the face
+    oval of ``track``: ~1 when the raw face reached the output, near 0 when it is blurred,
+    pixelated or replaced. (A recogniser's distance cannot tell "obscured" from "leaked": a grey
+    square is already close to some faces.)"""
+    inside = face_oval_mask(track.landmarks, raw.shape[:2]) > 0
+    lap = [cv2.Laplacian(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float32), cv2.CV_32F)[inside] for im in (raw, out)]
+    return float(np.corrcoef(lap[0], lap[1])[0, 1]) if lap[1].std() > 0 else 0.0
