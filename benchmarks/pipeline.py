@@ -40,6 +40,8 @@ from vcam.engine.tracking import FaceTracker
 from vcam.export.onnx_export import export_streaming, export_windowed
 from vcam.models.autoencoder import DeidAutoencoder
 
+from memory import PeakRss
+
 
 THREADS = 2  # the runtime's default inference threads
 PATTERN_FILTERS = ("pattern", "adaptive")
@@ -95,15 +97,18 @@ def end_to_end(face_filter: FaceFilter, width: int, height: int, frames: int, re
     """A full Pipeline run with a fresh ``face_filter`` (capture and tracking threads, rPPG +
     identity monitors) into a null sink; unwatched, the sink has no viewers and the pipeline idles
     from the first frame (source released, black frames). ``cpu_cores``: CPU seconds of this
-    process per wall second (1.0 = one core busy; the identity monitor's child process is not counted)."""
+    process per wall second (1.0 = one core busy; the identity monitor's child process is not counted);
+    ``peak_rss_mb_main`` / ``peak_rss_mb_monitor_child``: the highest resident memory of each process
+    during the run (sampled every 0.25 s)."""
     src = DemoSource(width, height, frames=frames)
     sink = NullSink() if watched else UnwatchedSink()
     with Pipeline(src, sink, face_filter, PipelineConfig(realtime=realtime, rppg=monitors, identity=monitors, idle_after_s=0.0)) as pipe:
         cpu, wall = time.process_time(), time.monotonic()
-        s = pipe.run(max_frames=frames)
+        with PeakRss(lambda: pipe._worker._proc.pid if pipe._worker is not None else None) as peak:
+            s = pipe.run(max_frames=frames)
         cores = (time.process_time() - cpu) / (time.monotonic() - wall)
     return {"fps": s["fps"], "p50_latency_ms": s["p50_latency_ms"], "p95_latency_ms": s["p95_latency_ms"], "dropped_frames": s["dropped_frames"],
-            "cpu_cores": round(cores, 3)}
+            "cpu_cores": round(cores, 3), "peak_rss_mb_main": round(peak.main_mb, 1), "peak_rss_mb_monitor_child": round(peak.child_mb, 1)}
 
 
 def stream_vs_window(stream_path: Path, window_path: Path, repeats: int = 3) -> dict:
@@ -173,7 +178,8 @@ def main() -> None:
     for name in PATTERN_FILTERS:
         live = result[f"{name}_720p_live"]
         print(f"--filter {name}: {result[f'{name}_filter_ms']:.1f} ms per face (mean {result[f'{name}_filter_ms_mean']:.1f}); 720p live: {live['fps']:.1f} fps out, "
-              f"p95 {live['p95_latency_ms']:.1f} ms, {live['dropped_frames']} dropped, {live['cpu_cores']:.2f} cores")
+              f"p95 {live['p95_latency_ms']:.1f} ms, {live['dropped_frames']} dropped, {live['cpu_cores']:.2f} cores, "
+              f"peak RSS {live['peak_rss_mb_main']:.0f} MB + {live['peak_rss_mb_monitor_child']:.0f} MB (monitor process)")
     print(f"windowed T=64 recompute {result['window64_ms']:.0f} ms vs streaming step {result['stream_step_ms']:.1f} ms "
           f"per output frame: {result['stream_vs_window_ratio']:.0f}x")
 

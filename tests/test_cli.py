@@ -107,7 +107,7 @@ def test_demo_source_to_file(tmp_path) -> None:
         (["--source", "63", "--sink", "null", "--filter", "blur"], "no camera at 63"),
         (["--source", "/dev/video98", "--sink", "null", "--filter", "blur"], "no camera device"),
         (["--source", "demo", "--sink", "virtualcam", "--filter", "blur", "--frames", "2"], "virtual camera"),
-        (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "/nonexistent/m.onnx"], "needs a trained model"),
+        (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "/nonexistent/m.onnx"], "command line (--model): model must be an existing model file for filter deid"),
         (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "pyproject.toml"], "cannot load model"),
         (["--source", "demo", "--sink", "null", "--strength", "1.6"], "strength must be between 0.2 and 1.5"),
         (["--source", "demo", "--sink", "/no/such/dir/o.mp4", "--filter", "blur"], "does not exist"),

@@ -74,19 +74,21 @@ def test_a_signal_mid_run_stops_cleanly_with_finalised_outputs_and_no_process_le
     assert decodable_frames(out) == log["summary"]["frames"]
 
 
+@pytest.mark.parametrize(("signum", "group"), [(signal.SIGINT, True), (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGHUP, True)],
+                         ids=["int-group", "int-process", "term", "hup-group"])
 @pytest.mark.parametrize("delay", [0.3, 2.5], ids=["importing", "loading"])
-def test_ctrl_c_during_start_up_gives_one_line_and_leaves_nothing_behind(tmp_path, delay) -> None:
+def test_a_signal_during_start_up_gives_one_line_and_leaves_nothing_behind(tmp_path, signum, group, delay) -> None:
     proc, out, js = start(tmp_path)
     time.sleep(delay)
     kids = children(proc.pid)
-    os.killpg(proc.pid, signal.SIGINT)
+    (os.killpg if group else os.kill)(proc.pid, signum)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert proc.returncode == 128 + signum and "Traceback" not in err, err
     time.sleep(0.5)
     assert alive(kids + children(proc.pid)) == []
     if js.exists():  # stopped after its outputs opened: they are finalised, not torn
         log = read_run_log(js)
-        assert log["summary"]["signal"] == signal.SIGINT
+        assert log["summary"]["signal"] == signum
         assert not out.exists() or decodable_frames(out) == log["summary"]["frames"]
 
 
