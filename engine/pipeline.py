@@ -70,6 +70,7 @@ class PipelineConfig:
     auto_strength: bool = False  # raise ``strength`` while the identity monitor still recognises the face
     idle_without_viewers: bool = True
     idle_after_s: float = 3.0
+    max_gap_ms: float = 100.0  # live runs into a paced sink: the last sent frame is repeated after this gap
 
 
 @dataclass
@@ -130,6 +131,10 @@ class Pipeline:
         self._readings_used = 0
         self._unwatched_since: float | None = None
         self._capture: CaptureThread | None = None
+        self._send_lock = threading.Lock()
+        self._last_out: np.ndarray | None = None  # the last frame sent while this filter was active
+        self._last_sent = 0.0
+        self.repeated_frames = 0
         self.idle = False
         self.auto = AutoStrength()
         self.last_rppg: RppgReading | None = None
@@ -227,6 +232,9 @@ class Pipeline:
         analysed: queue.Queue[Analysis | None] = queue.Queue(maxsize=1 if capture.live else 4)
         tracking = threading.Thread(target=self._track_loop, args=(capture, analysed), name="vcam-track", daemon=True)
         tracking.start()
+        pacer = threading.Thread(target=self._pace, name="vcam-pace", daemon=True) if capture.live and self.sink.paced else None
+        if pacer:
+            pacer.start()
         self.metrics = RunMetrics()
         try:
             while not self._stop and (analysis := analysed.get()) is not None:
@@ -234,11 +242,12 @@ class Pipeline:
                 started = time.monotonic()
                 self._update_idle(started)
                 late = capture.live and (started - frame.captured) * 1000 > self.config.deadline_ms
+                active = self.filter  # before protect() reads it: a swap meanwhile makes this frame unrepeatable
                 if analysis.idle:
                     result = FrameResult(frame, np.zeros_like(frame.image))
                 else:
                     result = self.protect(analysis, late)
-                self.sink.send(result.output)
+                self._send(result.output, active)
                 done = time.monotonic()
                 # Live: capture -> sink. Files: processing time only (no queue waits: the
                 # capture thread reads ahead of the consumer on purpose).
@@ -262,6 +271,8 @@ class Pipeline:
                 except queue.Empty:
                     pass
             capture.join()
+            if pacer:
+                pacer.join()
             self._rppg_pool.shutdown(wait=True)
             if self._worker:
                 self._worker.finish(timeout=0.0 if self._stop_now else 60.0)
@@ -272,7 +283,8 @@ class Pipeline:
             self.rppg.readings if self.rppg else [],
             self._worker.readings if self._worker else [],
             {"filter": self.filter.name, "strength": self.config.strength, "auto_strength": self.config.auto_strength,
-             "source": self.source.name, "sink": self.sink.name, "placeholder_frames": capture.placeholders},
+             "source": self.source.name, "sink": self.sink.name, "placeholder_frames": capture.placeholders,
+             "repeated_frames": self.repeated_frames},
         )
 
     def _update_idle(self, now: float) -> None:
@@ -311,9 +323,28 @@ class Pipeline:
             out.put(None)
 
     def set_filter(self, face_filter: FaceFilter) -> None:
-        """Swap the filter between frames (thread-safe: one attribute store; the next frame
-        uses the new filter with fresh temporal state)."""
-        self.filter = face_filter
+        """Swap the filter between frames (thread-safe: the next frame uses the new filter with
+        fresh temporal state; a frame sent under the old one is never repeated)."""
+        with self._send_lock:
+            self.filter, self._last_out = face_filter, None
+
+    def _send(self, image: np.ndarray, made_by: FaceFilter) -> None:
+        """Send one frame; it may be repeated by ``_pace`` only while ``made_by`` is still the filter."""
+        with self._send_lock:
+            self.sink.send(image)
+            self._last_out, self._last_sent = (image if made_by is self.filter else None), time.monotonic()
+
+    def _pace(self) -> None:
+        """Live, paced sinks: while a frame takes longer than ``max_gap_ms``, repeat the last one
+        sent (it was protected by the active filter), so the viewer's picture never stalls."""
+        gap = self.config.max_gap_ms / 1000
+        while not self._stop:
+            time.sleep(gap / 20)
+            with self._send_lock:  # repeat a little early: waking and sending take a few ms
+                if self._last_out is not None and time.monotonic() - self._last_sent > 0.85 * gap and not self._stop:
+                    self.sink.send(self._last_out)
+                    self._last_sent = time.monotonic()
+                    self.repeated_frames += 1
 
     def stop(self, now: bool = False) -> None:
         """Ask ``run`` to finish after the current frame (thread-safe); ``now``: and not to wait

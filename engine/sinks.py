@@ -27,7 +27,11 @@ from .viewers import ViewerWatch
 
 
 class Sink(ABC):
+    """Where protected frames go. ``paced``: a live device whose viewer expects frames at a steady
+    rate (the pipeline repeats the last frame rather than let it wait; never true for files)."""
+
     name = "sink"
+    paced = False
 
     @abstractmethod
     def send(self, image: np.ndarray) -> None: ...
@@ -113,6 +117,7 @@ class VirtualCamSink(Sink):
     """A virtual webcam that Zoom/Teams/Meet/browsers list like a real one."""
 
     name = "virtualcam"
+    paced = True
 
     def __init__(self, width: int = 1280, height: int = 720, fps: float = 30.0, device: str | None = None, backend: str | None = None) -> None:
         import pyvirtualcam

@@ -146,3 +146,31 @@ def test_live_run_with_a_slow_filter_never_sends_a_raw_face() -> None:
         summary = p.run(on_frame=check)
     assert summary["dropped_frames"] > 0
     assert kept and max(kept) < 0.3
+
+
+class PacedSink(NullSink):
+    """A virtual-camera-like sink that records what it was sent and when."""
+
+    paced = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[float, np.ndarray]] = []
+
+    def send(self, image: np.ndarray) -> None:
+        self.log.append((time.monotonic(), image))
+
+
+def test_a_paced_sink_never_waits_longer_than_the_gap_and_gets_only_protected_frames() -> None:
+    """Live into a virtual-camera-like sink with a filter slower than the gap: the last protected
+    frame is repeated instead of letting the viewer's picture stall, and no repeat is a raw face."""
+    source = DemoSource(320, 240, frames=45)
+    sink = PacedSink()
+    config = PipelineConfig(rppg=False, identity=False, realtime=True, max_gap_ms=100.0)
+    protected: list[np.ndarray] = []
+    with Pipeline(source, sink, SlowBlur(), config) as p:
+        summary = p.run(on_frame=lambda r: protected.append(r.output))
+    times = np.array([t for t, _ in sink.log])
+    assert summary["repeated_frames"] > 5 and len(sink.log) == len(protected) + summary["repeated_frames"]
+    assert np.diff(times).max() < 0.100
+    assert all(any(img is out for out in protected) for _, img in sink.log)  # every frame sent is one the filter made
