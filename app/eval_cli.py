@@ -40,6 +40,7 @@ from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
 from .config import DEFAULT_MODEL
 
 ATTACKERS = tuple(RECOGNISERS)
+ENGINE = "vcam.engine"
 JUDGES = ("pos", "chrom", "physnet", "physformer")
 
 
@@ -112,24 +113,25 @@ def result_folders(out: Path, settings: dict, filters: list[str], model: Path) -
 
 def filter_code(name: str) -> str:
     """The source code of filter ``name``'s class and its base classes in vcam's engine, then of every
-    engine module the filters' module takes names from, directly or through another such module."""
+    engine module the filter's modules take names from, directly or through another such module."""
     classes, todo = {}, [FaceFilter]
     while todo:
         cls = todo.pop()
         classes[getattr(cls, "name", None)] = cls
-        todo += [c for c in cls.__subclasses__() if c.__module__ == FaceFilter.__module__]
-    own = "".join(inspect.getsource(c) for c in classes[name].__mro__ if c.__module__ == FaceFilter.__module__)
-    return own + "".join(inspect.getsource(m) for m in engine_dependencies(inspect.getmodule(FaceFilter)))
+        todo += [c for c in cls.__subclasses__() if c.__module__.startswith(ENGINE)]
+    own = [c for c in classes[name].__mro__ if c.__module__.startswith(ENGINE)]
+    modules = {m for c in own if (m := inspect.getmodule(c)) is not None}
+    deps = {d.__name__: d for m in modules for d in engine_dependencies(m) if d not in modules}
+    return "".join(inspect.getsource(c) for c in own) + "".join(inspect.getsource(deps[n]) for n in sorted(deps))
 
 
 def engine_dependencies(module: ModuleType) -> list[ModuleType]:
     """The vcam.engine modules ``module`` takes names from, transitively, itself excluded, by name."""
-    package = module.__name__.rpartition(".")[0]
     found, todo = {module.__name__: module}, [module]
     while todo:
         for value in vars(todo.pop()).values():
             dependency = inspect.getmodule(value)
-            if dependency and dependency.__name__.startswith(package + ".") and dependency.__name__ not in found:
+            if dependency and dependency.__name__.startswith(ENGINE + ".") and dependency.__name__ not in found:
                 found[dependency.__name__] = dependency
                 todo.append(dependency)
     del found[module.__name__]

@@ -91,9 +91,13 @@ class ControlWindow(QWidget):
         self.auto_strength.setEnabled(ctl.cfg.monitors)
         self.auto_strength.toggled.connect(app.set_auto_strength)
         self.filter = QComboBox()
-        self.filter.addItems(PROTECTING_FILTERS)
-        self.filter.setCurrentText(ctl.cfg.filter if ctl.cfg.filter in PROTECTING_FILTERS else Config.filter)
-        self.filter.currentTextChanged.connect(app.set_filter)
+        for name in PROTECTING_FILTERS:
+            self.filter.addItem(FILTERS[name].label, name)
+        self.filter.setCurrentIndex(self.filter.findData(ctl.cfg.filter if ctl.cfg.filter in PROTECTING_FILTERS else Config.filter))
+        self.protects = QLabel()  # what the chosen filter protects against, in plain words
+        self.protects.setWordWrap(True)
+        self._show_protects()
+        self.filter.currentIndexChanged.connect(lambda i: (app.set_filter(self.filter.itemData(i)), self._show_protects()))
         self.source = QComboBox()
         for label, spec in source_choices(ctl.cfg.source):
             self.source.addItem(label, spec)
@@ -108,6 +112,7 @@ class ControlWindow(QWidget):
         form.addRow("Strength", self.strength)
         form.addRow(self.auto_strength)
         form.addRow("Filter", self.filter)
+        form.addRow(self.protects)
         form.addRow("Camera", self.source)
         form.addRow("Virtual camera", self.vcam)
         monitors = QPushButton("Open monitors")
@@ -123,6 +128,9 @@ class ControlWindow(QWidget):
         layout.addWidget(monitors)
         layout.addWidget(self.message)
         layout.addWidget(quit_button)
+
+    def _show_protects(self) -> None:
+        self.protects.setText(f"<small>{FILTERS[self.filter.currentData()].protects}</small>")
 
     def show_state(self, state: str) -> None:
         self.state.setText(f"<b style='color:{STATE_COLOURS[state]}'>&#9679;</b> {state}")
@@ -172,7 +180,7 @@ class TrayApp:
                                    enabled=ctl.cfg.monitors)
         self.auto_action.toggled.connect(self.set_auto_strength)
         strength.addAction(self.auto_action)
-        self._choice_menu(menu, "Filter", [(f, f) for f in PROTECTING_FILTERS], ctl.cfg.filter, self.set_filter)
+        self._choice_menu(menu, "Filter", [(FILTERS[f].label, f) for f in PROTECTING_FILTERS], ctl.cfg.filter, self.set_filter)
         self._choice_menu(menu, "Camera", source_choices(ctl.cfg.source), ctl.cfg.source, self.set_source)
         self._choice_menu(menu, "Virtual camera", vcam_choices(ctl.cfg.vcam_device), ctl.cfg.vcam_device, self.set_vcam_device)
         menu.addSeparator()

@@ -36,8 +36,12 @@ def test_fallback_window_controls_reach_the_running_engine(qtbot, controller, tm
     assert isinstance(controller.pipe.filter, OffFilter) and controller.state == "off"
     app.window.protect.setChecked(True)
     assert isinstance(controller.pipe.filter, BlurFilter)
-    app.window.filter.setCurrentText("pixelate")
+    app.window.filter.setCurrentText("Pixelate")  # the user sees the registry's labels
     assert isinstance(controller.pipe.filter, PixelateFilter)
+    assert "pick you out of a small group" in app.window.protects.text()
+    app.window.filter.setCurrentIndex(app.window.filter.findData("adaptive"))
+    assert "recognisers it was not built against still know you" in app.window.protects.text()
+    app.window.filter.setCurrentIndex(app.window.filter.findData("pixelate"))
     app.window.strength.setValue(50)
     assert controller.pipe.config.strength == pytest.approx(slider_to_strength(50))
     app.window.auto_strength.setChecked(True)

@@ -1,27 +1,7 @@
-"""Face filters: float32 (S, S, 3) RGB crop in [0, 1] -> crop of the same layout.
-
-``deid`` runs the streaming AE with one temporal state per face track; ``blur`` (Gaussian
-sigma 12 px on the 128 px crop) and ``pixelate`` (10x10 blocks) are the paper's baselines;
-``pattern`` adds a learned universal identity pattern, warped onto each crop by dlib's 5-point
-alignment of that crop, smoothed per track (``identity_pattern``; no change over time of its own);
-``adaptive`` (the runtime's default) starts each face from that pattern and adapts it to the face
-while it is on screen (steps of dlib's and SFace's descriptor gradients, ``identity_gradient`` and
-``sface_gradient``, within a PSNR budget, until dlib's distance to the raw face reaches 1.2 and
-SFace's 1 - cosine 1.2);
-``off`` returns the crop unchanged (protection off).
-
-``strength`` (MIN_STRENGTH..MAX_STRENGTH, 1 = as trained) sets how strongly a protecting filter
-acts: the AE's perturbation is scaled by it; blur and pixelate get milder down to MIN_STRENGTH
-(sigma 12 -> 6 px, 10 -> 16 blocks) but never mix the raw face's detail back in, and stronger
-above 1 (sigma 15.75 px, 6 blocks at 1.5); the pattern is scaled like the AE's perturbation.
-Strengths outside the range are clamped: the raw face is ``off``. Amplifying the shipped AE's
-perturbation 1.5x cut dlib's match rate on unseen validation faces from 18 % to 0.8 % at 21.6 dB
-instead of 24.2; SFace 89 % -> 64 % (one run of benchmarks/train_default.py; model card).
-"""
+"""``adaptive`` (the runtime's default): the identity pattern as each face's start, adapted to that
+face while it is on screen by steps of dlib's and SFace's descriptor gradients."""
 from __future__ import annotations
 
-import json
-from abc import ABC, abstractmethod
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,139 +9,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .backends import choose_backend
-from .errors import ModelError
-from .identity import CHIP_SIZE, SFACE_SIZE, ArcFaceAligner, FaceEmbedder
-from .identity_gradient import DescriptorGradient, IdentityGradient
-from .identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern, warp_pattern
-from .sface_gradient import SFaceGradient
-from .streaming_model import StreamingModel
-
-FILTERS = ("adaptive", "deid", "pattern", "blur", "pixelate", "off")
-MIN_STRENGTH = 0.2
-MAX_STRENGTH = 1.5
-
-
-def clamp_strength(strength: float) -> float:
-    """``strength`` limited to MIN_STRENGTH..MAX_STRENGTH."""
-    return min(MAX_STRENGTH, max(MIN_STRENGTH, float(strength)))
-
-
-def _between(weakest: float, strongest: float, strength: float) -> float:
-    """Linear from ``weakest`` (at MIN_STRENGTH) through ``strongest`` (at 1), extended to MAX_STRENGTH."""
-    return weakest + (strongest - weakest) * (clamp_strength(strength) - MIN_STRENGTH) / (1.0 - MIN_STRENGTH)
-
-
-class FaceFilter(ABC):
-    """A per-face image filter. ``protects`` is False only for ``off``; ``residual`` filters
-    (the AE) are composited as a perturbation of the full-resolution face, the others replace it.
-    ``recognisers`` names the recognisers (``vcam.engine.recognisers``) the filter was trained,
-    learned or adapts against: they are *seen*, every other one is *unseen*, and only unseen ones may
-    judge the filter's privacy."""
-
-    name: str
-    protects = True
-    residual = False
-    recognisers: frozenset[str] = frozenset()
-
-    @abstractmethod
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
-        """Filter one face crop of track ``track_id`` at ``strength`` (clamped to
-        MIN_STRENGTH..MAX_STRENGTH); returns a new float32 (S, S, 3) array or, for ``off`` only, ``crop`` itself."""
-
-    def forget(self, live_ids: set[int]) -> None:
-        """Drop per-track state of tracks not in ``live_ids``."""
-
-
-class OffFilter(FaceFilter):
-    name = "off"
-    protects = False
-
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
-        return crop
-
-
-class BlurFilter(FaceFilter):
-    name = "blur"
-
-    def __init__(self, sigma: float = 12.0, weakest_sigma: float = 6.0) -> None:
-        self.sigma, self.weakest_sigma = sigma, weakest_sigma
-
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
-        sigma = _between(self.weakest_sigma, self.sigma, strength)
-        return cv2.GaussianBlur(crop, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
-
-
-class PixelateFilter(FaceFilter):
-    name = "pixelate"
-
-    def __init__(self, blocks: int = 10, weakest_blocks: int = 16) -> None:
-        self.blocks, self.weakest_blocks = blocks, weakest_blocks
-
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
-        n = round(_between(self.weakest_blocks, self.blocks, strength))
-        small = cv2.resize(crop, (n, n), interpolation=cv2.INTER_AREA)
-        return cv2.resize(small, crop.shape[1::-1], interpolation=cv2.INTER_NEAREST)
-
-
-class DeidFilter(FaceFilter):
-    """The streaming de-identification AE; refuses models not marked as trained."""
-
-    name = "deid"
-    residual = True
-
-    def __init__(self, model: StreamingModel, allow_untrained: bool = False) -> None:
-        if not model.info.trained and not allow_untrained:
-            raise ModelError(f"{model.info.path} holds untrained (random) weights; train a model with vcam-train or use --filter blur")
-        self.model = model
-        config = json.loads(model.info.metadata.get("vcam.training_config", "{}"))
-        self.recognisers = frozenset({"dlib"} | ({"sface"} if config.get("delta_sface") else set()))
-        self._states: dict[int, list[np.ndarray]] = {}
-
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
-        out, self._states[track_id] = self.model.step(crop, self._states.get(track_id))
-        strength = clamp_strength(strength)
-        return out if strength == 1.0 else crop + np.float32(strength) * (out - crop)
-
-    def forget(self, live_ids: set[int]) -> None:
-        for tid in set(self._states) - live_ids:
-            del self._states[tid]
-
-
-class PatternFilter(FaceFilter):
-    """A universal identity pattern (``identity_pattern``) added to the face: each crop's own dlib
-    alignment places it, so it follows the face. The alignment is smoothed per track
-    (exponentially, ``smoothing`` of the previous frame's), since dlib's landmarks jitter by
-    fractions of a pixel from frame to frame and a jittering fine pattern flickers."""
-
-    name = "pattern"
-    residual = True
-
-    def __init__(self, pattern: np.ndarray, embedder: FaceEmbedder | None = None, smoothing: float = 0.8,
-                 learned_with: frozenset[str] = frozenset({"dlib"})) -> None:
-        self.pattern = np.ascontiguousarray(pattern, dtype=np.float32)
-        self.recognisers = learned_with
-        self.embedder = embedder or FaceEmbedder()
-        self.smoothing = smoothing
-        self._placement: dict[int, np.ndarray] = {}
-
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
-        change = warp_pattern(self.pattern, self._place(crop, track_id), crop.shape[1::-1])
-        return np.clip(crop + np.float32(clamp_strength(strength)) * change, 0.0, 1.0)
-
-    def _place(self, crop: np.ndarray, track_id: int) -> np.ndarray:
-        """The track's smoothed 2x3 chip -> crop matrix, updated with this crop's dlib alignment."""
-        h, w = crop.shape[:2]
-        landmarks_in = np.round(np.clip(crop, 0.0, 1.0) * 255).astype(np.uint8)
-        placement = self.embedder.chip_matrix(landmarks_in, (0, 0, w - 1, h - 1))
-        if (previous := self._placement.get(track_id)) is not None:
-            placement = self.smoothing * previous + (1 - self.smoothing) * placement
-        self._placement[track_id] = placement
-        return placement
-
-    def forget(self, live_ids: set[int]) -> None:
-        for tid in set(self._placement) - live_ids:
-            del self._placement[tid]
+from ..identity import CHIP_SIZE, SFACE_SIZE, ArcFaceAligner, FaceEmbedder
+from ..identity_gradient import DescriptorGradient, IdentityGradient
+from ..identity_pattern import load_pattern, warp_pattern
+from ..sface_gradient import SFaceGradient
+from .base import clamp_strength
+from .pattern import PatternFilter, learned_with, pattern_file
 
 
 def _local_contrast(chip: np.ndarray, window: int = 7) -> np.ndarray:
@@ -367,50 +220,10 @@ def _reading(judge: IdentityGradient, raw: np.ndarray | None, reference: np.ndar
     return reference, distance, grad
 
 
-def pattern_file(model: Path | None, name: str = "pattern") -> Path:
-    """The pattern file ``make_filter(name, model)`` uses (``pattern`` or ``adaptive``): ``model``
-    if it is a ``.npz``, the shipped one for that filter if ``model`` is None or the AE's ``.onnx``
-    (the setting names the AE for ``deid``); any other file type is refused (``ModelError``) rather
-    than silently replaced by the shipped pattern, and an unreadable ``.npz`` fails in ``load_pattern``."""
-    if model is None or Path(model).suffix == ".onnx":
-        return ADAPTIVE_START if name == "adaptive" else DEFAULT_PATTERN
-    if Path(model).suffix != ".npz":
-        raise ModelError(f"{model} is not an identity pattern file (.npz) for filter {name}; pass one from vcam-train, or no --model")
-    return Path(model)
-
-
-def _learned_with(meta: dict) -> frozenset[str]:
-    """The recognisers a pattern file's learning used (its recorded loss weights)."""
-    return frozenset({"dlib"} | ({"sface"} if meta.get("sface_weight") else set()))
-
-
-def make_filter(name: str, model: Path | None = None, backend: str = "auto", threads: int = 1, precision: str = "auto",
-                allow_untrained: bool = False, background: bool = True) -> FaceFilter:
-    """Build a filter by name; ``deid`` loads ``model``, ``pattern`` and ``adaptive`` load
-    ``pattern_file(model, name)`` (raises ``ModelError`` if unusable); ``threads`` go to the AE's
-    backend. The adaptive filter steps against dlib and SFace; its gradients run on one thread
-    each: they share the cores with tracking and the monitors, and live at 720p two threads dropped
-    3-6 of 300 frames where one dropped none (benchmarks/pipeline.py, one run each). With
-    ``background`` SFace's readings (~50 ms per gradient, more than a frame) run on a worker
-    thread beside the frame loop and are applied when done; without, in the frame loop, so a run
-    is reproducible (the evaluations)."""
-    if name == "off":
-        return OffFilter()
-    if name == "blur":
-        return BlurFilter()
-    if name == "pixelate":
-        return PixelateFilter()
-    if name == "pattern":
-        pattern, meta = load_pattern(pattern_file(model))
-        return PatternFilter(pattern, learned_with=_learned_with(meta))
-    if name == "adaptive":
-        pattern, meta = load_pattern(pattern_file(model, name))
-        return AdaptivePatternFilter(pattern, DescriptorGradient(threads=1), sface=SFaceGradient(threads=1), background=background,
-                                     learned_with=_learned_with(meta))
-    if name == "deid":
-        if model is not None and Path(model).suffix == ".npz":
-            raise ModelError(f"{model} is an identity pattern, not an AE model; use --filter pattern with it")
-        if model is None or not Path(model).is_file():
-            raise ModelError(f"filter 'deid' needs a trained model and none was found{f' at {model}' if model else ''}; train one with vcam-train, pass --model PATH, or use --filter blur")
-        return DeidFilter(StreamingModel(choose_backend(backend, Path(model), threads, precision)), allow_untrained)
-    raise ModelError(f"unknown filter {name!r}; choose one of {', '.join(FILTERS)}")
+def build(model: Path | None, background: bool) -> AdaptivePatternFilter:
+    """Steps against dlib and SFace, each gradient on one thread (they share the cores with tracking
+    and the monitors); with ``background`` SFace's readings run on a worker thread beside the frame
+    loop, without it in the loop, so a run is reproducible (the evaluations)."""
+    pattern, meta = load_pattern(pattern_file(model, "adaptive"))
+    return AdaptivePatternFilter(pattern, DescriptorGradient(threads=1), sface=SFaceGradient(threads=1), background=background,
+                                 learned_with=learned_with(meta))

@@ -1,0 +1,26 @@
+"""Face filters: float32 (S, S, 3) RGB crop in [0, 1] -> crop of the same layout, one module each,
+chosen by name through ``FILTERS`` / ``make_filter`` (:mod:`.registry`).
+
+``adaptive`` (the runtime's default) starts each face from a learned identity pattern and adapts it
+to that face while it is on screen (steps of dlib's and SFace's descriptor gradients within a PSNR
+budget); ``pattern`` adds the pattern alone, placed by dlib's alignment of each crop; ``deid`` runs
+the paper's streaming autoencoder with one temporal state per face track; ``blur`` and
+``pixelate`` are the paper's baselines; ``off`` returns the crop unchanged.
+
+``strength`` (MIN_STRENGTH..MAX_STRENGTH, 1 = as built) sets how strongly a protecting filter acts:
+the cloaks' change is scaled by it; blur and pixelate get milder down to MIN_STRENGTH but never mix
+the raw face's detail back in, and stronger above 1. Strengths outside the range are clamped: the
+raw face is ``off``. Each filter declares the recognisers it was built against
+(``FaceFilter.recognisers``): the evaluation and the live monitor judge it with the others.
+"""
+from .adaptive import AdaptivePatternFilter
+from .base import MAX_STRENGTH, MIN_STRENGTH, FaceFilter, clamp_strength
+from .blur import BlurFilter
+from .deid import DeidFilter
+from .off import OffFilter
+from .pattern import PatternFilter, pattern_file
+from .pixelate import PixelateFilter
+from .registry import FILTERS, FilterSpec, make_filter
+
+__all__ = ["FILTERS", "MAX_STRENGTH", "MIN_STRENGTH", "AdaptivePatternFilter", "BlurFilter", "DeidFilter", "FaceFilter", "FilterSpec",
+           "OffFilter", "PatternFilter", "PixelateFilter", "clamp_strength", "make_filter", "pattern_file"]

@@ -1,0 +1,14 @@
+"""``off``: the raw face (protection off)."""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import FaceFilter
+
+
+class OffFilter(FaceFilter):
+    name = "off"
+    protects = False
+
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+        return crop

@@ -1,0 +1,65 @@
+"""Every filter a user can choose, by name: one registry the CLI, the config check, the tray's menu,
+the evaluation and the benchmarks read. A filter is one module; adding one is one entry here."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ModelError
+from . import adaptive, deid, pattern
+from .base import FaceFilter
+from .blur import BlurFilter
+from .off import OffFilter
+from .pixelate import PixelateFilter
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What ``make_filter`` was asked for; each filter takes what it needs."""
+
+    model: Path | None = None
+    backend: str = "auto"
+    threads: int = 1
+    precision: str = "auto"
+    allow_untrained: bool = False
+    background: bool = True
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """A filter as users choose it: how to build it, its name in the tray, whether the face still
+    looks like the user, and what it protects against, in plain words (no figures: those live in
+    docs/benchmarks.md and the README)."""
+
+    build: Callable[[BuildOptions], FaceFilter]
+    label: str
+    looks_like_you: bool
+    protects: str
+
+
+_CLOAK = "Looks like you. Hidden from {}, the recognisers it was built against; recognisers it was not built against still know you."
+FILTERS: dict[str, FilterSpec] = {
+    "adaptive": FilterSpec(lambda o: adaptive.build(o.model, o.background), "Cloak (adapts to your face)", True,
+                           _CLOAK.format("dlib and SFace")),
+    "deid": FilterSpec(lambda o: deid.build(o.model, o.backend, o.threads, o.precision, o.allow_untrained),
+                       "Cloak (the paper's autoencoder)", True, _CLOAK.format("dlib")),
+    "pattern": FilterSpec(lambda o: pattern.build(o.model), "Cloak (fixed pattern)", True, _CLOAK.format("dlib")),
+    "blur": FilterSpec(lambda o: BlurFilter(), "Blur", False,
+                       "Hides the face's detail from every recogniser, but a recogniser can still often pick you out of a small group."),
+    "pixelate": FilterSpec(lambda o: PixelateFilter(), "Pixelate", False,
+                           "Hides the face's detail from every recogniser, but a recogniser can still often pick you out of a small group."),
+    "off": FilterSpec(lambda o: OffFilter(), "Off (your real face)", True, "No protection: every recogniser knows you."),
+}
+
+
+def make_filter(name: str, model: Path | None = None, backend: str = "auto", threads: int = 1, precision: str = "auto",
+                allow_untrained: bool = False, background: bool = True) -> FaceFilter:
+    """Build the filter ``name`` (a key of ``FILTERS``); ``deid`` loads ``model`` on ``backend`` with
+    ``threads`` and ``precision``, ``pattern`` and ``adaptive`` load ``pattern.pattern_file(model)``;
+    ``ModelError`` with the fix if a file is unusable or the name unknown. ``background``: the
+    adaptive filter's SFace readings run beside the frame loop (live) or in it (reproducible runs)."""
+    spec = FILTERS.get(name)
+    if spec is None:
+        raise ModelError(f"unknown filter {name!r}; choose one of {', '.join(FILTERS)}")
+    return spec.build(BuildOptions(model, backend, threads, precision, allow_untrained, background))
