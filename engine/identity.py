@@ -10,6 +10,7 @@ compares two descriptors; ``match`` applies the recogniser's own published thres
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -116,15 +117,23 @@ def sface_model_path() -> Path:
     return Path(spec.origin).parent / "models" / "face_recognition_sface_2021dec_int8bq.onnx"
 
 
+@functools.cache
+def _landmarks_68() -> "dlib.shape_predictor":
+    """dlib's 68-point predictor, loaded once per process (70 MB; read-only, so shared by every
+    aligner and thread)."""
+    path = face_models_dir() / "shape_predictor_68_face_landmarks.dat"
+    try:
+        return dlib.shape_predictor(str(path))
+    except RuntimeError as exc:
+        raise ModelError(f"cannot load dlib's 68-point landmarks {path}: {exc}; reinstall face_recognition_models") from None
+
+
 class ArcFaceAligner:
-    """ArcFace's 5-point alignment to 112x112 (SFace's input), landmarks from dlib's 68-point predictor."""
+    """ArcFace's 5-point alignment to 112x112 (SFace's input), landmarks from dlib's 68-point
+    predictor (one copy per process, whatever the number of aligners)."""
 
     def __init__(self) -> None:
-        path = face_models_dir() / "shape_predictor_68_face_landmarks.dat"
-        try:
-            self._shape = dlib.shape_predictor(str(path))
-        except RuntimeError as exc:
-            raise ModelError(f"cannot load dlib's 68-point landmarks {path}: {exc}; reinstall face_recognition_models") from None
+        self._shape = _landmarks_68()
 
     def landmarks(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """ArcFace's 5 points (eye centres, nose tip, mouth corners) from dlib's 68 landmarks."""
