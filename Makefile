@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test bench screenshots system-deps lock clean
+.PHONY: demo test test-fast lint bench screenshots system-deps lock clean
 
 # Debian packages of the real-tray test (Xvfb + the trayer tray host, Qt's xcb libraries). Installed
 # when missing and apt-get can run (root or passwordless sudo); otherwise that one test skips.
@@ -38,8 +38,16 @@ demo: $(VENV)/.runtime
 	mkdir -p out
 	$(BIN)/vcam-run --source demo --width 1280 --height 720 --sink out/demo.mp4 --frames 450 --json out/demo.json
 
-test: $(VENV)/.dev system-deps
+# Lint first: a style or import error fails the run before the slow tests do.
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+test: $(VENV)/.dev system-deps lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+# The fast tier for day-to-day work: everything but the tests marked slow (whole CLI runs, training, learning).
+test-fast: $(VENV)/.dev lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/pipeline.py

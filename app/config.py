@@ -7,13 +7,13 @@ the key, the file and the allowed values.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 import tomli_w
+import tomllib
 
 from vcam.engine.backends import BACKENDS, PRECISIONS
 from vcam.engine.errors import ConfigError
@@ -60,7 +60,7 @@ class Config:
     def model_path(self) -> Path:
         return Path(self.model).expanduser() if self.model else DEFAULT_MODEL
 
-    def validate(self, origin: str = "config", origins: dict[str, str] | None = None) -> "Config":
+    def validate(self, origin: str = "config", origins: dict[str, str] | None = None) -> Config:
         """``self`` if every value is allowed, else ``ConfigError`` naming the key and where its value
         came from (``origins[key]``, else ``origin``)."""
         model = Path(self.model).expanduser() if self.model else None

@@ -20,6 +20,7 @@ Needs the ``train`` extra (torch judges, matplotlib).
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import inspect
 import json
@@ -184,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                         done = {p: r for p, file in files.items() if (r := ClipResult.load(file)) is not None}
                         if len(done) < len(paths):
                             missing = tuple(p for p in paths if p not in done)
-                            done |= evaluate_clip(raw, lambda f=f: make_filter(f, model, "auto", background=False), attackers, judges, tuple(args.judges), missing,
+                            build = functools.partial(make_filter, f, model, "auto", background=False)
+                            done |= evaluate_clip(raw, build, attackers, judges, tuple(args.judges), missing,
                                                   args.strength, args.auto_strength)
                             for p in missing:
                                 done[p].save(files[p])

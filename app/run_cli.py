@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
       help="raise the strength (up to 1.5) while the identity monitor still recognises the face; --strength is the floor")
     a("--model", help="streaming ONNX model for --filter deid, or an identity pattern .npz for pattern and adaptive (default: the shipped ones)")
     a("--backend", choices=BACKENDS, help="inference backend (default: auto = tensorrt, cuda, cpu in that order)")
-    a("--precision", choices=PRECISIONS, help="auto = fp32 (fp16 on tensorrt) | fp32 | int8 (the <model>.int8.onnx next to --model; validate its privacy first)")
+    a("--precision", choices=PRECISIONS,
+      help="auto = fp32 (fp16 on tensorrt) | fp32 | int8 (the <model>.int8.onnx next to --model; validate its privacy first)")
     a("--threads", type=int, help="inference threads (default: 2)")
     a("--width", type=int, help="camera/demo width (default: 1280)")
     a("--height", type=int, help="camera/demo height (default: 720)")

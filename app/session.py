@@ -1,7 +1,7 @@
 """Build a running pipeline from a ``Config`` (shared by ``vcam-run`` and the tray app)."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from vcam.engine.filters import FaceFilter, make_filter
 from vcam.engine.pipeline import Pipeline, PipelineConfig

@@ -15,9 +15,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import tomllib
 from pathlib import Path
 
+import tomllib
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -39,12 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-fold", type=int, metavar="K", help="hold out the split's K-th disjoint group of identities (k-fold; default 0)")
     ap.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     ap.add_argument("--stop-after", type=int, metavar="EPOCH", help="stop after this epoch (0-based) keeping the full LR schedule; --resume continues")
-    ap.add_argument("--check", metavar="WEIGHTS", help="train nothing: validate these weights (run folder, checkpoint.pt or vcam-export ONNX) on the validation clips")
+    ap.add_argument("--check", metavar="WEIGHTS",
+                    help="train nothing: validate these weights (run folder, checkpoint.pt or vcam-export ONNX) on the validation clips")
     ap.add_argument("--strength", type=float, nargs="+", metavar="S", help="with --check: the runtime strengths to validate at (default 1)")
-    ap.add_argument("--pattern-psnr", type=float, metavar="DB", help="learn a universal identity pattern within this PSNR budget instead of the AE: <out>/identity_pattern.npz (--filter pattern)")
+    ap.add_argument("--pattern-psnr", type=float, metavar="DB",
+                    help="learn a universal identity pattern within this PSNR budget instead of the AE: <out>/identity_pattern.npz (--filter pattern)")
     ap.add_argument("--pattern-steps", type=int, default=300, metavar="N", help="with --pattern-psnr: optimisation steps (default 300)")
     ap.add_argument("--pattern-ssim", type=float, default=0.0, metavar="W", help="with --pattern-psnr: weight of (1 - SSIM) of the patterned faces (default 0)")
-    ap.add_argument("--pattern-sface", type=float, default=0.0, metavar="W", help="with --pattern-psnr: weight of SFace's cosine distance beside dlib's (default 0)")
+    ap.add_argument("--pattern-sface", type=float, default=0.0, metavar="W",
+                    help="with --pattern-psnr: weight of SFace's cosine distance beside dlib's (default 0)")
     args = ap.parse_args(argv)
     quiet_native_logs()
     console = Console()
@@ -61,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             raise VcamError("--pattern-psnr must be 10..60 dB, --pattern-steps >= 1, --pattern-ssim and --pattern-sface >= 0")
         with console.status("learning the identity pattern (clips, judges, steps)") as status:
             pattern, record = learn_pattern(cfg, args.pattern_psnr, args.pattern_steps, ssim_weight=args.pattern_ssim, sface_weight=args.pattern_sface,
-                                            log=lambda r: status.update(f"step {r['step']}/{args.pattern_steps}: dlib distance {r['distance']:.3f} at {r['psnr_db']:.1f} dB"))
+                                            log=lambda r: status.update(f"step {r['step']}/{args.pattern_steps}: "
+                                                                        f"dlib distance {r['distance']:.3f} at {r['psnr_db']:.1f} dB"))
         out = Path(cfg.out)
         out.mkdir(parents=True, exist_ok=True)
         save_pattern(out / "identity_pattern.npz", pattern, {**record, "training_config": dataclasses.asdict(cfg)})

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QLabel, QMenu, QPushButton, QSlider,
-                               QSystemTrayIcon, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QMenu, QPushButton, QSlider, QSystemTrayIcon, QVBoxLayout, QWidget
 
 from vcam.engine.devices import cameras, loopback_devices
 from vcam.engine.errors import VcamError
@@ -74,7 +73,7 @@ def vcam_choices(current: str) -> list[tuple[str, str]]:
 class ControlWindow(QWidget):
     """The tray menu's controls as a window (used when there is no system tray)."""
 
-    def __init__(self, app: "TrayApp") -> None:
+    def __init__(self, app: TrayApp) -> None:
         super().__init__()
         self.setWindowTitle("deid-vcam")
         ctl = app.controller

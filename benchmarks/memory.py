@@ -33,7 +33,7 @@ class PeakRss:
             if self._stop.wait(self.every):
                 return
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:
         self._thread.start()
         return self
 

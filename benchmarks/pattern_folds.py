@@ -26,11 +26,11 @@ import json
 import os
 import subprocess
 import sys
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import tomllib
 
 from vcam.engine.identity_pattern import load_pattern
 
@@ -50,7 +50,7 @@ def learn_args(config: Path, train_args: list[str], fold: int, out: Path) -> lis
 def recipe(config: Path, train_args: list[str]) -> dict:
     """The pattern meta and config values that ``config`` and ``train_args`` ask for (vcam-train's
     defaults where absent; the command line over the config)."""
-    flags = dict(zip(train_args[::2], train_args[1::2]))
+    flags = dict(zip(train_args[::2], train_args[1::2], strict=True))
     return ({"seed": 0} | tomllib.loads(config.read_text(encoding="utf-8"))
             | {"psnr_db": float(flags["--pattern-psnr"]), "steps": int(flags.get("--pattern-steps", 300)),
                "ssim_weight": float(flags.get("--pattern-ssim", 0.0)), "sface_weight": float(flags.get("--pattern-sface", 0.0))}
@@ -143,8 +143,9 @@ def main() -> int:
     report_args = (([] if args.strength == 1.0 else ["--strength", str(args.strength)]) + (["--auto-strength"] if args.auto_strength else [])
                    + (["--adaptive"] if args.adaptive else []) + (["--dlib-only"] if args.dlib_only else []))
     with ThreadPoolExecutor(args.jobs) as pool:
-        results = dict(zip(args.folds, pool.map(lambda k: run_fold(k, args.out, args.config, train_args, wanted, report_args), args.folds)))
-    result = {"recipe": wanted, "strength": args.strength, "auto_strength": args.auto_strength, "adaptive": args.adaptive, "dlib_only": args.dlib_only, "folds": results, "summary": summarise(results),
+        results = dict(zip(args.folds, pool.map(lambda k: run_fold(k, args.out, args.config, train_args, wanted, report_args), args.folds), strict=True))
+    result = {"recipe": wanted, "strength": args.strength, "auto_strength": args.auto_strength, "adaptive": args.adaptive, "dlib_only": args.dlib_only,
+              "folds": results, "summary": summarise(results),
               "folds_meeting_all_goals": sum(all(meets(k, f[k]) for k in GOALS) for f in results.values())}
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 0

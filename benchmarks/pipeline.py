@@ -42,7 +42,6 @@ from vcam.models.autoencoder import DeidAutoencoder
 
 from memory import PeakRss
 
-
 THREADS = 2  # the runtime's default inference threads
 PATTERN_FILTERS = ("pattern", "adaptive")
 
@@ -81,7 +80,7 @@ def stage_times(face_filter: FaceFilter, width: int, height: int, frames: int = 
             t6 = time.perf_counter()
             letterbox(out, 1280, 720)
             t7 = time.perf_counter()
-            for k, a, b in zip(times, (t0, t1, t2, t3, t4, t5, t6), (t1, t2, t3, t4, t5, t6, t7)):
+            for k, a, b in zip(times, (t0, t1, t2, t3, t4, t5, t6), (t1, t2, t3, t4, t5, t6, t7), strict=True):
                 times[k].append(b - a)
     return {**{k: _ms(v[10:]) for k, v in times.items()}, "filter_mean": round(float(np.mean(times["filter"][10:])) * 1000, 3)}
 
@@ -177,7 +176,8 @@ def main() -> None:
           f"{result['cpu_cores_720p_idle']:.2f} while idle (no viewer)")
     for name in PATTERN_FILTERS:
         live = result[f"{name}_720p_live"]
-        print(f"--filter {name}: {result[f'{name}_filter_ms']:.1f} ms per face (mean {result[f'{name}_filter_ms_mean']:.1f}); 720p live: {live['fps']:.1f} fps out, "
+        print(f"--filter {name}: {result[f'{name}_filter_ms']:.1f} ms per face (mean {result[f'{name}_filter_ms_mean']:.1f}); "
+              f"720p live: {live['fps']:.1f} fps out, "
               f"p95 {live['p95_latency_ms']:.1f} ms, {live['dropped_frames']} dropped, {live['cpu_cores']:.2f} cores, "
               f"peak RSS {live['peak_rss_mb_main']:.0f} MB + {live['peak_rss_mb_monitor_child']:.0f} MB (monitor process)")
     print(f"windowed T=64 recompute {result['window64_ms']:.0f} ms vs streaming step {result['stream_step_ms']:.1f} ms "

@@ -243,7 +243,8 @@ def main() -> None:
         for scenario in SCENARIOS:
             if not args.only or scenario.name in args.only:
                 result["scenarios"][scenario.name] = run(scenario, base, args.filter, Path(tmp))
-    emit(result, result["scenarios"], [("frames", "frames", "d"), ("repeated_frames", "repeated", "d"), ("raw_face_frames", "raw face", "d"), ("max_stall_ms", "max stall ms", ".1f"),
+    emit(result, result["scenarios"], [("frames", "frames", "d"), ("repeated_frames", "repeated", "d"), ("raw_face_frames", "raw face", "d"),
+                                       ("max_stall_ms", "max stall ms", ".1f"),
                                        ("p99_gap_ms", "p99 gap", ".1f"), ("fallback_frames", "fallback", "d"), ("placeholder_frames", "placeholders", "d"),
                                        ("playable_frames", "playable", "d"), ("error", "error", "s")], args.json, "scenario")
 

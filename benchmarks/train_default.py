@@ -5,7 +5,8 @@ through the runtime's own frame processing (``--model`` an AE ``.onnx`` or an id
   never seen in training, each animated into a 10 s clip with an injected pulse), and
 * the real EVM face video (pulse ~52.7 bpm; its gallery is its own raw frames).
 
-    python benchmarks/train_default.py [--model engine/assets/deid_default.onnx | engine/assets/identity_pattern_ssim.npz [--adaptive [--dlib-only] [--background]]] [--strength 1.5] [--auto-strength] [--json]
+    python benchmarks/train_default.py [--model engine/assets/deid_default.onnx | engine/assets/identity_pattern_ssim.npz
+                                        [--adaptive [--dlib-only] [--background]]] [--strength 1.5] [--auto-strength] [--json]
 
 Keys (validation split): ``dlib_match_rate`` (protected frames verified by dlib against the
 person's original photos; goal <= 0.05, raw frames ~1.0 as ``dlib_match_rate_raw``),
@@ -35,9 +36,9 @@ import numpy as np
 from vcam.engine.backends import OrtBackend
 from vcam.engine.filters import AdaptivePatternFilter, DeidFilter, FaceFilter, OffFilter, PatternFilter
 from vcam.engine.identity import ArcFaceAligner, FaceEmbedder
-from vcam.engine.recognisers import RECOGNISERS
 from vcam.engine.identity_gradient import DescriptorGradient
 from vcam.engine.identity_pattern import load_pattern
+from vcam.engine.recognisers import RECOGNISERS
 from vcam.engine.sface_gradient import SFaceGradient
 from vcam.engine.streaming_model import StreamingModel
 from vcam.models.data.synthetic import photo_identities
@@ -127,7 +128,8 @@ def run(model: Path, photos: Path, video: Path, strength: float = 1.0, auto_stre
     _, val_ids = split.split(list(photo_identities(photos)))
     attackers, judges = {name: make() for name, make in RECOGNISERS.items()}, PulseJudges()
 
-    report: dict = {"model": str(model), "adaptive": adaptive, "dlib_only": dlib_only, "background": background, "strength": strength, "auto_strength": auto_strength, "validation_identities": val_ids}
+    report: dict = {"model": str(model), "adaptive": adaptive, "dlib_only": dlib_only, "background": background, "strength": strength,
+                    "auto_strength": auto_strength, "validation_identities": val_ids}
     for key, clips in (("validation", photo_clips(photos, val_ids)), ("evm", [video_clip(video)])):
         sides = [RawSide(c) for c in clips]  # one tracking pass and raw pulse per clip
         raw = [evaluate_clip(side, OffFilter, attackers, judges)["direct"] for side in sides]

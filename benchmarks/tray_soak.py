@@ -65,7 +65,7 @@ def soak(minutes: float, filter_name: str = Config.filter) -> dict:
         "minutes": round(samples[-1]["t"] / 60, 2),
         "frames": samples[-1]["frames"],
         "fps_mean": round(sum(s["fps"] for s in warm) / len(warm), 1),
-        "stalls": sum(b["frames"] == a["frames"] for a, b in zip(samples, samples[1:])),
+        "stalls": sum(b["frames"] == a["frames"] for a, b in zip(samples, samples[1:], strict=False)),
         "rss_mb_start": round(warm[0]["rss_mb"], 1),
         "rss_mb_end": round(warm[-1]["rss_mb"], 1),
         "rss_growth_mb_per_h": round((warm[-1]["rss_mb"] - warm[0]["rss_mb"]) / hours, 1),

@@ -79,7 +79,8 @@ class OrtBackend(InferenceBackend):
         if not self.path.is_file():
             raise ModelError(f"model file not found: {self.path}")
         try:
-            self.session = ort.InferenceSession(str(self.path), options or session_options(threads), providers=[PROVIDERS[provider], PROVIDERS["cpu"]] if provider != "cpu" else [PROVIDERS["cpu"]])
+            providers = [PROVIDERS[provider], PROVIDERS["cpu"]] if provider != "cpu" else [PROVIDERS["cpu"]]
+            self.session = ort.InferenceSession(str(self.path), options or session_options(threads), providers=providers)
         except Exception as exc:  # onnxruntime raises several unrelated types for bad files
             raise ModelError(f"cannot load model {self.path}: {str(exc).splitlines()[0]}") from None
         self.name = f"onnxruntime-{provider}"
@@ -123,7 +124,8 @@ def choose_backend(kind: str, path: Path, threads: int = 1, precision: str = "au
         kind = next(k for k in ("tensorrt", "cuda", "cpu") if _usable(k))
         reason = f"auto: {kind} is the fastest backend usable here"
     elif not _usable(kind):
-        raise ModelError(f"backend {kind!r} needs an NVIDIA GPU with pip install 'deid-vcam[gpu]' (onnxruntime-gpu; for tensorrt also TensorRT and cuda-python); use --backend cpu")
+        raise ModelError(f"backend {kind!r} needs an NVIDIA GPU with pip install 'deid-vcam[gpu]' "
+                         "(onnxruntime-gpu; for tensorrt also TensorRT and cuda-python); use --backend cpu")
     else:
         reason = f"requested {kind}"
     if precision == "int8" and not int8.is_file():

@@ -4,7 +4,7 @@ Landmarks are ``(468, 2)`` float32 pixel coordinates in whatever image they were
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import cv2
 import numpy as np
@@ -21,7 +21,7 @@ def _ring(connections: frozenset) -> np.ndarray:
     return np.array(order)
 
 
-@lru_cache(maxsize=None)
+@cache
 def face_oval() -> np.ndarray:
     """Landmark indices of the face-oval polygon, in order."""
     return _ring(fmc.FACEMESH_FACE_OVAL)

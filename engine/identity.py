@@ -67,7 +67,7 @@ class FaceEmbedder(Embedder):
         except RuntimeError as exc:
             raise ModelError(f"cannot load dlib face models from {d}: {exc}; reinstall face_recognition_models") from None
 
-    def shape(self, image: np.ndarray, box: tuple[int, int, int, int]) -> "dlib.full_object_detection":
+    def shape(self, image: np.ndarray, box: tuple[int, int, int, int]) -> dlib.full_object_detection:
         """dlib's 5 landmarks of the face in ``box`` (x0, y0, x1, y1)."""
         return self._shape(image, dlib.rectangle(*map(int, box)))
 
@@ -118,7 +118,7 @@ def sface_model_path() -> Path:
 
 
 @functools.cache
-def _landmarks_68() -> "dlib.shape_predictor":
+def _landmarks_68() -> dlib.shape_predictor:
     """dlib's 68-point predictor, loaded once per process (70 MB; read-only, so shared by every
     aligner and thread)."""
     path = face_models_dir() / "shape_predictor_68_face_landmarks.dat"

@@ -23,8 +23,8 @@ import onnx
 import onnx.utils
 import onnxruntime as ort
 
-from .dlib_weights import STAGES, DlibWeights, read_dlib_weights
 from .backends import cpu_session, session_options
+from .dlib_weights import STAGES, DlibWeights, read_dlib_weights
 from .errors import ModelError
 from .identity import CHIP_SIZE, face_models_dir
 from .onnx_graph import Conv, Graph, Shape, backward_conv, conv_out, forward_conv

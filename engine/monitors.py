@@ -177,7 +177,7 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def _identity_process(jobs: "mp.Queue", results: "mp.Queue", enrol_count: int, parent: int) -> None:
+def _identity_process(jobs: mp.Queue, results: mp.Queue, enrol_count: int, parent: int) -> None:
     """Child process: measure jobs until ``None``; errors are reported, not raised. A job names the
     active filter's seen recognisers; when they change (the user switched filters) the monitor
     starts over with ``live_recognisers`` of the new set (loaded recognisers are kept). Runs at a

@@ -30,9 +30,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -314,7 +314,7 @@ class Pipeline:
     def _read_rppg(self, *snapshot: np.ndarray) -> None:
         self.last_rppg = self.rppg.read(*snapshot)
 
-    def _track_loop(self, capture: CaptureThread, out: "queue.Queue[Analysis | None]") -> None:
+    def _track_loop(self, capture: CaptureThread, out: queue.Queue[Analysis | None]) -> None:
         """Tracking stage thread: frames from the capture ring -> analyses for the main thread."""
         try:
             while not self._stop and (frame := capture.next_frame()) is not None:
@@ -357,7 +357,7 @@ class Pipeline:
         self.source.close()
         self.sink.close()
 
-    def __enter__(self) -> "Pipeline":
+    def __enter__(self) -> Pipeline:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -24,7 +24,7 @@ from onnx import helper, numpy_helper
 from .errors import ModelError
 from .identity import SFACE_SIZE, cosine_distance, sface_model_path
 from .identity_gradient import IdentityGradient
-from .onnx_graph import Conv, Graph, Shape, backward_conv, forward_conv
+from .onnx_graph import Graph, backward_conv, forward_conv
 
 _CHAIN_OPS = {"Sub", "Mul", "Conv", "BatchNormalization", "PRelu", "Dropout", "Flatten", "Gemm"}
 

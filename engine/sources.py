@@ -40,7 +40,7 @@ class Source(ABC):
     def resume(self) -> None:
         """Take the device again after ``suspend``; raises ``SourceError`` if it is gone."""
 
-    def __enter__(self) -> "Source":
+    def __enter__(self) -> Source:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -75,7 +75,7 @@ class DlibFaceNet(nn.Module):
             self.load_dlib(weights)
 
     @classmethod
-    def from_file(cls, path: Path | None = None) -> "DlibFaceNet":
+    def from_file(cls, path: Path | None = None) -> DlibFaceNet:
         """Load from ``face_recognition_models`` (or ``path``), frozen and in eval mode."""
         from vcam.engine.identity import face_models_dir
 

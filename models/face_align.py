@@ -18,7 +18,6 @@ import torch.nn.functional as F
 from vcam.engine.identity import CHIP_SIZE, FaceEmbedder, SFaceEmbedder
 
 
-
 def chip_transform(embedder: FaceEmbedder, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """2x3 chip -> image matrix of the face in ``box`` of ``image`` (uint8 RGB): ``FaceEmbedder.chip_matrix``."""
     return embedder.chip_matrix(image, box)

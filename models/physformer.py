@@ -79,7 +79,7 @@ class PhysFormer(nn.Module):
         self.head = nn.Conv1d(DIM // 2, 1, 1)
 
     @classmethod
-    def pretrained(cls, dataset: str = "pure", cache: Path | None = None) -> "PhysFormer":
+    def pretrained(cls, dataset: str = "pure", cache: Path | None = None) -> PhysFormer:
         """Frozen, eval-mode PhysFormer with open-rppg's ``dataset`` ("pure" or "rlap") weights."""
         return load_frozen(cls(), f"physformer.{dataset}", convert_keras, cache)
 

@@ -46,7 +46,7 @@ class PhysNet(nn.Module):
         self.head = nn.Conv3d(64, 1, 1)
 
     @classmethod
-    def pretrained(cls, dataset: str = "pure", cache: Path | None = None) -> "PhysNet":
+    def pretrained(cls, dataset: str = "pure", cache: Path | None = None) -> PhysNet:
         """Frozen, eval-mode PhysNet with open-rppg's ``dataset`` ("pure" or "rlap") weights."""
         return load_frozen(cls(), f"physnet.{dataset}", convert_keras, cache)
 

@@ -32,7 +32,7 @@ class SFaceNet(torch.nn.Module):
         self.requires_grad_(False)
 
     @classmethod
-    def from_file(cls) -> "SFaceNet":
+    def from_file(cls) -> SFaceNet:
         return cls(fold_batch_norms(read_sface_layers()))
 
     def forward(self, faces: torch.Tensor) -> torch.Tensor:

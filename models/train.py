@@ -458,7 +458,8 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
             if progress is not None:
                 progress(epoch, steps, len(batches))
         steps = len(batches)
-        record = {"epoch": epoch, "steps": steps, "seconds": round(time.monotonic() - t0, 1), "lr": sched.get_last_lr()[0], **{k: v / max(steps, 1) for k, v in sums.items()}}
+        record = {"epoch": epoch, "steps": steps, "seconds": round(time.monotonic() - t0, 1), "lr": sched.get_last_lr()[0],
+                  **{k: v / max(steps, 1) for k, v in sums.items()}}
         if (epoch + 1) % cfg.validate_every == 0 or epoch == cfg.epochs - 1:
             record.update(validate(ae, judges.physnet, val_set, attackers, val_refs, cfg.composite_mask))
         with (out / "log.jsonl").open("a") as f:

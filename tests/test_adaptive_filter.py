@@ -6,13 +6,14 @@ import time
 import numpy as np
 import pytest
 
-from conftest import LFW, need
 from vcam.engine.filters import AdaptivePatternFilter, PatternFilter, make_filter
 from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder, SFaceEmbedder
 from vcam.engine.identity_gradient import DescriptorGradient
 from vcam.engine.identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern
 from vcam.engine.sface_gradient import SFaceGradient
 from vcam.models.data.synthetic import make_clip
+
+from conftest import LFW, need
 
 UNSEEN = ("George_W_Bush", "Hugo_Chavez")  # the shipped pattern's validation identities
 

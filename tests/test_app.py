@@ -2,10 +2,10 @@
 and the layering rule (the runtime never imports torch)."""
 import subprocess
 import sys
-import tomllib
 
 import numpy as np
 import pytest
+import tomllib
 
 from vcam.app.config import Config, resolve, save
 from vcam.app.status import StatusLine, format_status

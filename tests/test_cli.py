@@ -1,7 +1,6 @@
 """``vcam-run`` as users run it: a subprocess, real files, one-line errors."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,8 +11,11 @@ from pathlib import Path
 import av
 import pytest
 
-from conftest import EVM_HR_BPM, EVM_VIDEO, need
 from vcam.app.run_log import read_run_log
+
+from conftest import EVM_HR_BPM, EVM_VIDEO, need
+
+pytestmark = pytest.mark.slow  # whole runs: make test-fast leaves them out
 
 SUMMARY_KEYS = {"fps", "p50_latency_ms", "p95_latency_ms", "dropped_frames", "hr_raw_bpm", "hr_protected_bpm",
                 "identity_distance_mean", "identity_match_rate", "identity_match_rate_by", "identity_match_rate_unseen",
@@ -107,7 +109,8 @@ def test_demo_source_to_file(tmp_path) -> None:
         (["--source", "63", "--sink", "null", "--filter", "blur"], "no camera at 63"),
         (["--source", "/dev/video98", "--sink", "null", "--filter", "blur"], "no camera device"),
         (["--source", "demo", "--sink", "virtualcam", "--filter", "blur", "--frames", "2"], "virtual camera"),
-        (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "/nonexistent/m.onnx"], "command line (--model): model must be an existing model file for filter deid"),
+        (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "/nonexistent/m.onnx"],
+         "command line (--model): model must be an existing model file for filter deid"),
         (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "pyproject.toml"], "cannot load model"),
         (["--source", "demo", "--sink", "null", "--strength", "1.6"], "strength must be between 0.2 and 1.5"),
         (["--source", "demo", "--sink", "/no/such/dir/o.mp4", "--filter", "blur"], "does not exist"),

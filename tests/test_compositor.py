@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
 
-from conftest import FR_EXAMPLES, LFW, read_rgb
+from vcam.app.config import DEFAULT_MODEL
 from vcam.engine.compositor import paste
 from vcam.engine.crop import crop_face
-from vcam.app.config import DEFAULT_MODEL
 from vcam.engine.filters import MAX_STRENGTH, MIN_STRENGTH, make_filter
 from vcam.engine.tracking import FaceTracker
+
+from conftest import FR_EXAMPLES, LFW, read_rgb
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import FR_EXAMPLES, read_rgb
 from vcam.engine.errors import VcamError
 from vcam.models.data.datasets import load_dataset
+
+from conftest import FR_EXAMPLES, read_rgb
 
 FPS, N = 30.0, 45
 

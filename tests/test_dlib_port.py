@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import LFW, need, read_rgb
 from vcam.engine.dlib_weights import read_dlib_weights
 from vcam.engine.errors import ModelError
 from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
 from vcam.models.attack import attack_dlib
 from vcam.models.dlib_resnet import DlibFaceNet
 from vcam.models.face_align import CHIP_SIZE, chip_shift, chip_transform, jitter_transforms, sample_chips
+
+from conftest import LFW, need, read_rgb
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +115,7 @@ def test_attack_stays_in_budget_and_mask_and_fools_dlibs_own_alignment(lfw, net)
     mse = ((attacked - frames) ** 2).flatten(1).mean(1)
     assert (10 * torch.log10(1 / mse) >= 34.0 - 1e-3).all()
     assert torch.equal(attacked * (1 - masks), frames * (1 - masks))
-    for (_, img, box, _, own), out in zip(rows, attacked, strict=True):
+    for (_, _, box, _, own), out in zip(rows, attacked, strict=True):
         protected = (out.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         assert embedder.distance(embedder.describe(protected, box), own) > DLIB_THRESHOLD
 

@@ -6,10 +6,13 @@ import sys
 
 import pytest
 
-from conftest import EVM_VIDEO, need
 from vcam.app.eval_cli import filter_code, result_folders
 from vcam.engine import identity_pattern, onnx_graph, sface_gradient, sinks
 from vcam.engine.native_log import NOISE
+
+from conftest import EVM_VIDEO, need
+
+pytestmark = pytest.mark.slow  # whole runs: make test-fast leaves them out
 
 
 def vcam_eval(*args: str) -> subprocess.CompletedProcess:

@@ -3,7 +3,6 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import EVM_VIDEO, LFW, need
 from vcam.app.config import DEFAULT_MODEL
 from vcam.engine.filters import OffFilter, PixelateFilter, make_filter
 from vcam.engine.identity import FaceEmbedder
@@ -14,6 +13,8 @@ from vcam.models.evaluation.clips import load_clips, photo_clips, video_clip
 from vcam.models.evaluation.evaluate import ClipResult, evaluate_clip, parrot_accuracy, privacy_summary, templates_for
 from vcam.models.evaluation.protect import h264_roundtrip, protect_clip, track_clip, transport
 from vcam.models.evaluation.utility import PulseJudges, agreement
+
+from conftest import EVM_VIDEO, LFW, need
 
 
 def test_eer_known_answers() -> None:

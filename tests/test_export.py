@@ -2,18 +2,19 @@
 import json
 import subprocess
 import sys
-import tomllib
 
 import onnx
 import pytest
+import tomllib
 import torch
 
-from conftest import EVM_VIDEO, ROOT, need
 from vcam.app.config import DEFAULT_MODEL
 from vcam.engine.backends import OrtBackend, choose_backend
 from vcam.engine.native_log import NOISE
 from vcam.engine.streaming_model import FORMAT_WINDOWED, StreamingModel
 from vcam.models.autoencoder import DeidAutoencoder
+
+from conftest import EVM_VIDEO, ROOT, need
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import EVM_VIDEO, FR_EXAMPLES, need, read_rgb, read_video
 from vcam.engine.filters import BlurFilter, FaceFilter, OffFilter, make_filter
 from vcam.engine.frames import Frame
 from vcam.engine.pipeline import Pipeline, PipelineConfig, obscure_frame
 from vcam.engine.sinks import NullSink
 from vcam.engine.sources import DemoSource, VideoFileSource
 from vcam.models.evaluation.fidelity import raw_detail
+
+from conftest import EVM_VIDEO, FR_EXAMPLES, need, read_rgb, read_video
 
 
 class BrokenFilter(FaceFilter):

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import LFW, ascent_and_noise, need, read_rgb
 from vcam.engine.errors import ModelError
 from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder
 from vcam.engine.identity_gradient import DescriptorGradient
 from vcam.models.dlib_resnet import DlibFaceNet
+
+from conftest import LFW, ascent_and_noise, need, read_rgb
 
 
 @pytest.fixture(scope="module")

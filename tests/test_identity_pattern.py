@@ -1,15 +1,14 @@
 """The universal identity pattern: its file, how the filter places it on a face, learning it, and
 the shipped one against dlib on unseen real faces."""
 import re
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomllib
 import torch
 from pytorch_msssim import ssim
 
-from conftest import EVM_VIDEO, LFW, lfw_subset, need, read_rgb, read_video
 from vcam.engine.errors import ModelError
 from vcam.engine.filters import PatternFilter, make_filter
 from vcam.engine.frames import Frame
@@ -22,6 +21,10 @@ from vcam.models.data.synthetic import make_clip
 from vcam.models.pattern import learn_pattern, paste
 from vcam.models.train import TrainConfig
 
+from conftest import EVM_VIDEO, LFW, lfw_subset, need, read_rgb, read_video
+
+pytestmark = pytest.mark.slow  # whole runs: make test-fast leaves them out
+
 VALIDATION = ("George_W_Bush", "Hugo_Chavez")  # default.toml's and pattern.toml's unseen identities
 
 
@@ -32,7 +35,8 @@ def test_pattern_file_round_trips_and_bad_files_name_the_file(tmp_path) -> None:
     assert meta == {"psnr_db": 30.0} and back.dtype == np.float32 and np.abs(back - pattern).max() < 1e-3
     save_pattern(tmp_path / "small.npz", pattern[:100], {})
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    for name, message in (("none.npz", "cannot read identity pattern"), ("junk.npz", "cannot read identity pattern"), ("small.npz", r"expected \(150, 150, 3\)")):
+    cases = (("none.npz", "cannot read identity pattern"), ("junk.npz", "cannot read identity pattern"), ("small.npz", r"expected \(150, 150, 3\)"))
+    for name, message in cases:
         with pytest.raises(ModelError, match=message) as err:
             load_pattern(tmp_path / name)
         assert name in str(err.value)

@@ -1,12 +1,12 @@
 import numpy as np
-import pytest
 
-from conftest import LFW, need, read_rgb
 from vcam.engine.identity import FaceEmbedder
 from vcam.engine.tracking import FaceTracker
 from vcam.models.data.morph import morph_faces, morph_identities
 from vcam.models.data.synthetic import photo_identities, split_identities
 from vcam.models.train import TrainConfig, build_clips
+
+from conftest import LFW, need, read_rgb
 
 
 def _descriptor(embedder: FaceEmbedder, tracker: FaceTracker, image: np.ndarray) -> np.ndarray:

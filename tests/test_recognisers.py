@@ -10,13 +10,14 @@ import numpy as np
 import onnx
 import pytest
 
-from conftest import FR_EXAMPLES, LFW, need, read_rgb
 from vcam.app.config import DEFAULT_MODEL
 from vcam.engine.filters import FILTERS, make_filter
 from vcam.engine.identity import Embedder, SFaceEmbedder
 from vcam.engine.recognisers import RECOGNISERS, live_recognisers, unseen
 from vcam.engine.recognisers.judges import ASSETS
 from vcam.export.recogniser_zoo import SOURCES
+
+from conftest import FR_EXAMPLES, LFW, need, read_rgb
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import EVM_HR_BPM, EVM_VIDEO, read_video
 from vcam.engine.crop import crop_face
 from vcam.engine.errors import ModelError
 from vcam.engine.signals import heart_rate
@@ -15,6 +14,8 @@ from vcam.engine.tracking import FaceTracker
 from vcam.models.physformer import PhysFormer
 from vcam.models.physnet import PhysNet, convert_keras
 from vcam.models.weights import ensure_weights
+
+from conftest import EVM_HR_BPM, EVM_VIDEO, read_video
 
 
 @pytest.fixture(scope="session")

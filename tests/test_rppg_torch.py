@@ -3,11 +3,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import EVM_VIDEO, read_video
 from vcam.engine import rppg as np_rppg
 from vcam.engine.crop import crop_face
 from vcam.engine.tracking import FaceTracker
 from vcam.models import rppg_torch
+
+from conftest import EVM_VIDEO, read_video
 
 
 @pytest.fixture(scope="module")

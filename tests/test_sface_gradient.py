@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import LFW, ascent_and_noise, need, read_rgb
 from vcam.engine.errors import ModelError
 from vcam.engine.identity import SFaceEmbedder
 from vcam.engine.sface_gradient import SFaceGradient
 from vcam.models.sface_torch import SFaceNet
+
+from conftest import LFW, ascent_and_noise, need, read_rgb
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import LFW, need, read_rgb
 from vcam.engine.identity import SFaceEmbedder
 from vcam.models.face_align import sample_chips, sface_transform
 from vcam.models.sface_torch import SFACE_SIZE, SFaceNet
+
+from conftest import LFW, need, read_rgb
 
 
 @pytest.fixture(scope="module")

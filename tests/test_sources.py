@@ -1,13 +1,14 @@
 import numpy as np
 import pytest
 
-from conftest import EVM_VIDEO, need
 from vcam.engine.capture import CaptureThread
 from vcam.engine.errors import SourceError
 from vcam.engine.rppg import pos
 from vcam.engine.signals import heart_rate
 from vcam.engine.sources import AnimatedPhotoSource, DemoSource, VideoFileSource, open_source
 from vcam.engine.tracking import FaceTracker
+
+from conftest import EVM_VIDEO, need
 
 
 def test_demo_source_is_rgb_uint8_at_requested_size() -> None:

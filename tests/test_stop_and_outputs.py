@@ -15,8 +15,11 @@ import av
 import numpy as np
 import pytest
 
-from conftest import EVM_VIDEO, need
 from vcam.app.run_log import read_run_log
+
+from conftest import EVM_VIDEO, need
+
+pytestmark = pytest.mark.slow  # whole runs: make test-fast leaves them out
 
 VCAM_RUN = str(Path(sys.executable).with_name("vcam-run"))  # the console script: signal handling starts before the imports
 

@@ -5,7 +5,6 @@ import onnx
 import pytest
 import torch
 
-from conftest import EVM_VIDEO, read_video
 from vcam.engine.backends import OrtBackend, choose_backend
 from vcam.engine.crop import crop_face
 from vcam.engine.errors import ModelError
@@ -14,6 +13,8 @@ from vcam.engine.streaming_model import StreamingModel
 from vcam.engine.tracking import FaceTracker
 from vcam.export.onnx_export import export_streaming, export_windowed
 from vcam.models.autoencoder import DeidAutoencoder, from_onnx
+
+from conftest import EVM_VIDEO, read_video
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,8 @@ def test_wrong_signature_model_is_refused(tmp_path) -> None:
     with pytest.raises(ModelError, match="not a deid-vcam streaming model"):
         StreamingModel(OrtBackend(path))
     m = onnx.load(str(path))
-    onnx.helper.set_model_props(m, {"vcam.format": "vcam-streaming-v1", "vcam.input_size": "128", "vcam.state_shapes": "[]", "vcam.colour": "RGB", "vcam.range": "0-1"})
+    onnx.helper.set_model_props(m, {"vcam.format": "vcam-streaming-v1", "vcam.input_size": "128", "vcam.state_shapes": "[]", "vcam.colour": "RGB",
+                                    "vcam.range": "0-1"})
     onnx.save(m, str(path))
     with pytest.raises(ModelError, match="do not match the streaming signature"):
         StreamingModel(OrtBackend(path))
@@ -145,9 +147,8 @@ def test_tensorrt_backend_refuses_cleanly_or_matches_onnxruntime(onnx_path, evm_
 
 
 def test_torch_backend_matches_onnxruntime(ae, onnx_path, evm_crops) -> None:
-    from vcam.export.torch_backend import TorchBackend
-
     from vcam.export.parity import stream
+    from vcam.export.torch_backend import TorchBackend
 
     ort_model = StreamingModel(OrtBackend(onnx_path))
     torch_model = StreamingModel(TorchBackend(ae, trained=False))

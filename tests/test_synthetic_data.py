@@ -3,12 +3,13 @@ import json
 import numpy as np
 import pytest
 
-from conftest import LFW, need
 from vcam.engine.errors import VcamError
 from vcam.engine.rppg import pos
 from vcam.engine.signals import heart_rate, pearson
 from vcam.models.data.synthetic import make_clip, photo_identities, split_folds, split_identities
 from vcam.models.train import TrainConfig, build_clips
+
+from conftest import LFW, need
 
 
 def test_lfw10_identities_and_disjoint_split() -> None:

@@ -1,8 +1,9 @@
 import numpy as np
 
-from conftest import EVM_VIDEO, FR_EXAMPLES, LFW, need, read_rgb, read_video
 from vcam.engine.crop import crop_face
 from vcam.engine.tracking import FaceTracker, transform_points
+
+from conftest import EVM_VIDEO, FR_EXAMPLES, LFW, need, read_rgb, read_video
 
 
 def test_finds_every_lfw10_face() -> None:

@@ -6,9 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import lfw_subset
 from vcam.models.autoencoder import DeidAutoencoder
 from vcam.models.train import TrainClip, TrainConfig, build_clips, protect, train
+
+from conftest import lfw_subset
+
+pytestmark = pytest.mark.slow  # whole runs: make test-fast leaves them out
 
 
 def test_tiny_training_run_logs_checkpoints_and_resumes(tmp_path) -> None:
@@ -45,7 +48,8 @@ def test_fine_tuning_starts_from_the_given_run_and_adds_the_sface_term(tmp_path)
     base = TrainConfig(photos=str(photos), out=str(tmp_path / "base"), clip_len=16, epochs=1, c1=8, c2=16, max_steps_per_epoch=1, val_fraction=0.25)
     base_ckpt = train(base, log=lambda r: None)
     # lr 0: the fine-tuned weights are the initial ones, so they must be the base run's
-    tuned = TrainConfig(**{**base.__dict__, "out": str(tmp_path / "tuned"), "init_from": str(tmp_path / "base"), "delta_sface": 1.0, "open_set_centroid": True, "lr": 0.0})
+    tuned = TrainConfig(**{**base.__dict__, "out": str(tmp_path / "tuned"), "init_from": str(tmp_path / "base"), "delta_sface": 1.0,
+                           "open_set_centroid": True, "lr": 0.0})
     ckpt = train(tuned, log=lambda r: None)
     before, after = (torch.load(c, weights_only=True)["ae"] for c in (base_ckpt, ckpt))
     assert all(torch.equal(before[k], after[k]) for k in before)

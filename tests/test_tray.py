@@ -5,16 +5,17 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 
 import pytest
+import tomllib
 
-from conftest import EVM_VIDEO, need
 from vcam.app.config import Config
 from vcam.app.controller import EngineController
 from vcam.app.monitor_window import MonitorWindow
 from vcam.app.tray import TrayApp, slider_to_strength, strength_to_slider
 from vcam.engine.filters import MAX_STRENGTH, MIN_STRENGTH, BlurFilter, OffFilter, PixelateFilter
+
+from conftest import EVM_VIDEO, need
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from conftest import EVM_VIDEO, need
 from vcam.engine.filters import BlurFilter
 from vcam.engine.pipeline import FrameResult, Pipeline, PipelineConfig
 from vcam.engine.sinks import NullSink
 from vcam.engine.sources import VideoFileSource
 from vcam.engine.viewers import ViewerWatch, open_holders
+
+from conftest import EVM_VIDEO, need
 
 HOLD = "import sys, time; f = open(sys.argv[1], 'rb'); print('open', flush=True); time.sleep(60)"
 

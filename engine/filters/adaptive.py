@@ -32,7 +32,7 @@ class _Job:
 
     name: str
     future: Future  # -> (reference, distance, gradient or None)
-    views: "_FaceViews"  # the frame it reads, to carry its gradient into the chip frame
+    views: _FaceViews  # the frame it reads, to carry its gradient into the chip frame
     contrast: np.ndarray | None  # the step's weights; None for a settled face's check
 
 

@@ -136,4 +136,5 @@ def load_dataset(root: Path, kind: str = "auto") -> list[Recording]:
         found = LOADERS[k](root)
         if found:
             return found
-    raise VcamError(f"{root}: no recordings found (expected PURE <session>.json + frames, UBFC-rPPG <subject>/vid.avi + ground_truth.txt, or <name>.mp4 + <name>.csv)")
+    raise VcamError(f"{root}: no recordings found (expected PURE <session>.json + frames, UBFC-rPPG <subject>/vid.avi + ground_truth.txt, "
+                    "or <name>.mp4 + <name>.csv)")

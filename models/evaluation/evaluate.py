@@ -62,7 +62,7 @@ class ClipResult:
         path.with_suffix(".json").write_text(json.dumps(self.scalars()))
 
     @classmethod
-    def load(cls, path: Path) -> "ClipResult | None":
+    def load(cls, path: Path) -> ClipResult | None:
         """A saved result, or None if it is missing or incomplete."""
         try:
             result = cls(**json.loads(path.with_suffix(".json").read_text()))

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from vcam.engine.frames import FaceTrack
 from vcam.engine.identity import Embedder
 from vcam.engine.pipeline import face_box
-from vcam.engine.frames import FaceTrack
 from vcam.engine.tracking import FaceTracker
 
 

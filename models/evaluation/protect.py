@@ -49,7 +49,7 @@ class ProtectedRun:
         out = np.stack([crop_face(self.out[i], self.tracks[i]) for i in idx])
         return raw, out, np.stack([self.tracks[i].skin_mask for i in idx])
 
-    def with_output(self, out: list[np.ndarray]) -> "ProtectedRun":
+    def with_output(self, out: list[np.ndarray]) -> ProtectedRun:
         return ProtectedRun(self.raw, out, self.tracks, self.fallbacks, self.filter_ms, self.strengths)
 
 
