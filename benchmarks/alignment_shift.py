@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vcam.engine.identity import FaceEmbedder
+from vcam.engine.recognisers import FaceEmbedder
 from vcam.models.face_align import chip_shift, chip_transform, jitter_transforms
 from vcam.models.train import TrainConfig, attacker_frames, load_weights, protect, recorded_config, validation_set
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vcam.engine.identity import Embedder, FaceEmbedder, SFaceEmbedder
+from vcam.engine.recognisers import Embedder, FaceEmbedder, SFaceEmbedder
 from vcam.models.attack import attack_dlib
 from vcam.models.dlib_resnet import DlibFaceNet
 from vcam.models.face_align import chip_transform

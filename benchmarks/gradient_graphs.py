@@ -24,8 +24,8 @@ RECOGNISERS = ("dlib", "sface")
 
 def measure(name: str, calls: int) -> dict:
     """One recogniser's figures, in this process."""
-    from vcam.engine.identity import CHIP_SIZE, SFACE_SIZE
     from vcam.engine.identity_gradient import DescriptorGradient
+    from vcam.engine.recognisers import CHIP_SIZE, SFACE_SIZE
     from vcam.engine.sface_gradient import SFaceGradient
 
     cls, size = {"dlib": (DescriptorGradient, CHIP_SIZE), "sface": (SFaceGradient, SFACE_SIZE)}[name]

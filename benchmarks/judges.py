@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from vcam.engine.crop import crop_face
-from vcam.engine.identity import DLIB_THRESHOLD, FaceEmbedder, SFaceEmbedder
+from vcam.engine.recognisers import DLIB_THRESHOLD, FaceEmbedder, SFaceEmbedder
 from vcam.engine.rppg import METHODS
 from vcam.engine.signals import heart_rate
 from vcam.engine.tracking import FaceTracker

@@ -35,10 +35,9 @@ import numpy as np
 
 from vcam.engine.backends import OrtBackend
 from vcam.engine.filters import AdaptivePatternFilter, DeidFilter, FaceFilter, OffFilter, PatternFilter
-from vcam.engine.identity import ArcFaceAligner, FaceEmbedder
 from vcam.engine.identity_gradient import DescriptorGradient
 from vcam.engine.identity_pattern import load_pattern
-from vcam.engine.recognisers import RECOGNISERS
+from vcam.engine.recognisers import RECOGNISERS, ArcFaceAligner, FaceEmbedder
 from vcam.engine.sface_gradient import SFaceGradient
 from vcam.engine.streaming_model import StreamingModel
 from vcam.models.data.synthetic import photo_identities

@@ -26,8 +26,8 @@ import onnxruntime as ort
 from .backends import cpu_session, session_options
 from .dlib_weights import STAGES, DlibWeights, read_dlib_weights
 from .errors import ModelError
-from .identity import CHIP_SIZE, face_models_dir
 from .onnx_graph import Conv, Graph, Shape, backward_conv, conv_out, forward_conv
+from .recognisers import CHIP_SIZE, face_models_dir
 
 
 def build_gradient_graph(weights: DlibWeights) -> onnx.ModelProto:

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from .errors import ModelError
-from .identity import CHIP_SIZE
+from .recognisers import CHIP_SIZE
 
 DEFAULT_PATTERN = Path(__file__).resolve().parent / "assets" / "identity_pattern.npz"
 # The adaptive filter's starting point: learned with an SSIM term at 33 dB (its card, identity_pattern.md).

@@ -25,8 +25,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .identity import Embedder
-from .recognisers import RECOGNISERS, live_recognisers
+from .recognisers import RECOGNISERS, Embedder, live_recognisers
 from .rppg import METHODS
 from .signals import heart_rate, quality, resample_uniform, snr_db
 

@@ -22,9 +22,9 @@ import onnx
 from onnx import helper, numpy_helper
 
 from .errors import ModelError
-from .identity import SFACE_SIZE, cosine_distance, sface_model_path
 from .identity_gradient import IdentityGradient
 from .onnx_graph import Graph, backward_conv, forward_conv
+from .recognisers import SFACE_SIZE, cosine_distance, sface_model_path
 
 _CHAIN_OPS = {"Sub", "Mul", "Conv", "BatchNormalization", "PRelu", "Dropout", "Flatten", "Gemm"}
 

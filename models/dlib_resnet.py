@@ -77,7 +77,7 @@ class DlibFaceNet(nn.Module):
     @classmethod
     def from_file(cls, path: Path | None = None) -> DlibFaceNet:
         """Load from ``face_recognition_models`` (or ``path``), frozen and in eval mode."""
-        from vcam.engine.identity import face_models_dir
+        from vcam.engine.recognisers import face_models_dir
 
         net = cls(read_dlib_weights(path or face_models_dir() / "dlib_face_recognition_resnet_model_v1.dat")).eval()
         return net.requires_grad_(False)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vcam.engine.identity import CHIP_SIZE, FaceEmbedder, SFaceEmbedder
+from vcam.engine.recognisers import CHIP_SIZE, FaceEmbedder, SFaceEmbedder
 
 
 def chip_transform(embedder: FaceEmbedder, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:

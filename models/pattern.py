@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_msssim import ssim
 
-from vcam.engine.identity import CHIP_SIZE, FaceEmbedder, SFaceEmbedder
+from vcam.engine.recognisers import CHIP_SIZE, FaceEmbedder, SFaceEmbedder
 
 from .dlib_resnet import DlibFaceNet
 from .face_align import jitter_transforms, sample_chips

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from vcam.engine.identity import SFACE_SIZE
+from vcam.engine.recognisers import SFACE_SIZE
 from vcam.engine.sface_gradient import SFaceLayer, fold_batch_norms, read_sface_layers
 
 __all__ = ["SFACE_SIZE", "SFaceNet"]

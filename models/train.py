@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim
 
 from vcam.engine.errors import VcamError
-from vcam.engine.identity import Embedder, FaceEmbedder, SFaceEmbedder
+from vcam.engine.recognisers import Embedder, FaceEmbedder, SFaceEmbedder
 
 from .autoencoder import DeidAutoencoder, from_onnx, onnx_metadata
 from .data.morph import morph_identities

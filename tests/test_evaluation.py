@@ -5,8 +5,8 @@ import pytest
 
 from vcam.app.config import DEFAULT_MODEL
 from vcam.engine.filters import OffFilter, PixelateFilter, make_filter
-from vcam.engine.identity import FaceEmbedder
 from vcam.engine.pulse import ppg_waveform
+from vcam.engine.recognisers import FaceEmbedder
 from vcam.engine.signals import heart_rate
 from vcam.models.evaluation import fidelity, privacy
 from vcam.models.evaluation.clips import load_clips, photo_clips, video_clip

@@ -1,6 +1,6 @@
 import numpy as np
 
-from vcam.engine.identity import FaceEmbedder
+from vcam.engine.recognisers import FaceEmbedder
 from vcam.engine.tracking import FaceTracker
 from vcam.models.data.morph import morph_faces, morph_identities
 from vcam.models.data.synthetic import photo_identities, split_identities

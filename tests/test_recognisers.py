@@ -12,8 +12,7 @@ import pytest
 
 from vcam.app.config import DEFAULT_MODEL
 from vcam.engine.filters import FILTERS, make_filter
-from vcam.engine.identity import Embedder, SFaceEmbedder
-from vcam.engine.recognisers import RECOGNISERS, live_recognisers, unseen
+from vcam.engine.recognisers import RECOGNISERS, Embedder, SFaceEmbedder, live_recognisers, unseen
 from vcam.engine.recognisers.judges import ASSETS
 from vcam.export.recogniser_zoo import SOURCES
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vcam.engine.errors import ModelError
-from vcam.engine.identity import SFaceEmbedder
+from vcam.engine.recognisers import SFaceEmbedder
 from vcam.engine.sface_gradient import SFaceGradient
 from vcam.models.sface_torch import SFaceNet
 

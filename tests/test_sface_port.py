@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from vcam.engine.identity import SFaceEmbedder
+from vcam.engine.recognisers import SFaceEmbedder
 from vcam.models.face_align import sample_chips, sface_transform
 from vcam.models.sface_torch import SFACE_SIZE, SFaceNet
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..identity import CHIP_SIZE, SFACE_SIZE, ArcFaceAligner, FaceEmbedder
 from ..identity_gradient import DescriptorGradient, IdentityGradient
 from ..identity_pattern import load_pattern, warp_pattern
+from ..recognisers import CHIP_SIZE, SFACE_SIZE, ArcFaceAligner, FaceEmbedder
 from ..sface_gradient import SFaceGradient
 from .base import clamp_strength
 from .pattern import PatternFilter, learned_with, pattern_file

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from ..identity import FaceEmbedder
 from ..identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern, warp_pattern
+from ..recognisers import FaceEmbedder
 from .base import FaceFilter, clamp_strength
 
 

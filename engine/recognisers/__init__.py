@@ -1,5 +1,6 @@
-"""The face recognisers the project knows, by name: one registry for the evaluation, the live
-identity monitor and the benchmarks.
+"""The face recognisers the project knows, one module each, and their registry by name for the
+evaluation, the live identity monitor and the benchmarks. Every recogniser implements ``Embedder``
+(:mod:`.base`): align the face in a box, describe it, compare descriptors, match by its own threshold.
 
 ``dlib`` and ``sface`` are what the protecting filters are tuned against; the others
 (:mod:`.judges`) are no filter's target. Which ones a filter used is the filter's own declaration
@@ -10,8 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..identity import Embedder, FaceEmbedder, SFaceEmbedder
+from .arcface import ARCFACE_TEMPLATE, SFACE_SIZE, ArcFaceAligner
+from .base import Embedder, cosine_distance
+from .dlib_face import CHIP_PADDING, CHIP_SIZE, DLIB_THRESHOLD, FaceEmbedder, face_models_dir
 from .judges import FacepluginJudge, FaceResJudge, MobileFaceJudge
+from .sface import SFACE_COSINE_THRESHOLD, SFaceEmbedder, sface_model_path
 
 RECOGNISERS: dict[str, type[Embedder]] = {
     "dlib": FaceEmbedder,
@@ -24,6 +28,11 @@ RECOGNISERS: dict[str, type[Embedder]] = {
 
 # The unseen judge a live monitor reads first: the most accurate and cheapest one not in a filter's list.
 LIVE_ORDER = ("faceplugin", "faceres", "mobileface", "sface", "dlib")
+
+
+__all__ = ["ARCFACE_TEMPLATE", "CHIP_PADDING", "CHIP_SIZE", "DLIB_THRESHOLD", "LIVE_ORDER", "RECOGNISERS", "SFACE_COSINE_THRESHOLD", "SFACE_SIZE",
+           "ArcFaceAligner", "Embedder", "FaceEmbedder", "FacepluginJudge", "FaceResJudge", "MobileFaceJudge", "SFaceEmbedder", "cosine_distance",
+           "face_models_dir", "live_recognisers", "sface_model_path", "unseen"]
 
 
 def unseen(seen: Iterable[str]) -> tuple[str, ...]:

@@ -19,7 +19,8 @@ import onnx
 
 from ..backends import cpu_session, session_options
 from ..errors import ModelError
-from ..identity import ARCFACE_TEMPLATE, SFACE_SIZE, ArcFaceAligner, Embedder, cosine_distance
+from .arcface import ARCFACE_TEMPLATE, SFACE_SIZE, ArcFaceAligner
+from .base import Embedder, cosine_distance
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "recognisers"
 

@@ -3,7 +3,7 @@
 Usage::
 
     from vcam.engine.filters import make_filter
-    from vcam.engine.identity import FaceEmbedder
+    from vcam.engine.recognisers import FaceEmbedder
     from vcam.models.evaluation.clips import photo_clips
     from vcam.models.evaluation.evaluate import evaluate_clip, privacy_summary, templates_for
     from vcam.models.evaluation.utility import PulseJudges
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from vcam.engine.filters import FaceFilter
-from vcam.engine.identity import Embedder
 from vcam.engine.pipeline import Analysis
+from vcam.engine.recognisers import Embedder
 
 from . import fidelity, privacy
 from .clips import EvalClip

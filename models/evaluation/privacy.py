@@ -1,7 +1,7 @@
 """Privacy: how well do face recognisers still identify the protected faces?
 
 Embeddings come from the engine's recognisers (dlib, SFace; anything implementing
-``vcam.engine.identity.Embedder``) on full frames with the tracked face's box, exactly what an
+``vcam.engine.recognisers.Embedder``) on full frames with the tracked face's box, exactly what an
 attacker receiving the stream could compute. Distances follow each recogniser's own metric, and
 "match" means distance < the recogniser's own threshold.
 
@@ -23,8 +23,8 @@ import torch
 from torch import nn
 
 from vcam.engine.frames import FaceTrack
-from vcam.engine.identity import Embedder
 from vcam.engine.pipeline import face_box
+from vcam.engine.recognisers import Embedder
 from vcam.engine.tracking import FaceTracker
 
 

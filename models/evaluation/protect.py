@@ -20,9 +20,9 @@ import numpy as np
 from vcam.engine.crop import crop_face
 from vcam.engine.filters import FaceFilter, OffFilter
 from vcam.engine.frames import FaceTrack, Frame
-from vcam.engine.identity import FaceEmbedder
 from vcam.engine.monitors import IdentityMonitor
 from vcam.engine.pipeline import Analysis, Pipeline, PipelineConfig, face_box
+from vcam.engine.recognisers import FaceEmbedder
 from vcam.engine.sinks import NullSink
 from vcam.engine.sources import ArraySource
 
