@@ -70,8 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-CONFIG_KEYS = ("source", "sink", "filter", "strength", "auto_strength", "model", "backend", "precision", "threads", "width", "height", "fps", "mjpg",
-               "out_width", "out_height", "vcam_device", "vcam_backend", "max_faces", "realtime", "monitors", "idle")
+def config_values(args: argparse.Namespace) -> dict:
+    """The command line's value (None: not given) of every setting of ``Config`` it has an option for:
+    the options' dest names are the settings' names, so there is no second list to keep in step."""
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if hasattr(args, f.name)}
 
 
 def _same_file(a: str | Path, b: str | Path) -> bool:
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="vcam-run: %(levelname)s: %(message)s")
 
         def body() -> int:
-            cfg = resolve({k: getattr(args, k) for k in CONFIG_KEYS}, args.config)
+            cfg = resolve(config_values(args), args.config)
             if args.print_config:
                 print(cfg.to_toml(), end="")
                 return 0
