@@ -7,8 +7,7 @@ model's output order; loading raises ``ModelError`` with the fix if the file or 
 unusable. ``choose_backend("auto", path)`` prefers TensorRT, then CUDA, then the CPU, and says why
 in ``backend.reason``. Full precision unless INT8 is asked for: the INT8 companion
 ``<model>.int8.onnx`` runs only with ``precision="int8"``, because quantisation can undo an
-adversarial perturbation (measured: the previous shipped model's INT8 version let dlib verify 96 % of
-validation frames instead of 65 %) and it was not faster at 2 threads on this CPU.
+adversarial perturbation (the AE's model card has the measurement).
 """
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ def _sessions(model: onnx.ModelProto, name: str, threads: int) -> tuple[str, ort
 
 def _release_freed_heap() -> None:
     """Return the heap that building a graph used and freed to the OS: glibc keeps it otherwise
-    (measured: dlib's build left 227 MB instead of 83 without this)."""
+    (benchmarks/gradient_graphs.py measures the difference)."""
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to do

@@ -95,9 +95,9 @@ class AdaptivePatternFilter(PatternFilter):
     re-reads the distance (forward pass only) every ``check_every`` frames; adapting resumes when
     a check finds a recogniser more than ``hysteresis`` below its target (without it, distances
     that hover at the target restarted the expensive steps every few frames); one of those checks in
-    every ``reference_every`` frames re-reads the raw face's descriptors instead. Costs on one
-    core: dlib's gradient ~14 ms, its distance ~10 ms; SFace's ~50 ms and ~20 ms plus ~2 ms of
-    landmarks. So a frame costs at most one gradient (a face's first frame up to ``first_steps``);
+    every ``reference_every`` frames re-reads the raw face's descriptors instead. A gradient costs
+    a few times a distance (benchmarks/gradient_graphs.py), so a frame costs at most one gradient
+    (a face's first frame up to ``first_steps``);
     a settled face costs a warp on most frames. With ``background``, SFace's readings (and its
     re-read references) run on one worker thread beside the frame loop and are applied on the first
     frame after they finish, so no frame waits for them; meanwhile dlib's steps go on."""
