@@ -39,16 +39,15 @@ class FilterSpec:
 
 
 _CLOAK = "Looks like you. Hidden from {}, the recognisers it was built against; recognisers it was not built against still know you."
+_OBSCURE = "Hides the face's detail from every recogniser, but a recogniser can still often pick you out of a small group."
 FILTERS: dict[str, FilterSpec] = {
     "adaptive": FilterSpec(lambda o: adaptive.build(o.model, o.background), "Cloak (adapts to your face)", True,
                            _CLOAK.format("dlib and SFace")),
     "deid": FilterSpec(lambda o: deid.build(o.model, o.backend, o.threads, o.precision, o.allow_untrained),
                        "Cloak (the paper's autoencoder)", True, _CLOAK.format("dlib")),
     "pattern": FilterSpec(lambda o: pattern.build(o.model), "Cloak (fixed pattern)", True, _CLOAK.format("dlib")),
-    "blur": FilterSpec(lambda o: BlurFilter(), "Blur", False,
-                       "Hides the face's detail from every recogniser, but a recogniser can still often pick you out of a small group."),
-    "pixelate": FilterSpec(lambda o: PixelateFilter(), "Pixelate", False,
-                           "Hides the face's detail from every recogniser, but a recogniser can still often pick you out of a small group."),
+    "blur": FilterSpec(lambda o: BlurFilter(), "Blur", False, _OBSCURE),
+    "pixelate": FilterSpec(lambda o: PixelateFilter(), "Pixelate", False, _OBSCURE),
     "off": FilterSpec(lambda o: OffFilter(), "Off (your real face)", True, "No protection: every recogniser knows you."),
 }
 

@@ -40,11 +40,12 @@ class ArcFaceAligner:
         p = np.array([(pt.x, pt.y) for pt in shape.parts()], np.float32)
         return np.array([p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]], np.float32)
 
-    def alignment(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    def alignment(self, image: np.ndarray, box: tuple[int, int, int, int], template: np.ndarray = ARCFACE_TEMPLATE) -> np.ndarray:
         """2x3 image -> template matrix (similarity) of the face in ``box`` of uint8 RGB ``image``."""
-        m, _ = cv2.estimateAffinePartial2D(self.landmarks(image, box), ARCFACE_TEMPLATE, method=cv2.LMEDS)
+        m, _ = cv2.estimateAffinePartial2D(self.landmarks(image, box), template, method=cv2.LMEDS)
         return m
 
-    def aligned(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """uint8 (112, 112, 3) RGB face aligned to the ArcFace template."""
-        return cv2.warpAffine(image, self.alignment(image, box), (SFACE_SIZE, SFACE_SIZE), flags=cv2.INTER_LINEAR)
+    def aligned(self, image: np.ndarray, box: tuple[int, int, int, int], size: int = SFACE_SIZE,
+                template: np.ndarray = ARCFACE_TEMPLATE) -> np.ndarray:
+        """uint8 (size, size, 3) RGB face aligned to ``template`` (default: ArcFace's, 112 px)."""
+        return cv2.warpAffine(np.ascontiguousarray(image), self.alignment(image, box, template), (size, size), flags=cv2.INTER_LINEAR)

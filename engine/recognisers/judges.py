@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import onnx
 
@@ -51,8 +50,7 @@ class OnnxJudge(Embedder):
 
     def aligned(self, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """uint8 (size, size, 3) RGB face, aligned to the (zoomed) ArcFace template."""
-        m, _ = cv2.estimateAffinePartial2D(self.aligner.landmarks(image, box), self._template, method=cv2.LMEDS)
-        return cv2.warpAffine(np.ascontiguousarray(image), m, (self.size, self.size), flags=cv2.INTER_LINEAR)
+        return self.aligner.aligned(image, box, self.size, self._template)
 
     def describe_face(self, face: np.ndarray) -> np.ndarray:
         """Descriptor of an aligned uint8 RGB face (``aligned``'s output)."""
