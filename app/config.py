@@ -35,6 +35,7 @@ class Config:
     source: str = "0"  # demo | camera index | /dev/videoN | video file
     sink: str = "virtualcam"  # virtualcam | null | preview | <out.mp4>
     filter: str = "adaptive"  # one of vcam.engine.filters.FILTERS
+    identity_seed: str = ""  # anonymise's virtual person: empty = yours (drawn once, kept) | random = a new one each run | an integer
     strength: float = 1.0  # 0.2 = mildest protection, 1 = as trained, 1.5 = amplified (the raw face is filter = "off")
     auto_strength: bool = False  # raise the strength (up to 1.5) while the identity monitor still recognises you
     model: str = ""  # streaming ONNX model (deid) or identity pattern .npz (pattern, adaptive); empty = the shipped ones
@@ -66,6 +67,8 @@ class Config:
         model = Path(self.model).expanduser() if self.model else None
         checks = [
             ("filter", self.filter in FILTERS, f"one of {', '.join(FILTERS)}"),
+            ("identity_seed", self.identity_seed in ("", "random") or self.identity_seed.isdigit(),
+             "empty (your own virtual person), random or a non-negative integer"),
             ("strength", MIN_STRENGTH <= self.strength <= MAX_STRENGTH,
              f"between {MIN_STRENGTH} and {MAX_STRENGTH} (for the raw face use filter off)"),
             ("backend", self.backend in BACKENDS, ", ".join(BACKENDS)),

@@ -22,6 +22,7 @@ from vcam.engine.pipeline import FrameResult, Pipeline
 
 from . import config as config_mod
 from .config import Config
+from .identity_seed import new_seed
 from .session import backend_info, build_pipeline, filter_for
 
 STATES = ("off", "protecting", "idle", "degraded", "error")
@@ -119,6 +120,14 @@ class EngineController(QObject):
         self.cfg.filter = name
         self._save()
         self.set_protection(self.protecting)
+
+    def new_face(self) -> None:
+        """Draw and keep a new virtual person for ``anonymise`` (the setting goes back to "your own")."""
+        new_seed()
+        self.cfg.identity_seed = ""
+        self._save()
+        if self.cfg.filter == "anonymise":
+            self.set_protection(self.protecting)
 
     def set_source(self, source: str) -> None:
         self.cfg.source = source

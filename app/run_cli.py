@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--source", help="demo | camera index | /dev/videoN | video file (default: 0)")
     a("--sink", help="virtualcam | null | preview | output video path (default: virtualcam)")
     a("--filter", choices=FILTERS, help=f"face filter (default: {Config.filter})")
+    a("--identity-seed", help="anonymise's virtual person: N (a fixed one), random (a new one each run); default: your own, kept across runs")
     a("--strength", type=float, help="0.2..1.5, how strongly the filter acts (default: 1 = as trained; above 1 amplifies it)")
     a("--auto-strength", action="store_const", const=True,
       help="raise the strength (up to 1.5) while the identity monitor still recognises the face; --strength is the floor")

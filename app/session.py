@@ -9,11 +9,14 @@ from vcam.engine.sinks import Sink, open_sink
 from vcam.engine.sources import open_source
 
 from .config import Config
+from .identity_seed import resolve_seed
 
 
 def filter_for(cfg: Config, name: str | None = None) -> FaceFilter:
     """The filter ``name`` (default ``cfg.filter``) with the config's model and backend."""
-    return make_filter(name or cfg.filter, cfg.model_path(), cfg.backend, cfg.threads, cfg.precision)
+    name = name or cfg.filter
+    seed = resolve_seed(cfg.identity_seed) if name == "anonymise" else 0
+    return make_filter(name, cfg.model_path(), cfg.backend, cfg.threads, cfg.precision, identity_seed=seed)
 
 
 def open_output(cfg: Config, fps: float, on_preview_close: Callable[[], None] | None = None) -> Sink:

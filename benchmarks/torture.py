@@ -138,9 +138,9 @@ class UnpluggedCamera(ArraySource):
 
 
 class SlowFilter(BlurFilter):
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0, landmarks: np.ndarray | None = None) -> np.ndarray:
         time.sleep(0.12)
-        return super().process(crop, track_id, strength)
+        return super().process(crop, track_id, strength, landmarks)
 
 
 class FailingFilter(BlurFilter):
@@ -148,11 +148,11 @@ class FailingFilter(BlurFilter):
         super().__init__()
         self.calls = 0
 
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0, landmarks: np.ndarray | None = None) -> np.ndarray:
         self.calls += 1
         if self.calls % 10 == 0:
             raise RuntimeError("inference failed")
-        return super().process(crop, track_id, strength)
+        return super().process(crop, track_id, strength, landmarks)
 
 
 def _burn(stop: mp.Event) -> None:  # CPU stress: a busy loop per core

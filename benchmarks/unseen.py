@@ -1,7 +1,7 @@
 """Leave-one-recogniser-out privacy of every filter, as JSON + a table: the figure a filter may claim
 is its worst over the recognisers it never used.
 
-    python benchmarks/unseen.py [--people 30] [--seconds 4] [--filters adaptive,pattern,...] [--transport] [--json]
+    python benchmarks/unseen.py [--people 30] [--seconds 4] [--filters adaptive,pattern,...] [--transport] [--other-photos] [--json]
 
 People: the first ``--people`` identities (with at least 4 photos) of lfw549's suggested validation
 split, in no training set of any shipped filter. One photo of each is animated into a clip with an
@@ -12,7 +12,9 @@ threshold) and with every person's (rank-1 among ``--people``). Per filter: ``se
 filter's own ``recognisers``), ``unseen``, ``worst_unseen_match_rate`` and
 ``worst_unseen_rank1`` (with the recogniser), ``rank1_chance``, ``psnr_db`` (face crop),
 ``dhr_pos_bpm``, ``dhr_chrom_bpm`` and ``per_recogniser`` figures; ``--transport`` measures after
-I420 + H.264 at 1.5 Mbit/s instead. Reads ../shared/data (test data; the product never does).
+I420 + H.264 at 1.5 Mbit/s instead; ``--other-photos`` leaves the clip's own photo out of the
+gallery (its hair, clothes and background then do not match a gallery photo exactly). Reads
+../shared/data (test data; the product never does).
 """
 from __future__ import annotations
 
@@ -49,10 +51,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--filters", default=",".join(f for f in FILTERS if f != "deid") + ",deid")
     ap.add_argument("--transport", action="store_true", help="measure after I420 + H.264 (1.5 Mbit/s)")
+    ap.add_argument("--other-photos", action="store_true",
+                    help="the gallery holds each person's other photos, not the one the clip is animated from")
     ap.add_argument("--json", action="store_true", help="print JSON only")
     args = ap.parse_args()
     filters = args.filters.split(",")
-    clips = photo_clips(people(args.people), seconds=args.seconds, per_identity=1)
+    clips = photo_clips(people(args.people), seconds=args.seconds, per_identity=1, other_photos=args.other_photos)
     attackers = {name: make() for name, make in RECOGNISERS.items()}
     build = {f: (lambda f=f: make_filter(f, DEFAULT_MODEL, background=False)) for f in filters}
     seen = {f: build[f]().recognisers for f in filters}
@@ -62,7 +66,8 @@ def main() -> None:
     results = {f: [evaluate_clip(raw, build[f], attackers, judges, JUDGES, (path,))[path] for raw in raws] for f in filters}
     templates = templates_for(clips, results[filters[0]], attackers)
     raw_results = results.get("off")
-    out: dict = {"people": len(clips), "seconds": args.seconds, "path": path, "filters": {}}
+    gallery = "other photos" if args.other_photos else "all photos"
+    out: dict = {"people": len(clips), "seconds": args.seconds, "path": path, "gallery": gallery, "filters": {}}
     for f in filters:
         s = summarise(results[f], raw_results or results[f], templates, attackers, seen[f])
         worst = s["worst_unseen"] or {}
@@ -77,7 +82,8 @@ def main() -> None:
     print(json.dumps(out, indent=1, default=float))
     if not args.json:
         names = list(attackers)
-        print(f"\n{len(clips)} unseen people, {args.seconds:g} s each, {path}; match rate / rank-1 (chance {1 / len(clips):.1%}); * = seen by the filter")
+        print(f"\n{len(clips)} unseen people, {args.seconds:g} s each, {path}, gallery: {gallery}; "
+              f"match rate / rank-1 (chance {1 / len(clips):.1%}); * = seen by the filter")
         print(f"{'filter':<9} {'worst unseen':>24} " + " ".join(f"{n:>17}" for n in names) + f" {'PSNR':>6} {'dHR POS':>8}")
         for f, r in out["filters"].items():
             worst = f"{r['worst_unseen_match_rate']:.0%} / {r['worst_unseen_rank1']:.0%}" if r["worst_unseen_match_rate"] is not None else "-"

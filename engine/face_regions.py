@@ -11,20 +11,31 @@ import numpy as np
 from mediapipe.python.solutions import face_mesh_connections as fmc
 
 
-def _ring(connections: frozenset) -> np.ndarray:
-    """Order the edges of a closed landmark contour into a polygon of indices."""
-    nxt = dict(connections)
-    start = min(nxt)
-    order = [start]
-    while (n := nxt[order[-1]]) != start and len(order) <= len(nxt):
-        order.append(n)
-    return np.array(order)
+def chains(connections: frozenset) -> list[np.ndarray]:
+    """The connected landmark chains of a MediaPipe connection set, each in order along its edges:
+    a closed contour (every point on two edges) starts at its smallest index, an open one at an end."""
+    links: dict[int, list[int]] = {}
+    for a, b in connections:
+        links.setdefault(a, []).append(b)
+        links.setdefault(b, []).append(a)
+    seen: set[int] = set()
+    out = []
+    for start in sorted(links, key=lambda i: (len(links[i]) != 1, i)):  # open chains from an end
+        if start in seen:
+            continue
+        order = [start]
+        seen.add(start)
+        while nxt := [n for n in links[order[-1]] if n not in seen]:
+            order.append(nxt[0])
+            seen.add(nxt[0])
+        out.append(np.array(order))
+    return out
 
 
 @cache
 def face_oval() -> np.ndarray:
     """Landmark indices of the face-oval polygon, in order."""
-    return _ring(fmc.FACEMESH_FACE_OVAL)
+    return chains(fmc.FACEMESH_FACE_OVAL)[0]
 
 
 def _points(connections: frozenset) -> np.ndarray:

@@ -190,7 +190,7 @@ class Pipeline:
             crop = None
             if not safe_only:
                 try:
-                    crop = face_filter.process(raw, track.track_id, strength)
+                    crop = face_filter.process(raw, track.track_id, strength, track.crop_mesh())
                 except Exception as exc:
                     if not protect:
                         raise

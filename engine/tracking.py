@@ -82,27 +82,26 @@ class FaceTracker:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def detect(self, image: np.ndarray) -> list[np.ndarray]:
-        """Raw landmarks, ``(468, 2)`` float32 pixels, for every face MediaPipe finds."""
+    def detect(self, image: np.ndarray, depth: bool = False) -> list[np.ndarray]:
+        """Raw landmarks, ``(468, 2)`` float32 pixels, for every face MediaPipe finds; with ``depth``,
+        ``(468, 3)``: the third column is MediaPipe's relative depth in the same pixel scale (smaller
+        is nearer the camera)."""
         h, w = image.shape[:2]
         result = self._mesh.process(image)
-        faces = []
-        for lm in result.multi_face_landmarks or []:
-            pts = np.array([(p.x * w, p.y * h) for p in lm.landmark], np.float32)
-            faces.append(pts)
-        return faces
+        return [np.array([(p.x * w, p.y * h, p.z * w)[: 3 if depth else 2] for p in lm.landmark], np.float32)
+                for lm in result.multi_face_landmarks or []]
 
     def update(self, image: np.ndarray) -> list[FaceTrack]:
         """Track the faces in ``image`` (uint8 RGB); returns them largest first."""
-        found = self.detect(image)
+        found = self.detect(image, depth=True)
         previous = dict(self._tracks)
         tracks: dict[int, FaceTrack] = {}
-        for pts in sorted(found, key=lambda p: -np.ptp(p[:, 0])):
-            tid, prev = self._associate(pts, previous)
+        for mesh in sorted(found, key=lambda p: -np.ptp(p[:, 0])):
+            tid, prev = self._associate(mesh[:, :2], previous)
             if prev is not None:
                 del previous[tid]
-                pts = self._smooth(prev.landmarks, pts)
-            tracks[tid] = self._make_track(tid, pts, image.shape, 0 if prev is None else prev.age + 1)
+                mesh = self._smooth(np.column_stack([prev.landmarks, prev.depth]), mesh)
+            tracks[tid] = self._make_track(tid, mesh, image.shape, 0 if prev is None else prev.age + 1)
         self._tracks = tracks
         return list(tracks.values())
 
@@ -119,17 +118,19 @@ class FaceTracker:
 
     def _smooth(self, prev: np.ndarray, pts: np.ndarray) -> np.ndarray:
         size = max(np.ptp(pts[:, 0]), 1.0)
-        motion = float(np.linalg.norm(pts.mean(0) - prev.mean(0))) / size
+        motion = float(np.linalg.norm(pts[:, :2].mean(0) - prev[:, :2].mean(0))) / size
         keep = self.smoothing * max(0.0, 1.0 - motion / 0.05)
         return (keep * prev + (1.0 - keep) * pts).astype(np.float32)
 
     @staticmethod
-    def _make_track(tid: int, pts: np.ndarray, shape: tuple[int, ...], age: int) -> FaceTrack:
+    def _make_track(tid: int, mesh: np.ndarray, shape: tuple[int, ...], age: int) -> FaceTrack:
+        pts = np.ascontiguousarray(mesh[:, :2])
         matrix = similarity_matrix(pts)
         crop_pts = transform_points(matrix, pts)
         return FaceTrack(
             track_id=tid,
             landmarks=pts,
+            depth=np.ascontiguousarray(mesh[:, 2]),
             matrix=matrix,
             box=crop_box(matrix, shape),
             blend_mask=feathered_mask(crop_pts, (CROP_SIZE, CROP_SIZE)),

@@ -1,6 +1,7 @@
 """Shared fixtures. Real data comes from ../shared/data (tests skip where it is absent)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ DATA = ROOT.parent / "shared" / "data"
 EVM_VIDEO = DATA / "video" / "evm" / "face.mp4"
 EVM_HR_BPM = 52.7
 LFW = DATA / "faces" / "lfw10"
+LFW549 = DATA / "faces" / "lfw549"
 FR_EXAMPLES = DATA / "faces" / "face_recognition" / "examples"
 
 
@@ -33,6 +35,17 @@ def lfw_subset(root: Path, identities: int = 4, photos: int = 2) -> Path:
         (out / person.name).mkdir(parents=True)
         for photo in sorted(person.glob("*.jpg"))[:photos]:
             shutil.copy(photo, out / person.name)
+    return out
+
+
+def lfw549_people(root: Path, count: int, photos: int = 4) -> Path:
+    """``root/people``: links to the first ``count`` lfw549 validation identities (in no training
+    set of a shipped model) with at least ``photos`` photos."""
+    meta = json.loads((need(LFW549) / "identities.json").read_text())
+    out = root / "people"
+    out.mkdir()
+    for name in [n for n in meta["_split_suggestion"]["val"] if len(meta[n]) >= photos][:count]:
+        (out / name).symlink_to(LFW549 / name)
     return out
 
 

@@ -36,8 +36,9 @@ def count_frames(path: Path) -> int:
 def evm_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     out = tmp_path_factory.mktemp("evm")
     runs = {}
-    for flt in ("off", "blur", "deid", "default"):
+    for flt in ("off", "blur", "deid", "anonymise", "default"):
         choice = ["--filter", flt] if flt != "default" else []
+        choice += ["--identity-seed", "5"] if flt == "anonymise" else []
         res = vcam_run("--source", str(need(EVM_VIDEO)), "--sink", str(out / f"{flt}.mp4"), *choice,
                        "--json", str(out / f"{flt}.json"), "--quiet")
         assert res.returncode == 0, res.stderr
@@ -46,7 +47,7 @@ def evm_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     return runs
 
 
-@pytest.mark.parametrize("flt", ["off", "blur", "deid", "default"])
+@pytest.mark.parametrize("flt", ["off", "blur", "deid", "anonymise", "default"])
 def test_evm_video_heart_rate_survives(evm_runs, flt: str) -> None:
     s = evm_runs[flt]["summary"]
     assert SUMMARY_KEYS <= set(s)
@@ -70,6 +71,14 @@ def test_default_filter_is_adaptive_and_dlib_does_not_know_the_face(evm_runs) ->
     assert s["identity_unseen_recognisers"] == ["faceplugin"] and list(s["identity_match_rate_by"])[0] == "faceplugin"
     assert s["identity_match_rate_unseen"] == s["identity_match_rate_by"]["faceplugin"]
     assert evm_runs["default"]["seconds"][-1]["identity_unseen"] == ["faceplugin"]
+
+
+def test_anonymise_is_known_to_no_live_recogniser(evm_runs) -> None:
+    """The anonymised face matches the raw face for none of the live monitor's recognisers (it used
+    none, so all three judge it)."""
+    s = evm_runs["anonymise"]["summary"]
+    assert s["identity_unseen_recognisers"] == ["faceplugin", "dlib", "sface"]
+    assert max(s["identity_match_rate_by"].values()) <= 0.1, s["identity_match_rate_by"]
 
 
 def test_identity_monitor_reports_each_recogniser(evm_runs) -> None:
@@ -113,6 +122,7 @@ def test_demo_source_to_file(tmp_path) -> None:
          "command line (--model): model must be an existing model file for filter deid"),
         (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "pyproject.toml"], "cannot load model"),
         (["--source", "demo", "--sink", "null", "--strength", "1.6"], "strength must be between 0.2 and 1.5"),
+        (["--source", "demo", "--sink", "null", "--filter", "anonymise", "--identity-seed", "-3"], "identity_seed must be empty"),
         (["--source", "demo", "--sink", "/no/such/dir/o.mp4", "--filter", "blur"], "does not exist"),
         (["--source", "demo", "--sink", "out.gif", "--filter", "blur"], "unknown sink"),
         (["--source", "demo", "--sink", "null", "--filter", "blur", "--json", "/no/such/dir/m.json"], "cannot write"),

@@ -26,16 +26,16 @@ class BrokenFilter(FaceFilter):
 
     name = "broken"
 
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0, landmarks: np.ndarray | None = None) -> np.ndarray:
         raise RuntimeError("inference exploded")
 
 
 class SlowBlur(BlurFilter):
     """Fault injection: a filter slower than the frame budget."""
 
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0, landmarks: np.ndarray | None = None) -> np.ndarray:
         time.sleep(0.12)
-        return super().process(crop, track_id, strength)
+        return super().process(crop, track_id, strength, landmarks)
 
 
 def pipeline(face_filter: FaceFilter, **cfg) -> Pipeline:

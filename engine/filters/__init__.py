@@ -5,7 +5,9 @@ chosen by name through ``FILTERS`` / ``make_filter`` (:mod:`.registry`).
 to that face while it is on screen (steps of dlib's and SFace's descriptor gradients within a PSNR
 budget); ``pattern`` adds the pattern alone, placed by dlib's alignment of each crop; ``deid`` runs
 the paper's streaming autoencoder with one temporal state per face track; ``blur`` and
-``pixelate`` are the paper's baselines; ``off`` returns the crop unchanged.
+``pixelate`` are the paper's baselines; ``anonymise`` replaces the face with a virtual person who
+does not exist, moved by the user's expressions and carrying the user's pulse (it needs the face's
+landmarks); ``off`` returns the crop unchanged.
 
 ``strength`` (MIN_STRENGTH..MAX_STRENGTH, 1 = as built) sets how strongly a protecting filter acts:
 the cloaks' change is scaled by it; blur and pixelate get milder down to MIN_STRENGTH but never mix
@@ -14,6 +16,7 @@ raw face is ``off``. Each filter declares the recognisers it was built against
 (``FaceFilter.recognisers``): the evaluation and the live monitor judge it with the others.
 """
 from .adaptive import AdaptivePatternFilter
+from .anonymise import AnonymiseFilter
 from .base import MAX_STRENGTH, MIN_STRENGTH, FaceFilter, clamp_strength
 from .blur import BlurFilter
 from .deid import DeidFilter
@@ -22,5 +25,5 @@ from .pattern import PatternFilter, pattern_file
 from .pixelate import PixelateFilter
 from .registry import FILTERS, FilterSpec, make_filter
 
-__all__ = ["FILTERS", "MAX_STRENGTH", "MIN_STRENGTH", "AdaptivePatternFilter", "BlurFilter", "DeidFilter", "FaceFilter", "FilterSpec",
+__all__ = ["FILTERS", "MAX_STRENGTH", "MIN_STRENGTH", "AdaptivePatternFilter", "AnonymiseFilter", "BlurFilter", "DeidFilter", "FaceFilter", "FilterSpec",
            "OffFilter", "PatternFilter", "PixelateFilter", "clamp_strength", "make_filter", "pattern_file"]

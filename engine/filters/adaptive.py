@@ -122,7 +122,7 @@ class AdaptivePatternFilter(PatternFilter):
         self.background = {"sface"} & set(self.judges) if background else set()
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="vcam-sface") if self.background else None
 
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0, landmarks: np.ndarray | None = None) -> np.ndarray:
         h, w = crop.shape[:2]
         placement = self._place(crop, track_id)
         track = self._tracks.setdefault(track_id, _AdaptiveTrack(self.pattern.copy()))

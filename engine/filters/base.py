@@ -32,9 +32,11 @@ class FaceFilter(ABC):
     recognisers: frozenset[str] = frozenset()
 
     @abstractmethod
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0, landmarks: np.ndarray | None = None) -> np.ndarray:
         """Filter one face crop of track ``track_id`` at ``strength`` (clamped to
-        MIN_STRENGTH..MAX_STRENGTH); returns a new float32 (S, S, 3) array or, for ``off`` only, ``crop`` itself."""
+        MIN_STRENGTH..MAX_STRENGTH); returns a new float32 (S, S, 3) array or, for ``off`` only, ``crop`` itself.
+        ``landmarks`` are the face's (468, 3) mesh in crop pixels (``FaceTrack.crop_mesh``); filters that
+        use the geometry (``anonymise``) raise ``ValueError`` without them."""
 
     def forget(self, live_ids: set[int]) -> None:
         """Drop per-track state of tracks not in ``live_ids``."""

@@ -13,6 +13,6 @@ class BlurFilter(FaceFilter):
     def __init__(self, sigma: float = 12.0, weakest_sigma: float = 6.0) -> None:
         self.sigma, self.weakest_sigma = sigma, weakest_sigma
 
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0, landmarks: np.ndarray | None = None) -> np.ndarray:
         sigma = between(self.weakest_sigma, self.sigma, strength)
         return cv2.GaussianBlur(crop, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)

@@ -26,7 +26,7 @@ class DeidFilter(FaceFilter):
         self.recognisers = frozenset({"dlib"} | ({"sface"} if config.get("delta_sface") else set()))
         self._states: dict[int, list[np.ndarray]] = {}
 
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0, landmarks: np.ndarray | None = None) -> np.ndarray:
         out, self._states[track_id] = self.model.step(crop, self._states.get(track_id))
         strength = clamp_strength(strength)
         return out if strength == 1.0 else crop + np.float32(strength) * (out - crop)

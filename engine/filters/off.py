@@ -10,5 +10,5 @@ class OffFilter(FaceFilter):
     name = "off"
     protects = False
 
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0, landmarks: np.ndarray | None = None) -> np.ndarray:
         return crop

@@ -29,7 +29,7 @@ class PatternFilter(FaceFilter):
         self.smoothing = smoothing
         self._placement: dict[int, np.ndarray] = {}
 
-    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0) -> np.ndarray:
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0, landmarks: np.ndarray | None = None) -> np.ndarray:
         change = warp_pattern(self.pattern, self._place(crop, track_id), crop.shape[1::-1])
         return np.clip(crop + np.float32(clamp_strength(strength)) * change, 0.0, 1.0)
 

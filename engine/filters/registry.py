@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
-from . import adaptive, deid, pattern
+from . import adaptive, anonymise, deid, pattern
 from .base import FaceFilter
 from .blur import BlurFilter
 from .off import OffFilter
@@ -24,6 +24,7 @@ class BuildOptions:
     precision: str = "auto"
     allow_untrained: bool = False
     background: bool = True
+    identity_seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ class FilterSpec:
 _CLOAK = "Looks like you. Hidden from {}, the recognisers it was built against; recognisers it was not built against still know you."
 _OBSCURE = "Hides the face's detail from every recogniser, but a recogniser can still often pick you out of a small group."
 FILTERS: dict[str, FilterSpec] = {
+    "anonymise": FilterSpec(lambda o: anonymise.build(o.identity_seed), "Anonymise (nobody will recognise you)", False,
+                            "Your face becomes a virtual person who does not exist, with your expressions and your pulse: "
+                            "no recogniser gets your facial features."),
     "adaptive": FilterSpec(lambda o: adaptive.build(o.model, o.background), "Cloak (adapts to your face)", True,
                            _CLOAK.format("dlib and SFace")),
     "deid": FilterSpec(lambda o: deid.build(o.model, o.backend, o.threads, o.precision, o.allow_untrained),
@@ -53,12 +57,13 @@ FILTERS: dict[str, FilterSpec] = {
 
 
 def make_filter(name: str, model: Path | None = None, backend: str = "auto", threads: int = 1, precision: str = "auto",
-                allow_untrained: bool = False, background: bool = True) -> FaceFilter:
+                allow_untrained: bool = False, background: bool = True, identity_seed: int = 0) -> FaceFilter:
     """Build the filter ``name`` (a key of ``FILTERS``); ``deid`` loads ``model`` on ``backend`` with
     ``threads`` and ``precision``, ``pattern`` and ``adaptive`` load ``pattern.pattern_file(model)``;
     ``ModelError`` with the fix if a file is unusable or the name unknown. ``background``: the
-    adaptive filter's SFace readings run beside the frame loop (live) or in it (reproducible runs)."""
+    adaptive filter's SFace readings run beside the frame loop (live) or in it (reproducible runs);
+    ``identity_seed`` picks anonymise's virtual person."""
     spec = FILTERS.get(name)
     if spec is None:
         raise ModelError(f"unknown filter {name!r}; choose one of {', '.join(FILTERS)}")
-    return spec.build(BuildOptions(model, backend, threads, precision, allow_untrained, background))
+    return spec.build(BuildOptions(model, backend, threads, precision, allow_untrained, background, identity_seed))

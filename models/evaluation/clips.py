@@ -43,10 +43,12 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def photo_clips(root: Path, identities: list[str] | None = None, seconds: float = 10.0, size: int = 320,
-                fps: float = 30.0, seed: int = 0, per_identity: int | None = None) -> list[EvalClip]:
+                fps: float = 30.0, seed: int = 0, per_identity: int | None = None, other_photos: bool = False) -> list[EvalClip]:
     """One animated clip per photo of ``identities`` (all if None; the first ``per_identity``
-    photos of each if given); the gallery is every photo of the identity. HR is drawn per clip
-    from 50-120 bpm (resting video-call range)."""
+    photos of each if given); the gallery is every photo of the identity, or with ``other_photos``
+    every photo but the clip's own (the attacker has other pictures of the person, not the very
+    one the call shows: its hair, clothes and background). HR is drawn per clip from 50-120 bpm
+    (resting video-call range)."""
     photos = photo_identities(Path(root))
     clips = []
     for ident in identities or sorted(photos):
@@ -62,7 +64,8 @@ def photo_clips(root: Path, identities: list[str] | None = None, seconds: float 
             frames = []
             while (f := src.read()) is not None:
                 frames.append(f)
-            clips.append(EvalClip(f"{ident}/{path.stem}", frames, fps, ident, src.bvp[: len(frames)].astype(np.float64), gallery))
+            shown = [g for p, g in zip(photos[ident], gallery, strict=True) if p != path] if other_photos else gallery
+            clips.append(EvalClip(f"{ident}/{path.stem}", frames, fps, ident, src.bvp[: len(frames)].astype(np.float64), shown))
     return clips
 
 
