@@ -1,6 +1,6 @@
-"""A normal (non-editable) install gets every shipped asset: a wheel built from a clean copy of
-the source tree (no egg-info left by an editable install) holds each file of the asset and
-config folders at its ``vcam`` package path."""
+"""A normal (non-editable) install gets every module and shipped asset: a wheel built from a clean
+copy of the source tree (no egg-info left by an editable install) holds each module and each file
+of the asset and config folders at its ``vcam`` package path."""
 import shutil
 import subprocess
 import sys
@@ -25,3 +25,5 @@ def test_wheel_ships_every_model_asset_and_config(tmp_path) -> None:
     wanted = {f"vcam/engine/assets/{p.relative_to(ROOT / 'engine' / 'assets')}" for p in (ROOT / "engine" / "assets").rglob("*") if p.is_file()}
     wanted |= {f"vcam/models/configs/{p.name}" for p in (ROOT / "models" / "configs").iterdir()}
     assert len(wanted) >= 11 and "vcam/engine/assets/recognisers/faceplugin.onnx" in wanted and wanted <= names, sorted(wanted - names)
+    modules = {f"vcam/{p.relative_to(ROOT).as_posix()}" for folder in ("app", "engine", "models", "export") for p in (ROOT / folder).rglob("*.py")}
+    assert "vcam/engine/virtual_face/warp.py" in modules and modules <= names, sorted(modules - names)  # every package listed
