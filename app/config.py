@@ -18,6 +18,7 @@ import tomllib
 from vcam.engine.backends import BACKENDS, PRECISIONS
 from vcam.engine.errors import ConfigError
 from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH
+from vcam.engine.pulse_edit import PULSE_MODES, TARGET_HR_RANGE
 
 APP_NAME = "deid-vcam"
 HOLD_FLOOR_S = 0.5  # the fail-closed hold cannot be switched off: a face lost for a frame stays hidden
@@ -36,6 +37,8 @@ class Config:
     sink: str = "virtualcam"  # virtualcam | null | preview | <out.mp4>
     filter: str = "adaptive"  # one of vcam.engine.filters.FILTERS
     identity_seed: str = ""  # anonymise's virtual person: empty = yours (drawn once, kept) | random = a new one each run | an integer
+    pulse: str = "keep"  # keep | hide | replace: your heart rate in the outgoing video (replace shows target_hr)
+    target_hr: float = 72.0  # bpm shown with pulse = replace (40..180)
     strength: float = 1.0  # 0.2 = mildest protection, 1 = as trained, 1.5 = amplified (the raw face is filter = "off")
     auto_strength: bool = False  # raise the strength (up to 1.5) while the identity monitor still recognises you
     model: str = ""  # streaming ONNX model (deid) or identity pattern .npz (pattern, adaptive); empty = the shipped ones
@@ -69,6 +72,8 @@ class Config:
             ("filter", self.filter in FILTERS, f"one of {', '.join(FILTERS)}"),
             ("identity_seed", self.identity_seed in ("", "random") or self.identity_seed.isdigit(),
              "empty (your own virtual person), random or a non-negative integer"),
+            ("pulse", self.pulse in PULSE_MODES, ", ".join(PULSE_MODES)),
+            ("target_hr", TARGET_HR_RANGE[0] <= self.target_hr <= TARGET_HR_RANGE[1], f"between {TARGET_HR_RANGE[0]:g} and {TARGET_HR_RANGE[1]:g} bpm"),
             ("strength", MIN_STRENGTH <= self.strength <= MAX_STRENGTH,
              f"between {MIN_STRENGTH} and {MAX_STRENGTH} (for the raw face use filter off)"),
             ("backend", self.backend in BACKENDS, ", ".join(BACKENDS)),

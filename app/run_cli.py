@@ -23,6 +23,7 @@ from vcam.engine.backends import BACKENDS, PRECISIONS
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS
 from vcam.engine.pipeline import Pipeline
+from vcam.engine.pulse_edit import PULSE_MODES
 
 from .cli import Parser, StopSignals, guarded, quiet_native_logs
 from .config import Config, resolve
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     a("--sink", help="virtualcam | null | preview | output video path (default: virtualcam)")
     a("--filter", choices=FILTERS, help=f"face filter (default: {Config.filter})")
     a("--identity-seed", help="anonymise's virtual person: N (a fixed one), random (a new one each run); default: your own, kept across runs")
+    a("--pulse", choices=PULSE_MODES, help="your heart rate in the outgoing video: keep (default), hide, or replace it with --target-hr")
+    a("--target-hr", type=float, help="bpm the video shows with --pulse replace (40..180, default 72)")
     a("--strength", type=float, help="0.2..1.5, how strongly the filter acts (default: 1 = as trained; above 1 amplifies it)")
     a("--auto-strength", action="store_const", const=True,
       help="raise the strength (up to 1.5) while the identity monitor still recognises the face; --strength is the floor")

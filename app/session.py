@@ -40,7 +40,7 @@ def build_pipeline(cfg: Config, frames: int | None = None, face_filter: FaceFilt
         raise
     pcfg = PipelineConfig(strength=cfg.strength, max_faces=cfg.max_faces, hold_s=cfg.hold_s, deadline_ms=cfg.deadline_ms,
                           ring_size=cfg.ring_size, realtime=cfg.realtime, rppg=cfg.monitors, identity=cfg.monitors,
-                          auto_strength=cfg.auto_strength, idle_without_viewers=cfg.idle)
+                          auto_strength=cfg.auto_strength, idle_without_viewers=cfg.idle, pulse=cfg.pulse, target_hr=cfg.target_hr)
     return Pipeline(source, sink, face_filter, pcfg)
 
 

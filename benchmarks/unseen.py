@@ -13,7 +13,8 @@ filter's own ``recognisers``), ``unseen``, ``worst_unseen_match_rate`` and
 ``worst_unseen_rank1`` (with the recogniser), ``rank1_chance``, ``psnr_db`` (face crop),
 ``dhr_pos_bpm``, ``dhr_chrom_bpm`` and ``per_recogniser`` figures; ``--transport`` measures after
 I420 + H.264 at 1.5 Mbit/s instead; ``--other-photos`` leaves the clip's own photo out of the
-gallery (its hair, clothes and background then do not match a gallery photo exactly). Reads
+gallery (its hair, clothes and background then do not match a gallery photo exactly); the
+pseudo-filter ``context-floor`` measures what recognisers get from outside the face alone. Reads
 ../shared/data (test data; the product never does).
 """
 from __future__ import annotations
@@ -23,8 +24,11 @@ import json
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from vcam.app.config import DEFAULT_MODEL
-from vcam.engine.filters import FILTERS, make_filter
+from vcam.engine.face_regions import skin_mask
+from vcam.engine.filters import FILTERS, FaceFilter, make_filter
 from vcam.engine.recognisers import RECOGNISERS
 from vcam.models.evaluation.clips import photo_clips
 from vcam.models.evaluation.evaluate import RawSide, evaluate_clip, templates_for
@@ -45,11 +49,30 @@ def people(count: int, photos: int = 4) -> Path:
     return root
 
 
+class ContextFloor(FaceFilter):
+    """Not a product filter: the face oval filled with the face's mean skin colour. What a recogniser
+    still gets from it comes from outside the face (outline, hair, ears, clothes, background, pose):
+    the floor of every method that replaces only the face."""
+
+    name = "context-floor"
+
+    def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0, landmarks: np.ndarray | None = None) -> np.ndarray:
+        if landmarks is None:
+            raise ValueError("context-floor needs the face's landmarks")
+        skin = skin_mask(landmarks[:, :2], crop.shape[:2])
+        return np.broadcast_to(crop[skin].mean(0), crop.shape).astype(np.float32).copy()
+
+
+def build_filter(name: str) -> FaceFilter:
+    return ContextFloor() if name == ContextFloor.name else make_filter(name, DEFAULT_MODEL, background=False)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=30)
     ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--filters", default=",".join(f for f in FILTERS if f != "deid") + ",deid")
+    ap.add_argument("--filters", default=",".join(f for f in FILTERS if f != "deid") + ",deid",
+                    help=f"comma-separated; besides the product's filters, {ContextFloor.name} (the face oval filled flat)")
     ap.add_argument("--transport", action="store_true", help="measure after I420 + H.264 (1.5 Mbit/s)")
     ap.add_argument("--other-photos", action="store_true",
                     help="the gallery holds each person's other photos, not the one the clip is animated from")
@@ -58,7 +81,7 @@ def main() -> None:
     filters = args.filters.split(",")
     clips = photo_clips(people(args.people), seconds=args.seconds, per_identity=1, other_photos=args.other_photos)
     attackers = {name: make() for name, make in RECOGNISERS.items()}
-    build = {f: (lambda f=f: make_filter(f, DEFAULT_MODEL, background=False)) for f in filters}
+    build = {f: (lambda f=f: build_filter(f)) for f in filters}
     seen = {f: build[f]().recognisers for f in filters}
     path = "transport" if args.transport else "direct"
     raws = [RawSide(c) for c in clips]

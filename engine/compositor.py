@@ -13,10 +13,14 @@ import numpy as np
 
 from .frames import FaceTrack
 
+_DITHER = np.random.default_rng()
 
-def paste(image: np.ndarray, track: FaceTrack, crop: np.ndarray, base: np.ndarray | None = None) -> None:
+
+def paste(image: np.ndarray, track: FaceTrack, crop: np.ndarray, base: np.ndarray | None = None, dither: bool = False) -> None:
     """Blend ``crop`` (float32 RGB [0, 1]) into ``image`` (uint8 RGB) inside the face oval;
-    with ``base`` (the raw crop), add ``crop - base`` instead (residual mode)."""
+    with ``base`` (the raw crop), add ``crop - base`` instead (residual mode). ``dither`` rounds
+    to 8 bits with random dither, so a change smaller than a level still reaches the frame on
+    average (a pulse edit is a fraction of a level per pixel)."""
     x0, y0, x1, y1 = track.box
     if x1 <= x0 or y1 <= y0:
         return
@@ -32,4 +36,5 @@ def paste(image: np.ndarray, track: FaceTrack, crop: np.ndarray, base: np.ndarra
     else:
         delta = cv2.warpAffine(crop - base, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
         blended = roi + alpha * (delta * 255.0)
-    image[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    offset = _DITHER.random(blended.shape, np.float32) if dither else 0.5
+    image[y0:y1, x0:x1] = np.clip(blended + offset, 0, 255).astype(np.uint8)

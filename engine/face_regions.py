@@ -78,3 +78,14 @@ def feathered_mask(landmarks: np.ndarray, shape: tuple[int, int], feather: float
     k = max(int(size * feather) | 1, 3)
     mask = cv2.dilate(mask, np.ones((k, k), np.uint8))
     return cv2.GaussianBlur(mask, (0, 0), k / 2).astype(np.float32) / 255.0
+
+
+def skin_colour(crop: np.ndarray, landmarks: np.ndarray, sigma: float, small: int = 32, upsample: bool = True) -> np.ndarray:
+    """The crop's skin colour spread smoothly over the whole crop: Gaussian normalised convolution of
+    the skin pixels (``sigma`` in crop pixels), computed at ``small``² and, with ``upsample``,
+    returned at the crop's size (float32, the crop's channels)."""
+    mask = skin_mask(landmarks, crop.shape[:2]).astype(np.float32)
+    low = cv2.resize(np.dstack([crop * mask[..., None], mask]), (small, small), interpolation=cv2.INTER_AREA)
+    low = cv2.GaussianBlur(low, (0, 0), sigma * small / crop.shape[0], borderType=cv2.BORDER_REPLICATE)
+    colour = low[..., :3] / np.maximum(low[..., 3:], 1e-4)
+    return cv2.resize(colour, crop.shape[1::-1], interpolation=cv2.INTER_LINEAR) if upsample else colour

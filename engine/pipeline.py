@@ -46,6 +46,7 @@ from .filters import FaceFilter, PixelateFilter
 from .frames import FaceTrack, Frame
 from .metrics import RunMetrics
 from .monitors import IdentityWorker, RppgMonitor, RppgReading
+from .pulse_edit import PulseEditor
 from .sinks import Sink
 from .sources import Source
 from .tracking import FaceTracker
@@ -71,6 +72,8 @@ class PipelineConfig:
     idle_without_viewers: bool = True
     idle_after_s: float = 3.0
     max_gap_ms: float = 100.0  # live runs into a paced sink: the last sent frame is repeated after this gap
+    pulse: str = "keep"  # keep | hide | replace the heart-rate signal of every face (after the filter)
+    target_hr: float = 72.0  # bpm shown by pulse = replace
 
 
 @dataclass
@@ -120,6 +123,7 @@ class Pipeline:
         self.config = config or PipelineConfig()
         self.tracker = tracker or FaceTracker(max_faces=self.config.max_faces + self.config.extra_faces)
         self.fallback = PixelateFilter()
+        self.pulse = PulseEditor(self.config.pulse, self.config.target_hr, source.fps) if self.config.pulse != "keep" else None
         self.rppg = RppgMonitor(fs=source.fps) if self.config.rppg else None
         self._rppg_pool = ThreadPoolExecutor(1, thread_name_prefix="vcam-rppg")  # readings off the frame loop
         self.metrics = RunMetrics()
@@ -187,10 +191,11 @@ class Pipeline:
         primary = None
         for i, (track, raw) in enumerate(zip(tracks, analysis.crops, strict=True)):
             safe_only = protect and (i >= self.config.max_faces or late)
+            mesh = track.crop_mesh()
             crop = None
             if not safe_only:
                 try:
-                    crop = face_filter.process(raw, track.track_id, strength, track.crop_mesh())
+                    crop = face_filter.process(raw, track.track_id, strength, mesh)
                 except Exception as exc:
                     if not protect:
                         raise
@@ -198,14 +203,18 @@ class Pipeline:
                     fallback = "filter error"
             else:
                 fallback = "deadline" if late else "too many faces"
+            residual = crop is not None and (face_filter.residual or crop is raw)  # off: a pulse edit is added at full resolution
             if crop is None:
                 crop = self.fallback.process(raw, track.track_id)
-                paste(out, track, crop)
-            elif crop is not raw:
-                paste(out, track, crop, raw if face_filter.residual else None)
+            if self.pulse is not None:
+                crop = self.pulse.edit(crop, mesh, track.track_id, frame.timestamp)
+            if crop is not raw:
+                paste(out, track, crop, raw if residual else None, dither=self.pulse is not None)
             if i == 0:
                 primary = (track, raw, crop)
         face_filter.forget({t.track_id for t in tracks})
+        if self.pulse is not None:
+            self.pulse.forget({t.track_id for t in tracks})
         if tracks:
             self._last_face_t = frame.timestamp
         elif protect and self._last_face_t is not None and frame.timestamp - self._last_face_t < self.config.hold_s:
@@ -284,7 +293,8 @@ class Pipeline:
             self._worker.readings if self._worker else [],
             {"filter": self.filter.name, "strength": self.config.strength, "auto_strength": self.config.auto_strength,
              "source": self.source.name, "sink": self.sink.name, "placeholder_frames": capture.placeholders,
-             "repeated_frames": self.repeated_frames},
+             "repeated_frames": self.repeated_frames, "pulse": self.config.pulse,
+             **({"target_hr": self.config.target_hr} if self.config.pulse == "replace" else {})},
         )
 
     def _update_idle(self, now: float) -> None:

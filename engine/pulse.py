@@ -31,7 +31,35 @@ def ppg_waveform(
     walk = np.cumsum(rng.normal(0.0, 0.05, t.shape)) * np.sqrt(np.maximum(dt, 1e-6))
     inst_hz = (hr_bpm + hrv_bpm * np.sin(2 * np.pi * resp_hz * t) + np.clip(walk, -1.5, 1.5)) / 60.0
     phase = np.cumsum(inst_hz * dt)  # beats elapsed
-    u = phase - np.floor(phase)  # position inside the beat, 0..1
-    wave = np.exp(-0.5 * ((u - 0.2) / 0.1) ** 2) + 0.3 * np.exp(-0.5 * ((u - 0.52) / 0.1) ** 2)
+    wave = beat(phase - np.floor(phase))
     wave -= wave.mean()
     return wave / max(np.ptp(wave), 1e-9)
+
+
+def beat(u: np.ndarray | float) -> np.ndarray:
+    """One beat's shape at ``u`` (position inside the beat, 0..1): systolic peak, dicrotic notch,
+    diastolic wave."""
+    return np.exp(-0.5 * ((np.asarray(u) - 0.2) / 0.1) ** 2) + 0.3 * np.exp(-0.5 * ((np.asarray(u) - 0.52) / 0.1) ** 2)
+
+
+_BEAT = beat(np.linspace(0.0, 1.0, 1001))
+_BEAT_MEAN, _BEAT_PTP = float(_BEAT.mean()), float(np.ptp(_BEAT))
+
+
+class PulseSynth:
+    """``ppg_waveform`` one sample at a time, for a live stream: the same beat shape, mean HR
+    ``hr_bpm`` with respiratory variability ``hrv_bpm`` and a slow random walk; zero mean,
+    peak-to-peak 1."""
+
+    def __init__(self, hr_bpm: float, hrv_bpm: float = 2.0, resp_hz: float = 0.25, seed: int = 0) -> None:
+        self.hr_bpm, self.hrv_bpm, self.resp_hz = hr_bpm, hrv_bpm, resp_hz
+        self._rng = np.random.default_rng(seed)
+        self._phase, self._walk, self._t = 0.0, 0.0, None
+
+    def step(self, t: float) -> float:
+        """The waveform at time ``t`` (seconds, increasing)."""
+        dt = 0.0 if self._t is None else max(t - self._t, 0.0)
+        self._t = t
+        self._walk = float(np.clip(self._walk + self._rng.normal(0.0, 0.05) * np.sqrt(max(dt, 1e-6)), -1.5, 1.5))
+        self._phase += (self.hr_bpm + self.hrv_bpm * np.sin(2 * np.pi * self.resp_hz * t) + self._walk) / 60.0 * dt
+        return (float(beat(self._phase % 1.0)) - _BEAT_MEAN) / _BEAT_PTP

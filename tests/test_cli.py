@@ -100,6 +100,17 @@ def test_off_keeps_identity_and_json_has_per_second_records(evm_runs) -> None:
     assert report["config"]["filter"] == "off"
 
 
+def test_pulse_replace_shows_the_target_and_says_so(tmp_path) -> None:
+    """Show your face but not your heart rate: with --filter off --pulse replace the live monitor reads
+    the target from the outgoing video and the true rate from the camera; the summary names the mode."""
+    res = vcam_run("--source", str(need(EVM_VIDEO)), "--sink", "null", "--filter", "off", "--pulse", "replace",
+                   "--target-hr", "95", "--json", str(tmp_path / "p.json"), "--quiet")
+    assert res.returncode == 0, res.stderr
+    s = read_run_log(tmp_path / "p.json")["summary"]
+    assert s["pulse"] == "replace" and s["target_hr"] == 95.0
+    assert s["hr_protected_bpm"] == pytest.approx(95.0, abs=2.0) and s["hr_raw_bpm"] == pytest.approx(EVM_HR_BPM, abs=1.5)
+
+
 def test_demo_source_to_file(tmp_path) -> None:
     res = vcam_run("--source", "demo", "--width", "640", "--height", "480", "--sink", str(tmp_path / "d.mp4"),
                    "--filter", "pixelate", "--frames", "240", "--json", str(tmp_path / "d.json"))
@@ -123,6 +134,7 @@ def test_demo_source_to_file(tmp_path) -> None:
         (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "pyproject.toml"], "cannot load model"),
         (["--source", "demo", "--sink", "null", "--strength", "1.6"], "strength must be between 0.2 and 1.5"),
         (["--source", "demo", "--sink", "null", "--filter", "anonymise", "--identity-seed", "-3"], "identity_seed must be empty"),
+        (["--source", "demo", "--sink", "null", "--pulse", "replace", "--target-hr", "400"], "target_hr must be between 40 and 180 bpm"),
         (["--source", "demo", "--sink", "/no/such/dir/o.mp4", "--filter", "blur"], "does not exist"),
         (["--source", "demo", "--sink", "out.gif", "--filter", "blur"], "unknown sink"),
         (["--source", "demo", "--sink", "null", "--filter", "blur", "--json", "/no/such/dir/m.json"], "cannot write"),

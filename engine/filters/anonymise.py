@@ -16,24 +16,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..face_regions import skin_mask
+from ..face_regions import skin_colour
 from ..tracking import CROP_SIZE
 from ..virtual_face.identity import EYES, LIPS_INNER, VirtualPerson, draw_person
 from ..virtual_face.shape import UserShape, inner_weight
 from .base import FaceFilter, between, clamp_strength
 
-_SMALL = 32  # the skin colour is smoothed at this resolution
 _SCLERA_TINT = np.array([1.0, 0.97, 0.94], np.float32)
-
-
-def skin_colour(crop: np.ndarray, landmarks: np.ndarray, sigma: float) -> np.ndarray:
-    """The crop's skin colour spread smoothly over the whole crop: Gaussian normalised convolution
-    of the skin pixels (``sigma`` in crop pixels)."""
-    mask = skin_mask(landmarks, crop.shape[:2]).astype(np.float32)
-    small = cv2.resize(np.dstack([crop * mask[..., None], mask]), (_SMALL, _SMALL), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), sigma * _SMALL / crop.shape[0], borderType=cv2.BORDER_REPLICATE)
-    colour = small[..., :3] / np.maximum(small[..., 3:], 1e-4)
-    return cv2.resize(colour, crop.shape[1::-1], interpolation=cv2.INTER_LINEAR)
 
 
 def _opening(points: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -75,9 +75,9 @@ def _bump(shape: np.ndarray, centre: np.ndarray, radius: float, linear: np.ndarr
 
 
 def virtual_shape(seed: int) -> np.ndarray:
-    """A face shape that is nobody's: the mean face with eye spacing, eye size, brow height and tilt,
-    nose width and length, mouth width, height and lip fullness drawn from ``seed``, within the range
-    of real faces. The same seed always gives the same shape."""
+    """A face shape that is nobody's: the mean face with eye spacing, size and height, brow height
+    and tilt, nose width, length and height, mouth width, height and lip fullness drawn from
+    ``seed``, within the range of real faces. The same seed always gives the same shape."""
     rng = np.random.default_rng(seed)
     mean = mean_face()
     out = mean.copy()
@@ -85,17 +85,26 @@ def virtual_shape(seed: int) -> np.ndarray:
     brow_y, brow_tilt = rng.uniform(-3.0, 2.0), rng.uniform(-0.12, 0.12)
     for side, sign in (("left", 1.0), ("right", -1.0)):
         eye, r = FEATURES[f"{side}_eye"]
-        centre = mean[eye].mean(0)
-        out += _bump(mean, centre, r, np.eye(2) * eye_size, np.array([sign * spacing, eye_y]))
+        out += _bump(mean, mean[eye].mean(0), r, np.eye(2) * eye_size, np.array([sign * spacing, eye_y]))
         brow, r = FEATURES[f"{side}_brow"]
         c, s = np.cos(sign * brow_tilt), np.sin(sign * brow_tilt)
         out += _bump(mean, mean[brow].mean(0), r, np.array([[c, -s], [s, c]]), np.array([sign * spacing, eye_y + brow_y]))
     nose, r = FEATURES["nose"]
-    out += _bump(mean, mean[nose].mean(0), r, np.diag([rng.uniform(0.85, 1.2), rng.uniform(0.9, 1.12)]), np.zeros(2))
+    out += _bump(mean, mean[nose].mean(0), r, np.diag([rng.uniform(0.85, 1.2), rng.uniform(0.9, 1.12)]), np.array([0.0, rng.uniform(-2.0, 2.0)]))
     mouth, r = FEATURES["mouth"]
     out += _bump(mean, mean[mouth].mean(0), r, np.diag([rng.uniform(0.85, 1.15), rng.uniform(0.8, 1.25)]),
                  np.array([0.0, rng.uniform(-3.0, 3.0)]))
     return mean + inner_weight() * (out - mean)
+
+
+def virtual_depth(seed: int) -> np.ndarray:
+    """The virtual person's relative depth per landmark: the mean face's, deeper or flatter overall
+    and with a more or less prominent nose, drawn from ``seed``."""
+    rng = np.random.default_rng([seed, 2])
+    mean = mean_depth()
+    nose, r = FEATURES["nose"]
+    near_nose = np.exp(-((mean_face() - mean_face()[nose].mean(0)) ** 2).sum(1) / (2 * r ** 2))
+    return (mean.mean() + (mean - mean.mean()) * rng.uniform(0.8, 1.3) * (1.0 + rng.uniform(-0.2, 0.35) * near_nose)).astype(np.float32)
 
 
 def mean_mesh() -> np.ndarray:

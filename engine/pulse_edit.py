@@ -1,0 +1,67 @@
+"""Pulse privacy, live: hide the user's heart rate or show a chosen one instead, per face track,
+after any identity filter (``off`` included).
+
+The skin colour of each face (``face_regions.skin_colour``: normalised convolution over the skin,
+on a coarse grid in crop coordinates, so it follows the face) is split causally into its slow
+trend (a 4th-order Butterworth low-pass at ``TREND_HZ``, below the heart-rate band) and the rest,
+which holds the pulse. ``hide`` scales each crop pixel so its smoothed colour is the trend alone;
+``replace`` adds a synthetic pulse (``pulse.PulseSynth``: a contact-PPG-like beat with respiratory
+variability) at the target heart rate in the skin's blood-volume colour direction. The gain is
+limited to ±``MAX_GAIN`` so a fast change of light is smoothed, never blown out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import signal
+
+from .face_regions import skin_colour
+from .pulse import SKIN_PULSE_DIRECTION, PulseSynth
+
+PULSE_MODES = ("keep", "hide", "replace")
+TREND_HZ = 0.35
+MAX_GAIN = 0.1
+TARGET_HR_RANGE = (40.0, 180.0)
+PULSE_AMPLITUDE = 0.008  # relative peak-to-peak skin colour change of the embedded pulse (green: x 0.77)
+
+
+@dataclass
+class _Track:
+    state: np.ndarray  # the low-pass filter's state per grid value
+    synth: PulseSynth
+
+
+class PulseEditor:
+    """Edits face crops of each track; ``mode`` is one of ``PULSE_MODES`` (not ``keep``), ``target_bpm``
+    the heart rate ``replace`` shows, ``fps`` the stream's nominal rate (the trend filter's design rate)."""
+
+    def __init__(self, mode: str, target_bpm: float = 72.0, fps: float = 30.0, sigma: float = 12.0, grid: int = 16) -> None:
+        if mode not in PULSE_MODES[1:]:
+            raise ValueError(f"pulse mode must be hide or replace, got {mode!r}")
+        if not TARGET_HR_RANGE[0] <= target_bpm <= TARGET_HR_RANGE[1]:
+            raise ValueError(f"target heart rate must be between {TARGET_HR_RANGE[0]:g} and {TARGET_HR_RANGE[1]:g} bpm")
+        self.mode, self.target_bpm, self.sigma, self.grid = mode, target_bpm, sigma, grid
+        self._sos = signal.butter(4, TREND_HZ, fs=fps, output="sos")
+        self._zi = signal.sosfilt_zi(self._sos)[:, None, :]  # per unit input, broadcast over the grid
+        self._tracks: dict[int, _Track] = {}
+
+    def edit(self, crop: np.ndarray, landmarks: np.ndarray, track_id: int, t: float) -> np.ndarray:
+        """``crop`` (float32 (S, S, 3) in [0, 1]) with its pulse hidden or replaced; ``landmarks`` in
+        crop pixels; ``t`` the frame's time in seconds."""
+        colour = skin_colour(crop, landmarks[:, :2], self.sigma, self.grid, upsample=False).reshape(-1)
+        track = self._tracks.get(track_id)
+        if track is None:
+            track = self._tracks[track_id] = _Track(self._zi * colour[None, :, None], PulseSynth(self.target_bpm, seed=track_id))
+        trend, track.state = signal.sosfilt(self._sos, colour[:, None], axis=1, zi=track.state)
+        wanted = trend[:, 0].reshape(self.grid, self.grid, 3)
+        if self.mode == "replace":
+            wanted = wanted * (1.0 + PULSE_AMPLITUDE * track.synth.step(t) * SKIN_PULSE_DIRECTION)
+        gain = np.clip(wanted / np.maximum(colour.reshape(self.grid, self.grid, 3), 1e-4), 1 - MAX_GAIN, 1 + MAX_GAIN)
+        gain = cv2.resize(gain.astype(np.float32), crop.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+        return np.clip(crop * gain, 0.0, 1.0).astype(np.float32)
+
+    def forget(self, live_ids: set[int]) -> None:
+        for tid in set(self._tracks) - live_ids:
+            del self._tracks[tid]

@@ -1,0 +1,76 @@
+"""Pulse privacy on the real EVM face video (true HR ~52.7 bpm), run as the runtime runs it:
+``replace`` makes POS, CHROM and PhysNet read the target, ``hide`` leaves no pulse peak, with every
+identity filter, and the picture barely changes."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vcam.app.config import DEFAULT_MODEL
+from vcam.engine.crop import crop_face
+from vcam.engine.filters import FILTERS, make_filter
+from vcam.engine.frames import Frame
+from vcam.engine.pipeline import Pipeline, PipelineConfig
+from vcam.engine.pulse_edit import PulseEditor
+from vcam.engine.signals import heart_rate, snr_db
+from vcam.engine.sinks import NullSink
+from vcam.engine.sources import ArraySource
+from vcam.models.evaluation.utility import PulseJudges
+
+from conftest import EVM_HR_BPM, EVM_VIDEO, read_video
+
+
+@pytest.fixture(scope="module")
+def frames() -> list[np.ndarray]:
+    return read_video(EVM_VIDEO)
+
+
+def run(frames: list[np.ndarray], filter_name: str, pulse: str, target: float = 72.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw and outgoing face crops (cut with the raw frame's track) and skin masks of every frame."""
+    pipe = Pipeline(ArraySource(frames, 30.0, "evm"), NullSink(), make_filter(filter_name, DEFAULT_MODEL, background=False),
+                    PipelineConfig(rppg=False, identity=False, pulse=pulse, target_hr=target))
+    raw, out, skin = [], [], []
+    for i, image in enumerate(frames):
+        result = pipe.process(Frame(i, i / 30.0, image))
+        track = result.faces[0]
+        raw.append(crop_face(image, track))
+        out.append(crop_face(result.output, track))
+        skin.append(track.skin_mask)
+    return np.stack(raw), np.stack(out), np.stack(skin)
+
+
+@pytest.mark.parametrize("target", [60.0, 90.0, 120.0])
+def test_replace_shows_the_target_to_every_reader(frames, target: float) -> None:
+    """POS, CHROM and PhysNet read the target within 2 bpm; the true HR's peak is gone (SNR there
+    below 0 dB for POS); the face crop changes by less than 40 dB PSNR."""
+    raw, out, skin = run(frames, "off", "replace", target)
+    judges = PulseJudges()
+    for judge in ("pos", "chrom", "physnet"):
+        assert heart_rate(judges.pulse(judge, out, skin, 30.0), 30.0) == pytest.approx(target, abs=2.0), judge
+    assert snr_db(judges.pulse("pos", out, skin, 30.0), 30.0, EVM_HR_BPM) < 0.0
+    assert heart_rate(judges.pulse("pos", raw, skin, 30.0), 30.0) == pytest.approx(EVM_HR_BPM, abs=1.5)  # it was there
+    assert 10 * np.log10(1 / np.mean((out - raw) ** 2)) >= 40.0
+
+
+def test_hide_leaves_no_pulse_peak(frames) -> None:
+    """After hide, POS's and CHROM's strongest in-band peak is under 3 dB SNR and the true HR's
+    under 0 dB; before, both had a clear peak at the true HR."""
+    raw, out, skin = run(frames, "off", "hide")
+    judges = PulseJudges()
+    for judge in ("pos", "chrom"):
+        before, after = judges.pulse(judge, raw, skin, 30.0), judges.pulse(judge, out, skin, 30.0)
+        assert snr_db(before, 30.0, EVM_HR_BPM) > 5.0
+        assert snr_db(after, 30.0, heart_rate(after, 30.0)) < 3.0 and snr_db(after, 30.0, EVM_HR_BPM) < 0.0, judge
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [f for f in FILTERS if f != "off"])
+def test_replace_works_after_every_identity_filter(frames, name: str) -> None:
+    _, out, skin = run(frames, name, "replace", 100.0)
+    assert heart_rate(PulseJudges().pulse("pos", out, skin, 30.0), 30.0) == pytest.approx(100.0, abs=2.0)
+
+
+def test_bad_targets_are_refused() -> None:
+    for bad in (20.0, 400.0):
+        with pytest.raises(ValueError, match="between 40 and 180"):
+            PulseEditor("replace", bad)
