@@ -121,6 +121,13 @@ class EngineController(QObject):
         self._save()
         self.set_protection(self.protecting)
 
+    def set_pulse(self, mode: str) -> None:
+        """Keep, hide or replace (with the configured target) the heart rate in the outgoing video."""
+        self.cfg.pulse = mode
+        self._save()
+        if self.pipe is not None:
+            self.pipe.set_pulse(mode, self.cfg.target_hr)
+
     def new_face(self) -> None:
         """Draw and keep a new virtual person for ``anonymise`` (the setting goes back to "your own")."""
         new_seed()

@@ -29,6 +29,10 @@ from .preview import qt_application
 STATE_COLOURS = {"off": "#9e9e9e", "protecting": "#2e7d32", "idle": "#5c8a99", "degraded": "#f9a825", "error": "#c62828"}
 AUTO_STRENGTH_LABEL = "Auto: stronger while recognisable"
 STRENGTH_PRESETS = (("Light (50 %)", 0.5), ("Medium (75 %)", 0.75), ("Standard (100 %)", 1.0), ("Strong (150 %)", MAX_STRENGTH))
+def pulse_choices(target_hr: float) -> list[tuple[str, str]]:
+    return [("Heart rate: real", "keep"), ("Heart rate: hidden", "hide"), (f"Heart rate: show {target_hr:g} bpm", "replace")]
+
+
 NEW_FACE_LABEL = "New face (anonymise: another virtual person)"
 PROTECTING_FILTERS = tuple(f for f in FILTERS if f != "off")
 
@@ -116,6 +120,12 @@ class ControlWindow(QWidget):
         self.new_face = QPushButton(NEW_FACE_LABEL)
         self.new_face.clicked.connect(ctl.new_face)
         form.addRow(self.new_face)
+        self.pulse = QComboBox()
+        for label, mode in pulse_choices(ctl.cfg.target_hr):
+            self.pulse.addItem(label, mode)
+        self.pulse.setCurrentIndex(self.pulse.findData(ctl.cfg.pulse))
+        self.pulse.activated.connect(lambda i: ctl.set_pulse(self.pulse.itemData(i)))
+        form.addRow(self.pulse)
         form.addRow("Camera", self.source)
         form.addRow("Virtual camera", self.vcam)
         monitors = QPushButton("Open monitors")
@@ -185,6 +195,7 @@ class TrayApp:
         strength.addAction(self.auto_action)
         self._choice_menu(menu, "Filter", [(FILTERS[f].label, f) for f in PROTECTING_FILTERS], ctl.cfg.filter, self.set_filter)
         menu.addAction(NEW_FACE_LABEL, self.controller.new_face)
+        self._choice_menu(menu, "Heart rate", pulse_choices(ctl.cfg.target_hr), ctl.cfg.pulse, self.controller.set_pulse)
         self._choice_menu(menu, "Camera", source_choices(ctl.cfg.source), ctl.cfg.source, self.set_source)
         self._choice_menu(menu, "Virtual camera", vcam_choices(ctl.cfg.vcam_device), ctl.cfg.vcam_device, self.set_vcam_device)
         menu.addSeparator()

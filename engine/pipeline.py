@@ -123,7 +123,8 @@ class Pipeline:
         self.config = config or PipelineConfig()
         self.tracker = tracker or FaceTracker(max_faces=self.config.max_faces + self.config.extra_faces)
         self.fallback = PixelateFilter()
-        self.pulse = PulseEditor(self.config.pulse, self.config.target_hr, source.fps) if self.config.pulse != "keep" else None
+        self.pulse: PulseEditor | None = None
+        self.set_pulse(self.config.pulse, self.config.target_hr)
         self.rppg = RppgMonitor(fs=source.fps) if self.config.rppg else None
         self._rppg_pool = ThreadPoolExecutor(1, thread_name_prefix="vcam-rppg")  # readings off the frame loop
         self.metrics = RunMetrics()
@@ -182,6 +183,7 @@ class Pipeline:
     def _protect(self, analysis: Analysis, face_filter: FaceFilter, late: bool) -> FrameResult:
         frame, tracks = analysis.frame, analysis.tracks
         protect = face_filter.protects
+        pulse = self.pulse  # one pulse setting for the whole frame, even if set_pulse() runs meanwhile
         if self.config.auto_strength:
             self.auto.advance(frame.timestamp)
         strength = self.strength
@@ -206,15 +208,15 @@ class Pipeline:
             residual = crop is not None and (face_filter.residual or crop is raw)  # off: a pulse edit is added at full resolution
             if crop is None:
                 crop = self.fallback.process(raw, track.track_id)
-            if self.pulse is not None:
-                crop = self.pulse.edit(crop, mesh, track.track_id, frame.timestamp)
+            if pulse is not None:
+                crop = pulse.edit(crop, mesh, track.track_id, frame.timestamp)
             if crop is not raw:
-                paste(out, track, crop, raw if residual else None, dither=self.pulse is not None)
+                paste(out, track, crop, raw if residual else None, dither=pulse is not None)
             if i == 0:
                 primary = (track, raw, crop)
         face_filter.forget({t.track_id for t in tracks})
-        if self.pulse is not None:
-            self.pulse.forget({t.track_id for t in tracks})
+        if pulse is not None:
+            pulse.forget({t.track_id for t in tracks})
         if tracks:
             self._last_face_t = frame.timestamp
         elif protect and self._last_face_t is not None and frame.timestamp - self._last_face_t < self.config.hold_s:
@@ -331,6 +333,12 @@ class Pipeline:
                 out.put(Analysis(frame, idle=True) if self.idle else self.analyse(frame))
         finally:
             out.put(None)
+
+    def set_pulse(self, mode: str, target_hr: float) -> None:
+        """Keep, hide or replace (with ``target_hr`` bpm) the faces' pulse from the next frame on
+        (``ValueError`` for an unknown mode or a target outside the allowed range)."""
+        pulse = PulseEditor(mode, target_hr, self.source.fps) if mode != "keep" else None
+        self.config.pulse, self.config.target_hr, self.pulse = mode, target_hr, pulse
 
     def set_filter(self, face_filter: FaceFilter) -> None:
         """Swap the filter between frames (thread-safe: the next frame uses the new filter with

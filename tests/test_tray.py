@@ -187,3 +187,19 @@ def test_real_system_tray_under_xvfb_with_a_tray_host() -> None:
             trayer.terminate()
     finally:
         xvfb.terminate()
+
+
+def test_heart_rate_choice_reaches_the_running_engine(qtbot, controller) -> None:
+    """The window's heart-rate choice switches the running pipeline's pulse edit and is saved."""
+    app = TrayApp(controller)
+    qtbot.addWidget(app.window)
+    controller.start()
+    qtbot.waitUntil(lambda: controller.pipe is not None and controller.pipe.metrics.frames > 3, timeout=30_000)
+    assert controller.pipe.pulse is None
+    for mode in ("replace", "hide", "keep"):
+        index = app.window.pulse.findData(mode)
+        app.window.pulse.setCurrentIndex(index)
+        app.window.pulse.activated.emit(index)
+        assert controller.pipe.config.pulse == mode and (controller.pipe.pulse is None) == (mode == "keep")
+        assert controller.cfg.pulse == mode
+    assert "show 72 bpm" in app.window.pulse.itemText(app.window.pulse.findData("replace"))
