@@ -44,7 +44,7 @@ _OBSCURE = "Hides the face's detail from every recogniser, but a recogniser can 
 FILTERS: dict[str, FilterSpec] = {
     "anonymise": FilterSpec(lambda o: anonymise.build(o.identity_seed), "Anonymise (nobody will recognise you)", False,
                             "Your face becomes a virtual person who does not exist, with your expressions and your pulse: "
-                            "no recogniser gets your facial features."),
+                            "recognisers get nothing from your face itself; your hair, outline and background stay yours."),
     "adaptive": FilterSpec(lambda o: adaptive.build(o.model, o.background), "Cloak (adapts to your face)", True,
                            _CLOAK.format("dlib and SFace")),
     "deid": FilterSpec(lambda o: deid.build(o.model, o.backend, o.threads, o.precision, o.allow_untrained),
