@@ -35,7 +35,7 @@ class Config:
 
     source: str = "0"  # demo | camera index | /dev/videoN | video file
     sink: str = "virtualcam"  # virtualcam | null | preview | <out.mp4>
-    filter: str = "adaptive"  # one of vcam.engine.filters.FILTERS
+    filter: str = "anonymise"  # one of vcam.engine.filters.FILTERS
     identity_seed: str = ""  # anonymise's virtual person: empty = yours (drawn once, kept) | random = a new one each run | an integer
     pulse: str = "keep"  # keep | hide | replace: your heart rate in the outgoing video (replace shows target_hr)
     target_hr: float = 72.0  # bpm shown with pulse = replace (40..180)
@@ -147,7 +147,7 @@ def resolve(cli: dict[str, Any], path: Path | None = None) -> Config:
 def save(config: Config, path: Path | None = None) -> Path:
     """Write the settings of ``config`` that differ from the defaults as TOML (used by the tray app
     when the user changes a setting): settings the user never changed follow the defaults of later
-    versions (the default filter changed from deid to adaptive on 2026-12-05)."""
+    versions (the default filter changed from deid to adaptive on 2026-12-05, to anonymise on 2026-12-07)."""
     path = path or default_config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     defaults = Config()

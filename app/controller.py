@@ -176,6 +176,10 @@ class EngineController(QObject):
         self._set_state("error")
         self.error.emit(message)
 
+    def has_saved_settings(self) -> bool:
+        """True once the user has saved settings (or when settings are not saved at all)."""
+        return not self.save or (self.config_path or config_mod.default_config_path()).exists()
+
     def _save(self) -> None:
         if self.save:
             config_mod.save(dataclasses.replace(self.cfg, **self._session_only), self.config_path)

@@ -23,6 +23,7 @@ from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH
 from .cli import Parser
 from .config import Config, resolve
 from .controller import EngineController
+from .first_run import FirstRunChoice
 from .monitor_window import MonitorWindow
 from .preview import qt_application
 
@@ -167,6 +168,10 @@ class TrayApp:
         else:
             self.window = ControlWindow(self)
             self.window.show()
+        self.first_run: FirstRunChoice | None = None
+        if not controller.has_saved_settings():
+            self.first_run = FirstRunChoice(self.set_filter)
+            self.first_run.show()
         controller.state_changed.connect(self._on_state)
         controller.error.connect(self._notify)
         controller.second.connect(self.monitors.update_record)
@@ -227,6 +232,8 @@ class TrayApp:
 
     def set_filter(self, name: str) -> None:
         self.controller.set_filter(name)
+        if self.window is not None and self.window.filter.currentData() != name:
+            self.window.filter.setCurrentIndex(self.window.filter.findData(name))
 
     def set_source(self, spec: str) -> None:
         self.controller.set_source(spec)

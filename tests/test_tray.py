@@ -41,7 +41,7 @@ def test_fallback_window_controls_reach_the_running_engine(qtbot, controller, tm
     assert isinstance(controller.pipe.filter, PixelateFilter)
     assert "pick you out of a small group" in app.window.protects.text()
     app.window.filter.setCurrentIndex(app.window.filter.findData("adaptive"))
-    assert "recognisers it was not built against still know you" in app.window.protects.text()
+    assert "recognisers it was not built against still matched" in app.window.protects.text()
     app.window.filter.setCurrentIndex(app.window.filter.findData("pixelate"))
     app.window.strength.setValue(50)
     assert controller.pipe.config.strength == pytest.approx(slider_to_strength(50))
@@ -203,3 +203,18 @@ def test_heart_rate_choice_reaches_the_running_engine(qtbot, controller) -> None
         assert controller.pipe.config.pulse == mode and (controller.pipe.pulse is None) == (mode == "keep")
         assert controller.cfg.pulse == mode
     assert "show 72 bpm" in app.window.pulse.itemText(app.window.pulse.findData("replace"))
+
+
+def test_first_run_asks_how_to_appear_and_remembers(qtbot, tmp_path) -> None:
+    """With no saved settings the app asks once: look like yourself (the cloak, its unseen figure in
+    its name) or anonymise (the default, running meanwhile); the choice is saved and not asked again."""
+    ctl = EngineController(Config(source="demo", sink="null"), tmp_path / "config.toml")
+    app = TrayApp(ctl, use_tray=False)
+    assert app.first_run is not None and ctl.cfg.filter == "anonymise"
+    qtbot.addWidget(app.first_run)
+    assert "unseen recognisers: 79 %" in app.first_run.buttons["adaptive"].text()
+    app.first_run.buttons["adaptive"].click()
+    assert ctl.cfg.filter == "adaptive" and app.window.filter.currentData() == "adaptive"
+    assert tomllib.loads((tmp_path / "config.toml").read_text())["filter"] == "adaptive"
+    again = TrayApp(EngineController(Config(source="demo", sink="null", filter="adaptive"), tmp_path / "config.toml"), use_tray=False)
+    assert again.first_run is None

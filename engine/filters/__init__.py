@@ -1,13 +1,13 @@
 """Face filters: float32 (S, S, 3) RGB crop in [0, 1] -> crop of the same layout, one module each,
 chosen by name through ``FILTERS`` / ``make_filter`` (:mod:`.registry`).
 
-``adaptive`` (the runtime's default) starts each face from a learned identity pattern and adapts it
+``anonymise`` (the runtime's default) replaces the face with a virtual person who does not exist,
+moved by the user's expressions and carrying the user's pulse (it needs the face's landmarks).
+``adaptive`` starts each face from a learned identity pattern and adapts it
 to that face while it is on screen (steps of dlib's and SFace's descriptor gradients within a PSNR
 budget); ``pattern`` adds the pattern alone, placed by dlib's alignment of each crop; ``deid`` runs
 the paper's streaming autoencoder with one temporal state per face track; ``blur`` and
-``pixelate`` are the paper's baselines; ``anonymise`` replaces the face with a virtual person who
-does not exist, moved by the user's expressions and carrying the user's pulse (it needs the face's
-landmarks); ``off`` returns the crop unchanged.
+``pixelate`` are the paper's baselines; ``off`` returns the crop unchanged.
 
 ``strength`` (MIN_STRENGTH..MAX_STRENGTH, 1 = as built) sets how strongly a protecting filter acts:
 the cloaks' change is scaled by it; blur and pixelate get milder down to MIN_STRENGTH but never mix

@@ -30,8 +30,9 @@ class BuildOptions:
 @dataclass(frozen=True)
 class FilterSpec:
     """A filter as users choose it: how to build it, its name in the tray, whether the face still
-    looks like the user, and what it protects against, in plain words (no figures: those live in
-    docs/benchmarks.md and the README)."""
+    looks like the user, and what it protects against, in plain words. A cloak's name and words
+    carry its worst match rate by recognisers it never used (from docs/benchmarks.md), so nobody
+    picks it thinking it hides them from every recogniser."""
 
     build: Callable[[BuildOptions], FaceFilter]
     label: str
@@ -39,17 +40,18 @@ class FilterSpec:
     protects: str
 
 
-_CLOAK = "Looks like you. Hidden from {}, the recognisers it was built against; recognisers it was not built against still know you."
+_CLOAK = ("Looks like you. Hidden from {}, the recognisers it was built against; recognisers it was not built "
+          "against still matched {} of its frames (docs/benchmarks.md).")
 _OBSCURE = "Hides the face's detail from every recogniser, but a recogniser can still often pick you out of a small group."
 FILTERS: dict[str, FilterSpec] = {
     "anonymise": FilterSpec(lambda o: anonymise.build(o.identity_seed), "Anonymise (nobody will recognise you)", False,
                             "Your face becomes a virtual person who does not exist, with your expressions and your pulse: "
                             "recognisers get nothing from your face itself; your hair, outline and background stay yours."),
-    "adaptive": FilterSpec(lambda o: adaptive.build(o.model, o.background), "Cloak (adapts to your face)", True,
-                           _CLOAK.format("dlib and SFace")),
+    "adaptive": FilterSpec(lambda o: adaptive.build(o.model, o.background), "Cloak (adapts to your face; unseen recognisers: 79 %)", True,
+                           _CLOAK.format("dlib and SFace", "79 %")),
     "deid": FilterSpec(lambda o: deid.build(o.model, o.backend, o.threads, o.precision, o.allow_untrained),
-                       "Cloak (the paper's autoencoder)", True, _CLOAK.format("dlib")),
-    "pattern": FilterSpec(lambda o: pattern.build(o.model), "Cloak (fixed pattern)", True, _CLOAK.format("dlib")),
+                       "Cloak (the paper's autoencoder; unseen recognisers: 98 %)", True, _CLOAK.format("dlib", "98 %")),
+    "pattern": FilterSpec(lambda o: pattern.build(o.model), "Cloak (fixed pattern; unseen recognisers: 97 %)", True, _CLOAK.format("dlib", "97 %")),
     "blur": FilterSpec(lambda o: BlurFilter(), "Blur", False, _OBSCURE),
     "pixelate": FilterSpec(lambda o: PixelateFilter(), "Pixelate", False, _OBSCURE),
     "off": FilterSpec(lambda o: OffFilter(), "Off (your real face)", True, "No protection: every recogniser knows you."),
