@@ -1,4 +1,4 @@
-"""``adaptive`` (the runtime's default): the identity pattern as each face's start, adapted to that
+"""``adaptive``: the identity pattern as each face's start, adapted to that
 face while it is on screen by steps of dlib's and SFace's descriptor gradients."""
 from __future__ import annotations
 
