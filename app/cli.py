@@ -10,15 +10,29 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
+from importlib import metadata
 from types import FrameType, TracebackType
-from typing import NoReturn, Protocol, TextIO
+from typing import Any, NoReturn, Protocol, TextIO
 
 from vcam.engine.errors import VcamError
 from vcam.engine.native_log import NativeLogFilter
 
 
+def package_version() -> str:
+    """The installed deid-vcam version ("unknown" when run from a source tree that was never installed)."""
+    try:
+        return metadata.version("deid-vcam")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 class Parser(argparse.ArgumentParser):
-    """``argparse.ArgumentParser`` whose usage errors print one line instead of usage + error."""
+    """``argparse.ArgumentParser`` whose usage errors print one line instead of usage + error, with
+    ``--version`` on every command."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
 
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from importlib import metadata
 from pathlib import Path
 
 import av
@@ -196,3 +197,9 @@ def test_auto_strength_raises_a_mild_strength_until_the_face_moves_away(tmp_path
     assert strengths[0] == 0.2 and strengths == sorted(strengths) and "to" in res.stderr.splitlines()[-1]
     scored = [r["identity_distance"] for r in seconds if r["identity_distance"] is not None]
     assert scored[-1] > scored[0] + 0.05
+
+
+@pytest.mark.parametrize("command", ["run_cli", "eval_cli", "train_cli", "export_cli", "weights_cli", "tray"])
+def test_every_command_prints_its_version(command: str) -> None:
+    res = subprocess.run([sys.executable, "-m", f"vcam.app.{command}", "--version"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and res.stdout.strip().endswith(metadata.version("deid-vcam")), res.stderr
