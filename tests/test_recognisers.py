@@ -86,7 +86,7 @@ def test_every_filter_is_watched_live_by_a_recogniser_it_never_used(name) -> Non
     """The filters declare what they were tuned against; the live monitor's first (gauge) recogniser
     is never one of them, and the rest of the zoo is the unseen set the evaluation claims over."""
     seen = make_filter(name, DEFAULT_MODEL, background=False).recognisers
-    assert seen == {"off": set(), "blur": set(), "pixelate": set(), "pattern": {"dlib"}, "deid": {"dlib"},
+    assert seen == {"off": set(), "blur": set(), "pixelate": set(), "anonymise": set(), "pattern": {"dlib"}, "deid": {"dlib"},
                     "adaptive": {"dlib", "sface"}}[name]
     live = live_recognisers(seen)
     assert live[0] not in seen and live[0] in unseen(seen) and set(unseen(seen)) | seen == set(RECOGNISERS)
