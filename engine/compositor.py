@@ -13,7 +13,16 @@ import numpy as np
 
 from .frames import FaceTrack
 
-_DITHER = np.random.default_rng()
+
+def _bayer(n: int) -> np.ndarray:
+    """The n x n ordered-dither threshold matrix (n a power of 2), values in (0, 1)."""
+    m = np.zeros((1, 1))
+    while len(m) < n:
+        m = np.block([[4 * m, 4 * m + 2], [4 * m + 3, 4 * m + 1]])
+    return ((m + 0.5) / m.size).astype(np.float32)
+
+
+_BAYER = _bayer(8)
 
 
 def paste(image: np.ndarray, track: FaceTrack, crop: np.ndarray, base: np.ndarray | None = None, dither: bool = False) -> None:
@@ -36,5 +45,9 @@ def paste(image: np.ndarray, track: FaceTrack, crop: np.ndarray, base: np.ndarra
     else:
         delta = cv2.warpAffine(crop - base, m, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
         blended = roi + alpha * (delta * 255.0)
-    offset = _DITHER.random(blended.shape, np.float32) if dither else 0.5
+    if dither:
+        ys, xs = np.ogrid[y0:y1, x0:x1]
+        offset: np.ndarray | float = _BAYER[ys % 8, xs % 8][..., None]
+    else:
+        offset = 0.5
     image[y0:y1, x0:x1] = np.clip(blended + offset, 0, 255).astype(np.uint8)

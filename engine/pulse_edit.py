@@ -24,7 +24,7 @@ PULSE_MODES = ("keep", "hide", "replace")
 TREND_HZ = 0.35
 MAX_GAIN = 0.1
 TARGET_HR_RANGE = (40.0, 180.0)
-PULSE_AMPLITUDE = 0.008  # relative peak-to-peak skin colour change of the embedded pulse (green: x 0.77)
+PULSE_AMPLITUDE = 0.015  # relative peak-to-peak skin colour change of the embedded pulse (green: x 0.77)
 
 
 @dataclass
