@@ -3,10 +3,10 @@ expressions and head, lit by the scene and carrying the user's own pulse.
 
 Per frame and face: the output shape is the virtual person's shape plus the user's deviation from
 their own running mean shape (expression, blinks, mouth), both in a pose-free frame, turned and
-placed as the user's head is, with the face outline kept the user's; the virtual person's relative albedo is warped onto it and multiplied by the user's
-skin colour smoothed over the skin only (normalised convolution, so eyes, brows and lips do not
-leak in): the light and the pulse, both low spatial frequencies, are the user's, every feature is
-the virtual person's. The eyes are drawn (the virtual person's iris, the user's gaze and sclera
+placed as the user's head is, with the face outline kept the user's. The virtual person's relative
+albedo is warped onto it and multiplied by the user's skin colour smoothed over the skin only
+(normalised convolution, so eyes, brows and lips do not leak in): the light and the pulse, both
+low spatial frequencies, are the user's, every feature is the virtual person's. The eyes are drawn (the virtual person's iris, the user's gaze and sclera
 colour read from the live frame); the mouth opening is taken from the live frame, moved to where
 the virtual face has it. No pixel of the raw face texture is pasted at any strength;
 ``strength`` sets how far the geometry moves (and, above 1, how much the skin colour is smoothed).
