@@ -41,6 +41,8 @@ demo: $(VENV)/.runtime
 # Lint first: a style or import error fails the run before the slow tests do.
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test: $(VENV)/.dev system-deps lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q

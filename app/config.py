@@ -7,13 +7,18 @@ the key, the file and the allowed values.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
 import platformdirs
 import tomli_w
-import tomllib
 
 from vcam.engine.backends import BACKENDS, PRECISIONS
 from vcam.engine.errors import ConfigError
@@ -106,7 +111,7 @@ class Config:
 
 def _coerce(key: str, value: Any, origin: str) -> Any:
     """Check a file value against the field's type (ints are accepted for floats)."""
-    kind = {f.name: f.type for f in fields(Config)}[key]
+    kind = str({f.name: f.type for f in fields(Config)}[key])
     ok = {"str": isinstance(value, str), "bool": isinstance(value, bool),
           "int": isinstance(value, int) and not isinstance(value, bool),
           "float": isinstance(value, (int, float)) and not isinstance(value, bool)}[kind]
@@ -115,14 +120,19 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
     return float(value) if kind == "float" else value
 
 
+def read_toml(path: Path) -> dict[str, Any]:
+    """The table in the TOML file at ``path``; ``ConfigError`` if it cannot be read or parsed."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+
+
 def load_file(path: Path) -> dict[str, Any]:
     """Values set in the TOML file at ``path`` (empty if it does not exist)."""
     if not path.is_file():
         return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(path)
     known = {f.name for f in fields(Config)}
     unknown = sorted(set(data) - known)
     if unknown:

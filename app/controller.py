@@ -13,6 +13,7 @@ import dataclasses
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -41,12 +42,12 @@ class EngineController(QObject):
     finished = Signal()
 
     def __init__(self, cfg: Config, config_path: Path | None = None, save: bool = True, frames: int | None = None,
-                 session_only: dict[str, object] | None = None) -> None:
+                 session_only: dict[str, Any] | None = None) -> None:
         """``session_only``: {setting: value to save instead} for command-line overrides of this
         session (e.g. ``--source``), so they never end up in the shared config file."""
         super().__init__()
         self.cfg, self.config_path, self.save, self.frames = cfg, config_path, save, frames
-        self._session_only = dict(session_only or {})
+        self._session_only: dict[str, Any] = dict(session_only or {})
         self.protecting = cfg.filter != "off"
         self.state = "off"
         self.pipe: Pipeline | None = None

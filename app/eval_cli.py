@@ -27,6 +27,7 @@ import json
 import shutil
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
 
@@ -45,7 +46,7 @@ ENGINE = "vcam.engine"
 JUDGES = ("pos", "chrom", "physnet", "physformer")
 
 
-def _csv(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
+def _csv(value: str, allowed: Collection[str], what: str) -> list[str]:
     items = [v.strip() for v in value.split(",") if v.strip()]
     if not items or any(v not in allowed for v in items):
         raise argparse.ArgumentTypeError(f"{what} must be a comma-separated subset of {', '.join(allowed)}")

@@ -24,8 +24,12 @@ class FirstRunChoice(QWidget):
         self.buttons: dict[str, QPushButton] = {}
         for name in CHOICES:
             button = self.buttons[name] = QPushButton(FILTERS[name].label)
-            button.clicked.connect(lambda _=False, n=name: (on_pick(n), self.close()))
+            button.clicked.connect(lambda _=False, n=name: self._pick(on_pick, n))
             words = QLabel(f"<small>{FILTERS[name].protects}</small>")
             words.setWordWrap(True)
             layout.addWidget(button)
             layout.addWidget(words)
+
+    def _pick(self, on_pick: Callable[[str], None], name: str) -> None:
+        on_pick(name)
+        self.close()

@@ -162,6 +162,6 @@ class MonitorWindow(QWidget):
                            f"backend {r.get('backend', '-')} | dropped {r.get('dropped_frames', 0)} | fallback frames {r.get('fallback_frames', 0)}/s")
 
     def update_preview(self, raw: np.ndarray, out: np.ndarray) -> None:
-        if self.preview_raw is not None and self.isVisible():
+        if self.preview_raw is not None and self.preview_out is not None and self.isVisible():
             self.preview_raw.show_frame(raw)
             self.preview_out.show_frame(out)

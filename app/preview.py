@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PySide6.QtCore import Qt
@@ -30,7 +31,7 @@ def qt_application() -> QApplication:
     plugin_path = os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "")
     if "cv2" in Path(plugin_path).parts:
         del os.environ["QT_QPA_PLATFORM_PLUGIN_PATH"]
-    return QApplication.instance() or QApplication([])
+    return cast(QApplication, QApplication.instance()) or QApplication([])
 
 
 class FrameLabel(QLabel):

@@ -17,13 +17,13 @@ import json
 import sys
 from pathlib import Path
 
-import tomllib
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from vcam.engine.errors import VcamError
 
 from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
+from .config import read_toml
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,10 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             raise VcamError("--strength needs --check and values >= 0")
         values = {k: v for k, v in recorded_config(args.check).items() if k in known} if args.check else {}
         if args.config:
-            try:
-                values.update(tomllib.loads(args.config.read_text(encoding="utf-8")))
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise VcamError(f"cannot read {args.config}: {exc}") from None
+            values.update(read_toml(args.config))
         values.update({k: v for k, v in {"photos": args.photos, "extra_photos": args.extra_photos, "out": args.out, "epochs": args.epochs,
                                          "clip_len": args.clip_len, "seed": args.seed, "data_seed": args.data_seed,
                                          "val_fold": args.val_fold}.items() if v is not None})

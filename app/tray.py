@@ -102,7 +102,7 @@ class ControlWindow(QWidget):
         self.protects = QLabel()  # what the chosen filter protects against, in plain words
         self.protects.setWordWrap(True)
         self._show_protects()
-        self.filter.currentIndexChanged.connect(lambda i: (app.set_filter(self.filter.itemData(i)), self._show_protects()))
+        self.filter.currentIndexChanged.connect(lambda i: self._pick_filter(app, self.filter.itemData(i)))
         self.source = QComboBox()
         for label, spec in source_choices(ctl.cfg.source):
             self.source.addItem(label, spec)
@@ -142,6 +142,10 @@ class ControlWindow(QWidget):
         layout.addWidget(monitors)
         layout.addWidget(self.message)
         layout.addWidget(quit_button)
+
+    def _pick_filter(self, app: TrayApp, name: str) -> None:
+        app.set_filter(name)
+        self._show_protects()
 
     def _show_protects(self) -> None:
         self.protects.setText(f"<small>{FILTERS[self.filter.currentData()].protects}</small>")

@@ -20,7 +20,7 @@ def video_face_crops(source: Source, limit: int | None = None) -> np.ndarray:
     """Crops (float32 [N, size, size, 3]) of the first tracked face of each frame of ``source``
     (frames without a face are skipped), with the runtime's tracker; raises ``SourceError`` if
     no frame has a face."""
-    crops = []
+    crops: list[np.ndarray] = []
     with FaceTracker(max_faces=1) as tracker:
         while (limit is None or len(crops) < limit) and (frame := source.read()) is not None:
             if tracks := tracker.update(frame):

@@ -109,7 +109,7 @@ def read_dlib_weights(path: Path) -> DlibWeights:
 
 def _read_input_means(buf: bytes, start: int) -> np.ndarray:
     """input_rgb_image_sized stores its channel means as dlib floats (mantissa, exponent varints)."""
-    j, means = start, []
+    j, means = start, list[float]()
     while len(means) < 3:
         mantissa, j = _varint(buf, j)
         exponent, j = _varint(buf, j)

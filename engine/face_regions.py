@@ -52,14 +52,14 @@ NON_SKIN = {
 }
 
 
-def face_oval_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def face_oval_mask(landmarks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """``uint8`` (H, W) mask, 255 inside the face oval."""
     mask = np.zeros(shape, np.uint8)
     cv2.fillPoly(mask, [np.round(landmarks[face_oval()]).astype(np.int32)], 255)
     return mask
 
 
-def skin_mask(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def skin_mask(landmarks: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Bool (H, W) skin region: face oval minus eyes, brows and lips (with a margin), eroded."""
     mask = face_oval_mask(landmarks, shape)
     k = max(int(max(np.ptp(landmarks[:, 0]), 1.0) * 0.06) | 1, 3)

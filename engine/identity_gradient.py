@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import onnx
@@ -50,7 +51,7 @@ def build_gradient_graph(weights: DlibWeights) -> onnx.ModelProto:
     x = g.op("Mul", g.channelwise("Sub", "chip", weights.mean_rgb), g.const(np.float32(1 / 256)))
     pre, shape, stem = conv_affine(x, (3, CHIP_SIZE, CHIP_SIZE), 2, 0)
     relu = g.op("Relu", pre)
-    x, indices = g.op("MaxPool", relu, outputs=2, kernel_shape=[3, 3], strides=[2, 2])
+    x, indices = g.op_outputs("MaxPool", relu, outputs=2, kernel_shape=[3, 3], strides=[2, 2])
     pooled_from = shape
     shape = (shape[0], conv_out(shape[1], 3, 2, 0), conv_out(shape[2], 3, 2, 0))
     for _, down in STAGES:
@@ -60,7 +61,7 @@ def build_gradient_graph(weights: DlibWeights) -> onnx.ModelProto:
         skip, s_skip = x, shape
         if down:
             skip, s_skip = g.op("AveragePool", x, kernel_shape=[2, 2], strides=[2, 2]), (shape[0], shape[1] // 2, shape[2] // 2)
-        total = tuple(max(a, b) for a, b in zip(s2, s_skip, strict=True))
+        total = cast(Shape, tuple(max(a, b) for a, b in zip(s2, s_skip, strict=True)))
         summed = g.op("Add", g.pad_to(a2, s2, total), g.pad_to(skip, s_skip, total))
         tape.append({"c1": c1, "a1": a1, "c2": c2, "s2": s2, "summed": summed, "in": shape, "skip": s_skip, "down": down})
         x, shape = g.op("Relu", summed), total

@@ -42,7 +42,7 @@ def save_pattern(path: Path, pattern: np.ndarray, meta: dict) -> None:
     np.savez_compressed(path, pattern=pattern.astype(np.float16), meta=np.array(json.dumps(meta)))
 
 
-def warp_pattern(pattern: np.ndarray, chip_to_crop: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def warp_pattern(pattern: np.ndarray, chip_to_crop: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     """float32 (H, W, 3) change for a crop of ``size`` (W, H): ``pattern`` moved by the 2x3
     chip -> crop matrix (``FaceEmbedder.chip_matrix``), zero where the chip does not reach."""
     return cv2.warpAffine(pattern, chip_to_crop, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)

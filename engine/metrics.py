@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,8 +11,15 @@ import numpy as np
 from .monitors import IdentityReading, RppgReading
 
 
-def _median(values: list[float]) -> float | None:
-    return float(np.median(values)) if values else None
+def _median(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(np.median(known)) if known else None
+
+
+def _mean(values: Sequence[float | bool | None]) -> float | None:
+    """The mean of the values that are known (enrolled readings have them all)."""
+    known = [float(v) for v in values if v is not None]
+    return float(np.mean(known)) if known else None
 
 
 @dataclass
@@ -97,10 +105,10 @@ class RunMetrics:
             "rppg_quality_raw": _median([r.quality_raw for r in ready]),
             "rppg_quality_protected": _median([r.quality_protected for r in ready]),
             "identity_samples": len(scored),
-            "identity_distance_mean": float(np.mean([r.distance for r in scored])) if scored else None,
-            "identity_match_rate": float(np.mean([r.match for r in scored])) if scored else None,
-            "identity_match_rate_by": {n: float(np.mean([r.matches[n] for r in scored])) for n in scored[0].matches} if scored else None,
-            "identity_match_rate_unseen": float(np.mean([r.unseen_match for r in scored])) if scored else None,
+            "identity_distance_mean": _mean([r.distance for r in scored]),
+            "identity_match_rate": _mean([r.match for r in scored]),
+            "identity_match_rate_by": {n: _mean([(r.matches or {}).get(n) for r in scored]) for n in scored[0].matches or {}} if scored else None,
+            "identity_match_rate_unseen": _mean([r.unseen_match for r in scored]),
             "identity_unseen_recognisers": list(scored[0].unseen) if scored else None,
             "strength_max": max((s["strength"] for s in self.seconds), default=None),
         }

@@ -91,7 +91,7 @@ class RppgMonitor:
     def read(self, times: np.ndarray | None = None, raw: np.ndarray | None = None, prot: np.ndarray | None = None) -> RppgReading:
         """HR/SNR/quality of both streams from a snapshot (default: the current buffers);
         appends the reading, without its waveforms (hours-long sessions), to ``readings``."""
-        if times is None:
+        if times is None or raw is None or prot is None:
             times, raw, prot = self.snapshot()
         reading = self._compute(times, raw, prot)
         self.readings.append(replace(reading, bvp_raw=None, bvp_protected=None))

@@ -11,6 +11,7 @@ need no training runtime.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -32,15 +33,20 @@ class Graph:
         self._n += 1
         return f"{stem}_{self._n}"
 
-    def const(self, value: np.ndarray) -> str:
+    def const(self, value: np.ndarray | np.generic) -> str:
         name = self._name("c")
         self.constants.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 
-    def op(self, kind: str, *inputs: str, outputs: int = 1, **attrs: object) -> str | list[str]:
+    def op(self, kind: str, *inputs: str, **attrs: Any) -> str:
+        """A node with one output; returns that output's name."""
+        return self.op_outputs(kind, *inputs, outputs=1, **attrs)[0]
+
+    def op_outputs(self, kind: str, *inputs: str, outputs: int, **attrs: Any) -> list[str]:
+        """A node with ``outputs`` outputs; returns their names."""
         names = [self._name(kind.lower()) for _ in range(outputs)]
         self.nodes.append(helper.make_node(kind, list(inputs), names, **attrs))
-        return names[0] if outputs == 1 else names
+        return names
 
     def channelwise(self, kind: str, x: str, values: np.ndarray) -> str:
         return self.op(kind, x, self.const(values.astype(np.float32).reshape(-1, 1, 1)))
@@ -88,7 +94,7 @@ def conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
-def forward_conv(g: Graph, x: str, shape: Shape, weight: np.ndarray, bias: np.ndarray | None, stride: int, pad: int,
+def forward_conv(g: Graph, x: str, shape: tuple[int, ...], weight: np.ndarray, bias: np.ndarray | None, stride: int, pad: int,
                  group: int = 1) -> tuple[str, Shape, Conv]:
     """Square convolution with symmetric padding: (output, its shape, what its backward pass needs)."""
     k = weight.shape[-1]

@@ -227,7 +227,7 @@ class Pipeline:
 
     def _monitor(self, frame: Frame, out: np.ndarray, track: FaceTrack, raw: np.ndarray, crop: np.ndarray) -> None:
         if self.rppg is not None and self.rppg.add(frame.timestamp, track.track_id, raw, crop, track.skin_mask):
-            self._rppg_pool.submit(self._read_rppg, *self.rppg.snapshot())
+            self._rppg_pool.submit(self._read_rppg, self.rppg, *self.rppg.snapshot())
         if self._worker is not None and frame.timestamp >= self._next_identity:
             if self._worker.offer(frame.timestamp, frame.image, out, face_box(track), self.filter.recognisers):
                 self._next_identity = frame.timestamp + self.config.identity_interval_s
@@ -323,8 +323,8 @@ class Pipeline:
             self.auto.reset()
         self._readings_used = len(readings)
 
-    def _read_rppg(self, *snapshot: np.ndarray) -> None:
-        self.last_rppg = self.rppg.read(*snapshot)
+    def _read_rppg(self, monitor: RppgMonitor, *snapshot: np.ndarray) -> None:
+        self.last_rppg = monitor.read(*snapshot)
 
     def _track_loop(self, capture: CaptureThread, out: queue.Queue[Analysis | None]) -> None:
         """Tracking stage thread: frames from the capture ring -> analyses for the main thread."""

@@ -54,7 +54,8 @@ class PulseSynth:
     def __init__(self, hr_bpm: float, hrv_bpm: float = 2.0, resp_hz: float = 0.25, seed: int = 0) -> None:
         self.hr_bpm, self.hrv_bpm, self.resp_hz = hr_bpm, hrv_bpm, resp_hz
         self._rng = np.random.default_rng(seed)
-        self._phase, self._walk, self._t = 0.0, 0.0, None
+        self._phase, self._walk = 0.0, 0.0
+        self._t: float | None = None
 
     def step(self, t: float) -> float:
         """The waveform at time ``t`` (seconds, increasing)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -99,7 +100,10 @@ def build_sface_gradient_graph(layers: list[SFaceLayer]) -> onnx.ModelProto:
     -> ``descriptor`` [1, 128] (SFace's), ``distance`` [1, 1] (1 - cosine similarity to
     ``reference``) and ``gradient`` [1, 3, 112, 112] (d distance / d face)."""
     g = Graph()
-    x, shape, tape = "face", (3, SFACE_SIZE, SFACE_SIZE), []
+    x = "face"
+    shape: tuple[int, ...] = (3, SFACE_SIZE, SFACE_SIZE)
+    tape: list[tuple[str, Any] | None] = []  # each layer's backward step: (kind, what it needs)
+    back: tuple[str, Any] | None
     for layer in fold_batch_norms(layers):
         op, c, a = layer.op, layer.consts, layer.attrs
         if op in ("Sub", "Mul"):

@@ -17,7 +17,9 @@ import queue
 import sys
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -98,11 +100,11 @@ def virtualcam_error(message: str, device: str | None) -> str:
 
 
 @contextlib.contextmanager
-def _quiet_partial_camera() -> object:
+def _quiet_partial_camera() -> Iterator[None]:
     """pyvirtualcam's ``Camera.__del__`` prints a traceback when ``__init__`` failed; hide it."""
     previous = sys.unraisablehook
 
-    def hook(unraisable: object) -> None:
+    def hook(unraisable: Any) -> None:
         if not isinstance(getattr(unraisable, "exc_value", None), AttributeError):
             previous(unraisable)
 
@@ -183,7 +185,7 @@ class VideoFileSink(Sink):
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise SinkError(f"cannot write {self.path}: {exc}") from None
         self.fps, self.crf = fps, crf
-        self._stream = None
+        self._stream: Any = None  # the VideoStream of av, opened at the first frame (its size)
         self._queue: queue.Queue = queue.Queue(maxsize=8)
         self._thread = threading.Thread(target=self._write, name="vcam-writer", daemon=True)
         self._thread.start()

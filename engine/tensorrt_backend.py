@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -26,7 +27,7 @@ from .errors import ModelError
 PRECISIONS = ("fp32", "fp16", "int8")
 
 
-def _modules():
+def _modules() -> tuple[Any, Any]:
     """(tensorrt, cudart) or raise ModelError naming what is missing."""
     try:
         import tensorrt as trt
@@ -42,7 +43,7 @@ def _modules():
     return trt, cudart
 
 
-def _check(result: tuple) -> object:
+def _check(result: tuple[Any, ...]) -> Any:
     """Unwrap a cuda-python ``(error, value...)`` tuple; raise ModelError on a CUDA error."""
     err, *values = result
     if int(err) != 0:

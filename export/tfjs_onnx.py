@@ -22,7 +22,7 @@ OPSET = 18
 _STORED = {"float32": np.float32, "int32": np.int32, "float16": np.float16, "uint8": np.uint8}
 _CONST_OPERANDS = {"Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative", "Mean", "Sum", "Pad", "Reshape"}
 _ELEMENTWISE = {"Add": "Add", "AddV2": "Add", "Sub": "Sub", "Mul": "Mul", "Maximum": "Max", "Minimum": "Min",
-                "Relu": "Relu", "Abs": "Abs", "Sigmoid": "Sigmoid", "Identity": "Identity", "Relu6": None}
+                "Relu": "Relu", "Abs": "Abs", "Sigmoid": "Sigmoid", "Identity": "Identity"}
 
 
 def read_weights(model: dict, folder: Path) -> dict[str, np.ndarray]:
@@ -68,10 +68,10 @@ class _Builder:
         self.inits: dict[str, np.ndarray] = {}
         self.count = 0
 
-    def const(self, value: np.ndarray, hint: str) -> str:
+    def const(self, value: np.ndarray | np.generic, hint: str) -> str:
         self.count += 1
         name = f"{hint}__c{self.count}"
-        self.inits[name] = value
+        self.inits[name] = np.asarray(value)
         return name
 
     def tensor(self, ref: str) -> str:

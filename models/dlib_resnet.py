@@ -60,6 +60,8 @@ class _Residual(nn.Module):
 class DlibFaceNet(nn.Module):
     """Differentiable dlib ResNet: ``[B, 3, 150, 150]`` RGB in [0, 255] -> ``[B, 128]``."""
 
+    mean: torch.Tensor  # a buffer: dlib's input channel means
+
     def __init__(self, weights: DlibWeights | None = None) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(1, 3, 1, 1))
@@ -83,14 +85,16 @@ class DlibFaceNet(nn.Module):
         return net.requires_grad_(False)
 
     def load_dlib(self, w: DlibWeights) -> None:
-        convs = [self.stem] + [c for b in self.blocks for c in (b.conv1, b.conv2)]
-        affs = [self.stem_aff] + [a for b in self.blocks for a in (b.aff1, b.aff2)]
+        blocks = [b for b in self.blocks if isinstance(b, _Residual)]
+        convs = [self.stem] + [c for b in blocks for c in (b.conv1, b.conv2)]
+        affs = [self.stem_aff] + [a for b in blocks for a in (b.aff1, b.aff2)]
         with torch.no_grad():
             self.mean.copy_(torch.from_numpy(w.mean_rgb).view(1, 3, 1, 1))
             for conv, (weight, bias) in zip(convs, w.convs, strict=True):
                 if tuple(conv.weight.shape) != weight.shape:
                     raise ModelError(f"dlib layer shape {weight.shape} does not match {tuple(conv.weight.shape)}")
                 conv.weight.copy_(torch.from_numpy(weight))
+                assert conv.bias is not None  # every dlib convolution has one
                 conv.bias.copy_(torch.from_numpy(bias))
             for aff, (gamma, beta) in zip(affs, w.affines, strict=True):
                 aff.weight.copy_(torch.from_numpy(gamma))

@@ -67,12 +67,12 @@ def learn_pattern(cfg: TrainConfig, psnr_db: float, steps: int = 300, batch: int
     faces = [(c, t) for c in train for t in range(0, c.video.shape[1], 8)]
     frames = torch.stack([c.video[:, t] for c, t in faces])
     masks = torch.stack([c.paste_mask(t, cfg.composite_mask) for c, t in faces])
-    chip_tf = torch.stack([c.chip_tf[t] for c, t in faces])
+    chip_tf = torch.stack([c.transforms("dlib")[t] for c, t in faces])
     net = DlibFaceNet.from_file().eval()
     reference = _describe_all(net, frames, chip_tf)
     if sface_weight:
         sface = SFaceNet.from_file()
-        sface_tf = torch.stack([c.sface_tf[t] for c, t in faces])
+        sface_tf = torch.stack([c.transforms("sface")[t] for c, t in faces])
         sface_ref = F.normalize(_describe_all(sface, frames, sface_tf, SFACE_SIZE), dim=1)
     budget = frames[0].numel() * 10 ** (-psnr_db / 10)  # squared L2 norm of a crop's change
     pattern = torch.zeros(1, 3, CHIP_SIZE, CHIP_SIZE, requires_grad=True)

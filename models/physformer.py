@@ -24,7 +24,7 @@ DIM, FF, HEADS, THETA, GRA_SHARP = 96, 144, 12, 0.7, 2.0
 
 
 def _conv_bn(cin: int, cout: int, k: tuple[int, int, int], bias: bool = True, groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv3d(cin, cout, k, padding=tuple(d // 2 for d in k), bias=bias, groups=groups), nn.BatchNorm3d(cout, eps=BN_EPS))
+    return nn.Sequential(nn.Conv3d(cin, cout, k, padding=(k[0] // 2, k[1] // 2, k[2] // 2), bias=bias, groups=groups), nn.BatchNorm3d(cout, eps=BN_EPS))
 
 
 class CDCT(nn.Module):

@@ -29,7 +29,7 @@ def zscore(x: torch.Tensor, dims: tuple[int, ...], eps: float = 1e-6) -> torch.T
 
 
 def _block(cin: int, cout: int, k: tuple[int, int, int]) -> nn.Sequential:
-    return nn.Sequential(nn.Conv3d(cin, cout, k, padding=tuple(d // 2 for d in k)), nn.BatchNorm3d(cout, eps=BN_EPS), nn.ReLU())
+    return nn.Sequential(nn.Conv3d(cin, cout, k, padding=(k[0] // 2, k[1] // 2, k[2] // 2)), nn.BatchNorm3d(cout, eps=BN_EPS), nn.ReLU())
 
 
 def _upsample() -> nn.Sequential:

@@ -30,6 +30,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -128,6 +129,13 @@ class TrainClip:
         compositor's mask with ``composite_mask``, else everywhere."""
         return self.blend[:, t].float() if composite_mask else torch.ones_like(self.blend[:, t], dtype=torch.float32)
 
+    def transforms(self, recogniser: str) -> torch.Tensor:
+        """``chip_tf`` ("dlib") or ``sface_tf`` ("sface"); ``ValueError`` if this clip has none."""
+        tf = {"dlib": self.chip_tf, "sface": self.sface_tf}[recogniser]
+        if tf is None:
+            raise ValueError(f"clip of {self.identity} has no {recogniser} alignment")
+        return tf
+
 
 def _prepare(clips: list[Clip], ids: list[str], embedder: FaceEmbedder | None, sface: SFaceEmbedder | None) -> list[TrainClip]:
     """Tensors of ``clips`` with the alignment transforms of the embedders given (``None``: none)."""
@@ -135,8 +143,8 @@ def _prepare(clips: list[Clip], ids: list[str], embedder: FaceEmbedder | None, s
     for c in clips:
         images = [np.round(f * 255).astype(np.uint8) for f in c.frames]
         box = (0, 0, c.frames.shape[2] - 1, c.frames.shape[1] - 1)
-        tf, stf = (None if e is None else torch.from_numpy(np.stack([align(e, im, box) for im in images])).float()
-                   for e, align in ((embedder, chip_transform), (sface, sface_transform)))
+        aligners: list[tuple[Any, Callable[..., np.ndarray]]] = [(embedder, chip_transform), (sface, sface_transform)]
+        tf, stf = (None if e is None else torch.from_numpy(np.stack([align(e, im, box) for im in images])).float() for e, align in aligners)
         out.append(TrainClip(torch.from_numpy(c.frames).permute(3, 0, 1, 2).contiguous(), torch.from_numpy(c.blend)[None],
                              ids.index(c.identity) if c.identity in ids else -1, c.identity, tf, stf))
     return out
@@ -158,7 +166,7 @@ def build_clips(cfg: TrainConfig, training: bool = True) -> tuple[list[Clip], li
     (``seed`` if unset). ``training=False`` makes only the validation clips (the training list is
     empty; the identities are the split's)."""
     seed = cfg.data_rng_seed
-    photos = photo_identities(Path(cfg.photos))
+    photos: dict[str, list[Any]] = photo_identities(Path(cfg.photos))  # paths, and images of morphs
     train_ids, val_ids = cfg.split(list(photos))
     if cfg.extra_photos and training:
         extra = photo_identities(Path(cfg.extra_photos), cfg.extra_identities)
@@ -169,7 +177,8 @@ def build_clips(cfg: TrainConfig, training: bool = True) -> tuple[list[Clip], li
     morphs = morph_identities({i: photos[i] for i in train_ids}, cfg.morph_identities, seed) if cfg.morph_identities and training else {}
     photos.update(morphs)
     train_ids = sorted([*train_ids, *morphs])
-    train, val = [], []
+    train: list[Clip] = []
+    val: list[Clip] = []
     for ident, paths in photos.items():
         if ident in train_ids and not training:
             continue
@@ -186,7 +195,7 @@ class Judges:
 
     def __init__(self, train: list[TrainClip], sface: bool = False, centroids: bool = False) -> None:
         self.net = DlibFaceNet.from_file()
-        per_clip = [sample_chips(c.video[:, ::8].transpose(0, 1) * 255, c.chip_tf[::8]) for c in train]
+        per_clip = [sample_chips(c.video[:, ::8].transpose(0, 1) * 255, c.transforms("dlib")[::8]) for c in train]
         chips = torch.cat(per_clip)
         labels = torch.cat([torch.full((len(x),), c.label) for x, c in zip(per_clip, train, strict=True)])
         self.classifier: IdentityClassifier = train_head(self.net, chips, labels)
@@ -197,7 +206,7 @@ class Judges:
             self.centroids["dlib"] = _per_label_mean(self.classifier.embed(chips), labels)
             if self.sface is not None:
                 with torch.no_grad():
-                    faces = [self.sface(sample_chips(c.video[:, ::8].transpose(0, 1) * 255, c.sface_tf[::8], SFACE_SIZE)) for c in train]
+                    faces = [self.sface(sample_chips(c.video[:, ::8].transpose(0, 1) * 255, c.transforms("sface")[::8], SFACE_SIZE)) for c in train]
                 self.centroids["sface"] = _per_label_mean(F.normalize(torch.cat(faces), dim=1), labels)
 
     def pulse(self, video: torch.Tensor) -> torch.Tensor:
@@ -234,7 +243,7 @@ def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: L
     ``chip_jitter`` chip pixels (the attacker aligns the protected frame itself)."""
     video, out = protect(ae, batch, composite_mask, bf16)
     idx = sample_frames(video.shape[2], w.k_frames, gen)
-    tf = torch.cat([c.chip_tf[idx] for c in batch])
+    tf = torch.cat([c.transforms("dlib")[idx] for c in batch])
     tf_out = jitter_transforms(tf, chip_jitter, gen) if chip_jitter > 0 else tf
     originals, protected = (v[:, :, idx].transpose(1, 2).flatten(0, 1) * 255 for v in (video, out))  # [B*K, 3, H, W]
     chips_out = sample_chips(protected, tf_out)
@@ -251,7 +260,7 @@ def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: L
         "rppg": negative_pearson(judges.pulse(out), target),
     }
     if judges.sface is not None:
-        stf = torch.cat([c.sface_tf[idx] for c in batch])
+        stf = torch.cat([c.transforms("sface")[idx] for c in batch])
         stf_out = jitter_transforms(stf, chip_jitter, gen, SFACE_SIZE) if chip_jitter > 0 else stf
         with torch.no_grad():
             ref = judges.sface(sample_chips(originals, stf, SFACE_SIZE))
@@ -442,7 +451,7 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
         start = int(state["epoch"]) + 1
     w = LossWeights(cfg.alpha, cfg.beta, cfg.gamma, cfg.lam, cfg.delta, cfg.delta_sface, cfg.k_frames, cfg.open_set_margin)
     for epoch in range(start, cfg.epochs if stop_after is None else min(cfg.epochs, stop_after + 1)):
-        t0, sums = time.monotonic(), {}
+        t0, sums = time.monotonic(), dict[str, float]()
         batches = _epoch_order(len(train_set), cfg.batch, cfg.max_steps_per_epoch, gen)
         for steps, batch in enumerate(batches, 1):
             terms = loss_terms(ae, judges, [train_set[i] for i in batch], w, gen, cfg.chip_jitter, cfg.composite_mask, cfg.bf16)

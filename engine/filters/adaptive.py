@@ -61,6 +61,7 @@ class _FaceViews:
     def to_face(self) -> np.ndarray:
         """SFace's 2x3 crop -> face matrix, from the raw crop's landmarks."""
         if self._to_face is None:
+            assert self._aligner is not None, "only recognisers other than dlib need the face matrix, and they come with an aligner"
             h, w = self.crop.shape[:2]
             self._to_face = self._aligner.alignment(np.round(np.clip(self.crop, 0.0, 1.0) * 255).astype(np.uint8), (0, 0, w - 1, h - 1))
         return self._to_face
@@ -169,6 +170,7 @@ class AdaptivePatternFilter(PatternFilter):
         judge, face = self.judges[name], views.face(name, s * track.change)
         if name in self.background:
             if track.job is None:
+                assert self._worker is not None  # there is one whenever a recogniser runs in the background
                 raw = views.face(name) if name in track.stale or name not in track.references else None
                 track.stale.discard(name)
                 track.job = _Job(name, self._worker.submit(_reading, judge, raw, track.references.get(name), face, contrast is not None),
@@ -187,7 +189,7 @@ class AdaptivePatternFilter(PatternFilter):
         if contrast is None:
             track.adapting = track.adapting or distance < self.targets[name] - self.hysteresis
             return
-        if distance < self.targets[name]:
+        if distance < self.targets[name] and grad is not None:
             grad = views.to_chip(name, grad) * contrast
             grad -= grad.mean(axis=(0, 1))
             track.change += np.float32(self.step * budget ** 0.5) * grad / max(float(np.linalg.norm(grad)), 1e-12)
@@ -195,7 +197,7 @@ class AdaptivePatternFilter(PatternFilter):
         track.adapting = any(track.readings.get(n, -1.0) < t for n, t in self.targets.items())
 
     @staticmethod
-    def _bound(track: _AdaptiveTrack, placement: np.ndarray, size: tuple[int, int], budget: float) -> np.ndarray:
+    def _bound(track: _AdaptiveTrack, placement: np.ndarray, size: tuple[int, ...], budget: float) -> np.ndarray:
         """The track's change warped onto the crop, the change first scaled down to fit ``budget`` there."""
         change = warp_pattern(track.change, placement, size)
         if (energy := float(np.sum(change**2))) > budget:
@@ -214,6 +216,7 @@ def _reading(judge: IdentityGradient, raw: np.ndarray | None, reference: np.ndar
              gradient: bool) -> tuple[np.ndarray, float, np.ndarray | None]:
     """A background reading: (reference, re-read from ``raw`` if given, distance of ``face``, its gradient if asked)."""
     reference = judge.describe(raw) if raw is not None else reference
+    assert reference is not None, "a reading needs the raw face or a reference"
     if not gradient:
         return reference, judge.distance(face, reference), None
     distance, grad, _ = judge(face, reference)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -73,7 +74,7 @@ def video_clip(path: Path, max_seconds: float | None = None) -> EvalClip:
     """A single video; its identity is the file name and it has no gallery (verification then
     uses the raw frames as the gallery)."""
     with VideoFileSource(path) as src:
-        frames = []
+        frames: list[np.ndarray] = []
         while (max_seconds is None or len(frames) < max_seconds * src.fps) and (f := src.read()) is not None:
             frames.append(f)
         return EvalClip(Path(path).stem, frames, src.fps, Path(path).stem)
@@ -83,7 +84,7 @@ def recording_clips(root: Path, max_seconds: float | None = 60.0) -> list[EvalCl
     """Clips of a real rPPG dataset, with the contact PPG resampled onto the frames."""
     clips = []
     for rec in load_dataset(Path(root)):
-        frames = []
+        frames: list[np.ndarray] = []
         for f in rec.read_frames():
             if max_seconds is not None and len(frames) >= max_seconds * rec.fps:
                 break
@@ -92,7 +93,7 @@ def recording_clips(root: Path, max_seconds: float | None = 60.0) -> list[EvalCl
     return clips
 
 
-def load_clips(spec: str | Path, **photo_options: object) -> list[EvalClip]:
+def load_clips(spec: str | Path, **photo_options: Any) -> list[EvalClip]:
     """``spec``: a video file, a folder of identity-labelled photos, or an rPPG dataset folder."""
     path = Path(spec)
     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:

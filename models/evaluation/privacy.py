@@ -42,7 +42,9 @@ def gallery_template(embedder: Embedder, photos: list[np.ndarray]) -> np.ndarray
 
 def frame_embeddings(embedder: Embedder, frames: list[np.ndarray], tracks: list[FaceTrack | None], idx: list[int]) -> np.ndarray:
     """Embeddings [len(idx), d] of ``frames[i]`` in the box of ``tracks[i]`` (the raw frame's face)."""
-    return np.stack([embedder.describe(frames[i], face_box(tracks[i])) for i in idx])
+    if any(tracks[i] is None for i in idx):
+        raise ValueError("frame_embeddings: every frame in idx needs a face track")
+    return np.stack([embedder.describe(frames[i], face_box(t)) for i in idx if (t := tracks[i]) is not None])
 
 
 def distances(embedder: Embedder, probes: np.ndarray, template: np.ndarray) -> np.ndarray:

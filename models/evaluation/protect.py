@@ -44,10 +44,10 @@ class ProtectedRun:
 
     def crops(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(raw crops, outgoing crops, skin masks) of the frames with a face: float32 [N, S, S, 3]."""
-        idx = self.face_frames
-        raw = np.stack([crop_face(self.raw[i], self.tracks[i]) for i in idx])
-        out = np.stack([crop_face(self.out[i], self.tracks[i]) for i in idx])
-        return raw, out, np.stack([self.tracks[i].skin_mask for i in idx])
+        faces = [(i, t) for i, t in enumerate(self.tracks) if t is not None]
+        raw = np.stack([crop_face(self.raw[i], t) for i, t in faces])
+        out = np.stack([crop_face(self.out[i], t) for i, t in faces])
+        return raw, out, np.stack([t.skin_mask for _, t in faces])
 
     def with_output(self, out: list[np.ndarray]) -> ProtectedRun:
         return ProtectedRun(self.raw, out, self.tracks, self.fallbacks, self.filter_ms, self.strengths)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -79,7 +80,7 @@ def summarise(results: list[ClipResult], raw: list[ClipResult], templates: dict,
     }
 
 
-def _fmt(v: object, pct: bool = False) -> str:
+def _fmt(v: Any, pct: bool = False) -> str:
     if v is None:
         return "–"
     if isinstance(v, float) and np.isinf(v):
