@@ -2,6 +2,7 @@
 on stderr (``prog: error: ...``) and a non-zero exit: 2 (or the error's own code), 128 + the signal
 for SIGINT (130), SIGTERM (143) and SIGHUP (129), 1 for an internal error (its traceback with
 ``--debug`` where a command has it, or VCAM_DEBUG=1)."""
+
 from __future__ import annotations
 
 import argparse

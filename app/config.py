@@ -4,6 +4,7 @@ Precedence: command line > TOML file (``<user config dir>/deid-vcam/config.toml`
 ``--config PATH``) > defaults. Every value is validated; a bad one raises ``ConfigError`` naming
 the key, the file and the allowed values.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -75,12 +76,14 @@ class Config:
         model = Path(self.model).expanduser() if self.model else None
         checks = [
             ("filter", self.filter in FILTERS, f"one of {', '.join(FILTERS)}"),
-            ("identity_seed", self.identity_seed in ("", "random") or self.identity_seed.isdigit(),
-             "empty (your own virtual person), random or a non-negative integer"),
+            (
+                "identity_seed",
+                self.identity_seed in ("", "random") or self.identity_seed.isdigit(),
+                "empty (your own virtual person), random or a non-negative integer",
+            ),
             ("pulse", self.pulse in PULSE_MODES, ", ".join(PULSE_MODES)),
             ("target_hr", TARGET_HR_RANGE[0] <= self.target_hr <= TARGET_HR_RANGE[1], f"between {TARGET_HR_RANGE[0]:g} and {TARGET_HR_RANGE[1]:g} bpm"),
-            ("strength", MIN_STRENGTH <= self.strength <= MAX_STRENGTH,
-             f"between {MIN_STRENGTH} and {MAX_STRENGTH} (for the raw face use filter off)"),
+            ("strength", MIN_STRENGTH <= self.strength <= MAX_STRENGTH, f"between {MIN_STRENGTH} and {MAX_STRENGTH} (for the raw face use filter off)"),
             ("backend", self.backend in BACKENDS, ", ".join(BACKENDS)),
             ("precision", self.precision in PRECISIONS, ", ".join(PRECISIONS)),
             ("threads", 1 <= self.threads <= 64, "between 1 and 64"),
@@ -95,8 +98,11 @@ class Config:
             ("ring_size", 2 <= self.ring_size <= 4096, "between 2 and 4096"),
             ("vcam_backend", self.vcam_backend in ("", "v4l2loopback", "obs", "unitycapture"), "v4l2loopback, obs or unitycapture"),
             ("auto_strength", self.monitors or not self.auto_strength, "false when monitors is false (it follows the identity monitor)"),
-            ("model", model is None or self.filter not in ("pattern", "adaptive") or (model.suffix == ".npz" and model.is_file()),
-             f"an existing identity pattern .npz file for filter {self.filter}"),
+            (
+                "model",
+                model is None or self.filter not in ("pattern", "adaptive") or (model.suffix == ".npz" and model.is_file()),
+                f"an existing identity pattern .npz file for filter {self.filter}",
+            ),
             ("model", model is None or self.filter != "deid" or model.is_file(), "an existing model file for filter deid"),
         ]
         for key, ok, allowed in checks:
@@ -112,9 +118,12 @@ class Config:
 def _coerce(key: str, value: Any, origin: str) -> Any:
     """Check a file value against the field's type (ints are accepted for floats)."""
     kind = str({f.name: f.type for f in fields(Config)}[key])
-    ok = {"str": isinstance(value, str), "bool": isinstance(value, bool),
-          "int": isinstance(value, int) and not isinstance(value, bool),
-          "float": isinstance(value, (int, float)) and not isinstance(value, bool)}[kind]
+    ok = {
+        "str": isinstance(value, str),
+        "bool": isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+    }[kind]
     if not ok:
         raise ConfigError(f"{origin}: {key} must be a {kind} (got {value!r})")
     return float(value) if kind == "float" else value

@@ -7,6 +7,7 @@ is on. If the chosen filter cannot be built (e.g. no model), protection stays on
 pixelation fallback and the state is "degraded". Source or virtual-device changes restart the
 pipeline. Every change is saved to the shared config file (the one ``vcam-run`` reads).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,8 +42,9 @@ class EngineController(QObject):
     error = Signal(str)
     finished = Signal()
 
-    def __init__(self, cfg: Config, config_path: Path | None = None, save: bool = True, frames: int | None = None,
-                 session_only: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, cfg: Config, config_path: Path | None = None, save: bool = True, frames: int | None = None, session_only: dict[str, Any] | None = None
+    ) -> None:
         """``session_only``: {setting: value to save instead} for command-line overrides of this
         session (e.g. ``--source``), so they never end up in the shared config file."""
         super().__init__()
@@ -188,9 +190,13 @@ class EngineController(QObject):
     def _on_second(self, record: dict) -> None:
         pipe = self.pipe
         reading = pipe.last_rppg if pipe is not None else None
-        record = {**record, **self._backend,
-                  "strength_raised": record.get("strength", self.cfg.strength) > self.cfg.strength + 1e-6,
-                  "bvp_raw": getattr(reading, "bvp_raw", None), "bvp_protected": getattr(reading, "bvp_protected", None)}
+        record = {
+            **record,
+            **self._backend,
+            "strength_raised": record.get("strength", self.cfg.strength) > self.cfg.strength + 1e-6,
+            "bvp_raw": getattr(reading, "bvp_raw", None),
+            "bvp_protected": getattr(reading, "bvp_protected", None),
+        }
         if self.protecting:
             if record.get("fallback_frames") or self._degraded_reason:
                 self._set_state("degraded")

@@ -1,6 +1,7 @@
 """Console-script entry points that answer stop signals from the first instant: while the heavy
 modules import (over a second), SIGINT, SIGTERM or SIGHUP ends the process with one line and
 128 + the signal, since nothing has started yet; the command then installs its own handling."""
+
 from __future__ import annotations
 
 import os

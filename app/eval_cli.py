@@ -17,6 +17,7 @@ identity, attackers, judges, strength or transport path is refused.
 monitor, dlib, reads the outgoing frame once per clip second, enrolling over the first 3).
 Needs the ``train`` extra (torch judges, matplotlib).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,8 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--judges", type=lambda v: _csv(v, JUDGES, "--judges"), default=list(JUDGES))
     p.add_argument("--out", type=Path, default=Path("report"), help="output folder (default: report/)")
     p.add_argument("--seconds", type=float, default=10.0, help="length of animated photo clips (default: 10)")
-    p.add_argument("--per-identity", type=int, default=1,
-                   help="photos animated per identity (default: 1; 0 = all; 2+ lets the parrot attacker train and test on different clips)")
+    p.add_argument(
+        "--per-identity",
+        type=int,
+        default=1,
+        help="photos animated per identity (default: 1; 0 = all; 2+ lets the parrot attacker train and test on different clips)",
+    )
     p.add_argument("--no-transport", dest="transport", action="store_false", help="skip the I420 + H.264 path")
     p.add_argument("--fresh", action="store_true", help="ignore per-clip results of an earlier run in --out")
     return p
@@ -163,16 +168,22 @@ def main(argv: list[str] | None = None) -> int:
         seen = {f: sorted(make_filter(f, model, "auto", background=False).recognisers) for f in args.filters}
         if args.fresh and (args.out / "clips").exists():
             shutil.rmtree(args.out / "clips")
-        settings = {"seconds": args.seconds, "per_identity": args.per_identity, "attackers": sorted(args.attackers),
-                    "judges": sorted(args.judges), "strength": args.strength, "auto_strength": args.auto_strength, "transport": TRANSPORT}
+        settings = {
+            "seconds": args.seconds,
+            "per_identity": args.per_identity,
+            "attackers": sorted(args.attackers),
+            "judges": sorted(args.judges),
+            "strength": args.strength,
+            "auto_strength": args.auto_strength,
+            "transport": TRANSPORT,
+        }
         cache = result_folders(args.out, settings, args.filters, model)
         attackers = {a: RECOGNISERS[a]() for a in args.attackers}
         judges = PulseJudges()
         results: dict = {}
         templates: dict = {}
         paths = PATHS if args.transport else PATHS[:1]
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console, transient=True) as bar:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console, transient=True) as bar:
             for spec in datasets:
                 task = bar.add_task(f"loading {spec}", total=None)
                 clips = load_dataset(spec, args.seconds, args.per_identity)
@@ -187,18 +198,26 @@ def main(argv: list[str] | None = None) -> int:
                         if len(done) < len(paths):
                             missing = tuple(p for p in paths if p not in done)
                             build = functools.partial(make_filter, f, model, "auto", background=False)
-                            done |= evaluate_clip(raw, build, attackers, judges, tuple(args.judges), missing,
-                                                  args.strength, args.auto_strength)
+                            done |= evaluate_clip(raw, build, attackers, judges, tuple(args.judges), missing, args.strength, args.auto_strength)
                             for p in missing:
                                 done[p].save(files[p])
                         for p in paths:
                             results[name][p][f].append(done[p])
                         bar.advance(task)
                 templates[name] = templates_for(clips, results[name]["direct"][args.filters[0]], attackers)
-        config = {"datasets": datasets, "filters": args.filters, "attackers": args.attackers, "judges": args.judges,
-                  "model": str(model) if "deid" in args.filters else None, "seconds": args.seconds,
-                  "per_identity": args.per_identity, "transport": args.transport, "strength": args.strength,
-                  "auto_strength": args.auto_strength, "seen": seen}
+        config = {
+            "datasets": datasets,
+            "filters": args.filters,
+            "attackers": args.attackers,
+            "judges": args.judges,
+            "model": str(model) if "deid" in args.filters else None,
+            "seconds": args.seconds,
+            "per_identity": args.per_identity,
+            "transport": args.transport,
+            "strength": args.strength,
+            "auto_strength": args.auto_strength,
+            "seen": seen,
+        }
         rep = report_mod.write(results, templates, attackers, args.out, config)
         console.print(f"wrote {args.out / 'report.md'}, report.json and {len(rep['figures'])} figures in {time.monotonic() - started:.0f} s")
         return 0

@@ -9,6 +9,7 @@ the face crops of ``--calib``), run with ``vcam-run --precision int8``. ``--tens
 TensorRT engine into the user cache (needs an NVIDIA GPU). Parity against torch is checked on
 real face crops (``--calib``, else the built-in demo face) and printed; it must be <= 1e-4.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,9 +70,11 @@ def main(argv: list[str] | None = None) -> int:
 
             half = len(crops) // 2
             int8 = quantize_streaming(path, int8_companion(path), crops[:half])
-            print(f"wrote {int8} ({int8.stat().st_size / 1e6:.2f} MB); INT8 vs fp32 PSNR on {len(crops) - half} held-out crops: "
-                  f"{precision_psnr(path, int8, crops[half:]):.1f} dB; it runs only with --precision int8: check its privacy "
-                  f"first (python benchmarks/train_default.py --model {int8}), quantisation can undo the perturbation")
+            print(
+                f"wrote {int8} ({int8.stat().st_size / 1e6:.2f} MB); INT8 vs fp32 PSNR on {len(crops) - half} held-out crops: "
+                f"{precision_psnr(path, int8, crops[half:]):.1f} dB; it runs only with --precision int8: check its privacy "
+                f"first (python benchmarks/train_default.py --model {int8}), quantisation can undo the perturbation"
+            )
         if args.tensorrt:
             from vcam.engine.tensorrt_backend import build_engine
 

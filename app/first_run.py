@@ -1,6 +1,7 @@
 """The first-run choice of the tray app: look like yourself (a cloak, with what it does not hide)
 or anonymise. Shown while no setting has been saved; the engine runs the default (anonymise)
 meanwhile, and the choice is saved like any other setting."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

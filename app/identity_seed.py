@@ -4,6 +4,7 @@ unlinkable one every run, or a fixed number.
 The user's own seed lives in ``<user data dir>/deid-vcam/identity_seed``; "New face" in the tray
 draws and keeps a new one.
 """
+
 from __future__ import annotations
 
 import logging

@@ -15,6 +15,7 @@
 ``update(record)`` takes the controller's per-second record; redraws are cheap (pyqtgraph
 ``setData`` on existing curves).
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -58,7 +59,8 @@ def identity_verdict(matches: dict[str, bool], unseen: list[str]) -> str:
     judges = ", ".join(unseen)
     others = ", ".join(n for n in matches if n not in unseen)
     return (f"not recognisable as you by {judges} (never used by this filter)" if judges else "not recognisable as you") + (
-        f"; {others} (attacked by it) do not match either" if others else "")
+        f"; {others} (attacked by it) do not match either" if others else ""
+    )
 
 
 class MonitorWindow(QWidget):
@@ -158,8 +160,10 @@ class MonitorWindow(QWidget):
         strength = r.get("strength")
         shown = "--" if strength is None else f"{strength:.2f}" + (" (auto)" if r.get("strength_raised") else "")
         idle = "idle: no app shows the virtual camera | " if r.get("idle") else ""
-        self.stats.setText(f"{idle}{r.get('fps', 0):.1f} fps | latency {'--' if lat is None else f'{lat:.0f}'} ms | strength {shown} | "
-                           f"backend {r.get('backend', '-')} | dropped {r.get('dropped_frames', 0)} | fallback frames {r.get('fallback_frames', 0)}/s")
+        self.stats.setText(
+            f"{idle}{r.get('fps', 0):.1f} fps | latency {'--' if lat is None else f'{lat:.0f}'} ms | strength {shown} | "
+            f"backend {r.get('backend', '-')} | dropped {r.get('dropped_frames', 0)} | fallback frames {r.get('fallback_frames', 0)}/s"
+        )
 
     def update_preview(self, raw: np.ndarray, out: np.ndarray) -> None:
         if self.preview_raw is not None and self.preview_out is not None and self.isVisible():

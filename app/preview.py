@@ -1,5 +1,6 @@
 """Preview sink: a Qt window showing the outgoing frames (needs a display or
 ``QT_QPA_PLATFORM=offscreen``). Must be fed from the thread that created it."""
+
 from __future__ import annotations
 
 import os
@@ -19,9 +20,7 @@ from vcam.engine.sinks import Sink
 
 def has_display() -> bool:
     """False on Linux without X11/Wayland (where Qt would abort) unless a QPA platform is set."""
-    return not sys.platform.startswith("linux") or bool(
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")
-    )
+    return not sys.platform.startswith("linux") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"))
 
 
 def qt_application() -> QApplication:

@@ -11,6 +11,7 @@ the summary, and the exit code is 128 + the signal. The video (fragmented MP4) a
 record stay readable up to the moment even after SIGKILL. A file source that ends before its
 length (truncated, decode errors) exits 3 unless ``--allow-partial``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,12 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
     a("--pulse", choices=PULSE_MODES, help="your heart rate in the outgoing video: keep (default), hide, or replace it with --target-hr")
     a("--target-hr", type=float, help="bpm the video shows with --pulse replace (40..180, default 72)")
     a("--strength", type=float, help="0.2..1.5, how strongly the filter acts (default: 1 = as trained; above 1 amplifies it)")
-    a("--auto-strength", action="store_const", const=True,
-      help="raise the strength (up to 1.5) while the identity monitor still recognises the face; --strength is the floor")
+    a(
+        "--auto-strength",
+        action="store_const",
+        const=True,
+        help="raise the strength (up to 1.5) while the identity monitor still recognises the face; --strength is the floor",
+    )
     a("--model", help="streaming ONNX model for --filter deid, or an identity pattern .npz for pattern and adaptive (default: the shipped ones)")
     a("--backend", choices=BACKENDS, help="inference backend (default: auto = tensorrt, cuda, cpu in that order)")
-    a("--precision", choices=PRECISIONS,
-      help="auto = fp32 (fp16 on tensorrt) | fp32 | int8 (the <model>.int8.onnx next to --model; validate its privacy first)")
+    a(
+        "--precision",
+        choices=PRECISIONS,
+        help="auto = fp32 (fp16 on tensorrt) | fp32 | int8 (the <model>.int8.onnx next to --model; validate its privacy first)",
+    )
     a("--threads", type=int, help="inference threads (default: 2)")
     a("--width", type=int, help="camera/demo width (default: 1280)")
     a("--height", type=int, help="camera/demo height (default: 720)")
@@ -62,8 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     a("--max-faces", type=int, help="faces protected by the filter; more are pixelated (default: 2)")
     a("--realtime", action="store_const", const=True, help="pace a file/demo source at its frame rate")
     a("--no-monitors", dest="monitors", action="store_const", const=False, help="turn off the rPPG and identity monitors")
-    a("--no-idle", dest="idle", action="store_const", const=False,
-      help="keep processing while no app shows the virtual camera (default: idle with black frames after 3 s)")
+    a(
+        "--no-idle",
+        dest="idle",
+        action="store_const",
+        const=False,
+        help="keep processing while no app shows the virtual camera (default: idle with black frames after 3 s)",
+    )
     a("--frames", type=int, help="stop after N frames")
     a("--json", type=Path, help="write the config, per-second metrics and the summary to this file (JSON Lines, as the run goes)")
     a("--allow-partial", action="store_true", help="exit 0 even if a file source ends before its length (truncated or undecodable frames)")
@@ -140,8 +153,11 @@ def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool, si
     if signals.exit_code is not None:
         return signals.exit_code
     if partial and not allow_partial:
-        print(f"vcam-run: error: {cfg.source} ended after {summary['frames']} of its {expected} frames (truncated or undecodable); "
-              "the outputs hold those frames; --allow-partial accepts this", file=sys.stderr)
+        print(
+            f"vcam-run: error: {cfg.source} ended after {summary['frames']} of its {expected} frames (truncated or undecodable); "
+            "the outputs hold those frames; --allow-partial accepts this",
+            file=sys.stderr,
+        )
         return PARTIAL_EXIT
     return 0
 

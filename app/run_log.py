@@ -4,6 +4,7 @@ is killed (even by SIGKILL or a power cut) leaves every line up to that moment.
 Lines: ``{"config": {...}}`` first, one ``{"second": {...}}`` per second, ``{"summary": {...}}`` last
 (absent if the run did not end). ``read_run_log`` gathers them into ``{"config", "seconds", "summary"}``.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Build a running pipeline from a ``Config`` (shared by ``vcam-run`` and the tray app)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,8 +29,9 @@ def open_output(cfg: Config, fps: float, on_preview_close: Callable[[], None] | 
     return open_sink(cfg.sink, fps, cfg.out_width, cfg.out_height, cfg.vcam_device or None, cfg.vcam_backend or None)
 
 
-def build_pipeline(cfg: Config, frames: int | None = None, face_filter: FaceFilter | None = None,
-                   on_preview_close: Callable[[], None] | None = None) -> Pipeline:
+def build_pipeline(
+    cfg: Config, frames: int | None = None, face_filter: FaceFilter | None = None, on_preview_close: Callable[[], None] | None = None
+) -> Pipeline:
     """Filter, source, sink and pipeline for ``cfg``; nothing is left open if a step fails."""
     face_filter = face_filter or filter_for(cfg)
     source = open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.mjpg, frames)
@@ -38,9 +40,20 @@ def build_pipeline(cfg: Config, frames: int | None = None, face_filter: FaceFilt
     except BaseException:
         source.close()
         raise
-    pcfg = PipelineConfig(strength=cfg.strength, max_faces=cfg.max_faces, hold_s=cfg.hold_s, deadline_ms=cfg.deadline_ms,
-                          ring_size=cfg.ring_size, realtime=cfg.realtime, rppg=cfg.monitors, identity=cfg.monitors,
-                          auto_strength=cfg.auto_strength, idle_without_viewers=cfg.idle, pulse=cfg.pulse, target_hr=cfg.target_hr)
+    pcfg = PipelineConfig(
+        strength=cfg.strength,
+        max_faces=cfg.max_faces,
+        hold_s=cfg.hold_s,
+        deadline_ms=cfg.deadline_ms,
+        ring_size=cfg.ring_size,
+        realtime=cfg.realtime,
+        rppg=cfg.monitors,
+        identity=cfg.monitors,
+        auto_strength=cfg.auto_strength,
+        idle_without_viewers=cfg.idle,
+        pulse=cfg.pulse,
+        target_hr=cfg.target_hr,
+    )
     return Pipeline(source, sink, face_filter, pcfg)
 
 

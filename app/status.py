@@ -1,5 +1,6 @@
 """The one-line live status of ``vcam-run`` (stderr; redrawn in place on a terminal, one line
 every 5 s otherwise)."""
+
 from __future__ import annotations
 
 import sys
@@ -11,7 +12,7 @@ def _num(value: float | None, fmt: str = "{:.0f}") -> str:
 
 
 def matched_by(matches: dict[str, bool] | None) -> str:
-    """"dlib, sface" for the recognisers that would match the outgoing face, "" for none."""
+    """ "dlib, sface" for the recognisers that would match the outgoing face, "" for none."""
     return ", ".join(name for name, hit in (matches or {}).items() if hit)
 
 
@@ -27,8 +28,10 @@ def format_status(r: dict, auto_strength: bool = False) -> str:
     judge = ", ".join(r.get("identity_unseen") or [])
     ident = "enrolling" if dist is None else f"{dist:.2f}{f' [{judge}: unseen]' if judge else ''} ({f'MATCH: {by}' if by else 'no match'})"
     auto = f" | strength {r['strength']:.2f} (auto)" if auto_strength else ""
-    return (f"{r['fps']:5.1f} fps | latency {_num(r.get('p50_latency_ms'))} ms | HR raw/protected {hr} | "
-            f"identity distance {ident}{auto} | dropped {r.get('dropped_frames', 0)}")
+    return (
+        f"{r['fps']:5.1f} fps | latency {_num(r.get('p50_latency_ms'))} ms | HR raw/protected {hr} | "
+        f"identity distance {ident}{auto} | dropped {r.get('dropped_frames', 0)}"
+    )
 
 
 class StatusLine:
@@ -57,10 +60,12 @@ class StatusLine:
         by = s.get("identity_match_rate_by") or {}
         unseen = set(s.get("identity_unseen_recognisers") or [])
         per = f" ({', '.join(n + (' [unseen]' if n in unseen else '') + f' {v:.0%}' for n, v in by.items())})" if by else ""
-        return (f"done: {s['frames']} frames, {s['fps']:.1f} fps, p95 latency {s['p95_latency_ms']:.0f} ms, "
-                f"HR raw/protected {_num(s.get('hr_raw_bpm'), '{:.1f}')}/{_num(s.get('hr_protected_bpm'), '{:.1f}')} bpm, "
-                f"identity match rate, unseen recognisers {_num(s.get('identity_match_rate_unseen'), '{:.0%}')}, "
-                f"any {_num(s.get('identity_match_rate'), '{:.0%}')}{per}, "
-                f"dropped {s['dropped_frames']}"
-                + (f", strength {s['strength']:.2f} to {s['strength_max']:.2f} (auto)" if s.get("auto_strength") and s.get("strength_max") else "")
-                + (f", backend {s['backend']}" if s.get("backend") else ""))
+        return (
+            f"done: {s['frames']} frames, {s['fps']:.1f} fps, p95 latency {s['p95_latency_ms']:.0f} ms, "
+            f"HR raw/protected {_num(s.get('hr_raw_bpm'), '{:.1f}')}/{_num(s.get('hr_protected_bpm'), '{:.1f}')} bpm, "
+            f"identity match rate, unseen recognisers {_num(s.get('identity_match_rate_unseen'), '{:.0%}')}, "
+            f"any {_num(s.get('identity_match_rate'), '{:.0%}')}{per}, "
+            f"dropped {s['dropped_frames']}"
+            + (f", strength {s['strength']:.2f} to {s['strength_max']:.2f} (auto)" if s.get("auto_strength") and s.get("strength_max") else "")
+            + (f", backend {s['backend']}" if s.get("backend") else "")
+        )

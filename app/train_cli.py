@@ -10,6 +10,7 @@ per epoch (losses, validation PSNR / pulse correlation / dlib match rate); bad i
 they recorded (a run's config.json, an exported model's metadata) under the TOML and command-line
 values, and prints one JSON line per strength.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,15 +40,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--val-fold", type=int, metavar="K", help="hold out the split's K-th disjoint group of identities (k-fold; default 0)")
     ap.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     ap.add_argument("--stop-after", type=int, metavar="EPOCH", help="stop after this epoch (0-based) keeping the full LR schedule; --resume continues")
-    ap.add_argument("--check", metavar="WEIGHTS",
-                    help="train nothing: validate these weights (run folder, checkpoint.pt or vcam-export ONNX) on the validation clips")
+    ap.add_argument(
+        "--check", metavar="WEIGHTS", help="train nothing: validate these weights (run folder, checkpoint.pt or vcam-export ONNX) on the validation clips"
+    )
     ap.add_argument("--strength", type=float, nargs="+", metavar="S", help="with --check: the runtime strengths to validate at (default 1)")
-    ap.add_argument("--pattern-psnr", type=float, metavar="DB",
-                    help="learn a universal identity pattern within this PSNR budget instead of the AE: <out>/identity_pattern.npz (--filter pattern)")
+    ap.add_argument(
+        "--pattern-psnr",
+        type=float,
+        metavar="DB",
+        help="learn a universal identity pattern within this PSNR budget instead of the AE: <out>/identity_pattern.npz (--filter pattern)",
+    )
     ap.add_argument("--pattern-steps", type=int, default=300, metavar="N", help="with --pattern-psnr: optimisation steps (default 300)")
     ap.add_argument("--pattern-ssim", type=float, default=0.0, metavar="W", help="with --pattern-psnr: weight of (1 - SSIM) of the patterned faces (default 0)")
-    ap.add_argument("--pattern-sface", type=float, default=0.0, metavar="W",
-                    help="with --pattern-psnr: weight of SFace's cosine distance beside dlib's (default 0)")
+    ap.add_argument(
+        "--pattern-sface", type=float, default=0.0, metavar="W", help="with --pattern-psnr: weight of SFace's cosine distance beside dlib's (default 0)"
+    )
     args = ap.parse_args(argv)
     quiet_native_logs()
     console = Console()
@@ -63,9 +70,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.pattern_steps < 1 or not 10.0 <= args.pattern_psnr <= 60.0 or min(args.pattern_ssim, args.pattern_sface) < 0:
             raise VcamError("--pattern-psnr must be 10..60 dB, --pattern-steps >= 1, --pattern-ssim and --pattern-sface >= 0")
         with console.status("learning the identity pattern (clips, judges, steps)") as status:
-            pattern, record = learn_pattern(cfg, args.pattern_psnr, args.pattern_steps, ssim_weight=args.pattern_ssim, sface_weight=args.pattern_sface,
-                                            log=lambda r: status.update(f"step {r['step']}/{args.pattern_steps}: "
-                                                                        f"dlib distance {r['distance']:.3f} at {r['psnr_db']:.1f} dB"))
+            pattern, record = learn_pattern(
+                cfg,
+                args.pattern_psnr,
+                args.pattern_steps,
+                ssim_weight=args.pattern_ssim,
+                sface_weight=args.pattern_sface,
+                log=lambda r: status.update(f"step {r['step']}/{args.pattern_steps}: dlib distance {r['distance']:.3f} at {r['psnr_db']:.1f} dB"),
+            )
         out = Path(cfg.out)
         out.mkdir(parents=True, exist_ok=True)
         save_pattern(out / "identity_pattern.npz", pattern, {**record, "training_config": dataclasses.asdict(cfg)})
@@ -80,9 +92,22 @@ def main(argv: list[str] | None = None) -> int:
         values = {k: v for k, v in recorded_config(args.check).items() if k in known} if args.check else {}
         if args.config:
             values.update(read_toml(args.config))
-        values.update({k: v for k, v in {"photos": args.photos, "extra_photos": args.extra_photos, "out": args.out, "epochs": args.epochs,
-                                         "clip_len": args.clip_len, "seed": args.seed, "data_seed": args.data_seed,
-                                         "val_fold": args.val_fold}.items() if v is not None})
+        values.update(
+            {
+                k: v
+                for k, v in {
+                    "photos": args.photos,
+                    "extra_photos": args.extra_photos,
+                    "out": args.out,
+                    "epochs": args.epochs,
+                    "clip_len": args.clip_len,
+                    "seed": args.seed,
+                    "data_seed": args.data_seed,
+                    "val_fold": args.val_fold,
+                }.items()
+                if v is not None
+            }
+        )
         if unknown := sorted(set(values) - known):
             raise VcamError(f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
         if "photos" not in values:
@@ -102,17 +127,34 @@ def main(argv: list[str] | None = None) -> int:
         if args.pattern_psnr is not None:
             return learn(cfg)
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                      console=console, transient=True, disable=not console.is_terminal) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        ) as bar:
             task = bar.add_task("preparing clips and judges", total=None)
 
             def log(r: dict) -> None:
                 sface = f", open-id SFace {r['open_id_sface']:.4f}" if "open_id_sface" in r else ""
-                val = (f" | val PSNR {r['val_psnr_db']:.1f} dB, SSIM {r['val_ssim']:.3f}, pulse r {r['val_bvp_r']:.3f}, "
-                       f"match dlib {r['val_dlib_match_rate']:.0%} / SFace {r['val_sface_match_rate']:.0%} (vs template "
-                       f"{r['val_dlib_template_match_rate']:.0%} / {r['val_sface_template_match_rate']:.0%})") if "val_psnr_db" in r else ""
-                console.print(f"epoch {r['epoch']}: total {r['total']:.4f} (rec {r['rec']:.4f}, id {r['id']:.4f}, open-id {r['open_id']:.4f}{sface}, "
-                              f"rppg {r['rppg']:.4f}){val} | {r['seconds']:.0f} s", highlight=False, soft_wrap=True)
+                val = (
+                    (
+                        f" | val PSNR {r['val_psnr_db']:.1f} dB, SSIM {r['val_ssim']:.3f}, pulse r {r['val_bvp_r']:.3f}, "
+                        f"match dlib {r['val_dlib_match_rate']:.0%} / SFace {r['val_sface_match_rate']:.0%} (vs template "
+                        f"{r['val_dlib_template_match_rate']:.0%} / {r['val_sface_template_match_rate']:.0%})"
+                    )
+                    if "val_psnr_db" in r
+                    else ""
+                )
+                console.print(
+                    f"epoch {r['epoch']}: total {r['total']:.4f} (rec {r['rec']:.4f}, id {r['id']:.4f}, open-id {r['open_id']:.4f}{sface}, "
+                    f"rppg {r['rppg']:.4f}){val} | {r['seconds']:.0f} s",
+                    highlight=False,
+                    soft_wrap=True,
+                )
 
             def progress(epoch: int, step: int, steps: int) -> None:
                 bar.update(task, description=f"epoch {epoch + 1}/{cfg.epochs}", completed=step, total=steps)

@@ -7,6 +7,7 @@ config file of ``vcam-run``; changes are saved.
 
     vcam-tray [--config FILE] [--source SPEC] [--sink SPEC]
 """
+
 from __future__ import annotations
 
 import sys
@@ -30,6 +31,8 @@ from .preview import qt_application
 STATE_COLOURS = {"off": "#9e9e9e", "protecting": "#2e7d32", "idle": "#5c8a99", "degraded": "#f9a825", "error": "#c62828"}
 AUTO_STRENGTH_LABEL = "Auto: stronger while recognisable"
 STRENGTH_PRESETS = (("Light (50 %)", 0.5), ("Medium (75 %)", 0.75), ("Standard (100 %)", 1.0), ("Strong (150 %)", MAX_STRENGTH))
+
+
 def pulse_choices(target_hr: float) -> list[tuple[str, str]]:
     return [("Heart rate: real", "keep"), ("Heart rate: hidden", "hide"), (f"Heart rate: show {target_hr:g} bpm", "replace")]
 
@@ -198,8 +201,7 @@ class TrayApp:
             group.addAction(action)
             strength.addAction(action)
         strength.addSeparator()
-        self.auto_action = QAction(AUTO_STRENGTH_LABEL, strength, checkable=True, checked=ctl.cfg.auto_strength,
-                                   enabled=ctl.cfg.monitors)
+        self.auto_action = QAction(AUTO_STRENGTH_LABEL, strength, checkable=True, checked=ctl.cfg.auto_strength, enabled=ctl.cfg.monitors)
         self.auto_action.toggled.connect(self.set_auto_strength)
         strength.addAction(self.auto_action)
         self._choice_menu(menu, "Filter", [(FILTERS[f].label, f) for f in PROTECTING_FILTERS], ctl.cfg.filter, self.set_filter)

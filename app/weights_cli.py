@@ -1,5 +1,6 @@
 """``vcam-weights``: fetch and convert the pretrained rPPG judges' weights into the user cache
 (needs the ``train`` extra: torch, h5py). Prints where each set is; errors are one line."""
+
 from __future__ import annotations
 
 import sys

@@ -11,6 +11,7 @@ if it trained with one): dlib's chip on the protected crop vs on the original cr
 4,000 draws of ``jitter_transforms`` at each ``--jitter``. Keys: ``attacker`` and ``jitter`` ->
 {``median_px``, ``p90_px``, ``max_px``}. Reads ../shared/data (test data; the product never does).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,14 @@ def jitter_shifts(px: float, n: int = 4000) -> list[float]:
 
 def run(model: Path, photos: Path, strength: float, jitters: list[float]) -> dict:
     shifts, trained = attacker_shifts(model, photos, strength)
-    return {"model": str(model), "strength": strength, "frames": len(shifts), "chip_jitter": trained,
-            "attacker": spread(shifts), "jitter": {str(px): spread(jitter_shifts(px)) for px in sorted({trained, *jitters})}}
+    return {
+        "model": str(model),
+        "strength": strength,
+        "frames": len(shifts),
+        "chip_jitter": trained,
+        "attacker": spread(shifts),
+        "jitter": {str(px): spread(jitter_shifts(px)) for px in sorted({trained, *jitters})},
+    }
 
 
 def table(r: dict) -> str:

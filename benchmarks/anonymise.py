@@ -21,6 +21,7 @@ animated clip each, run as the runtime runs them. Figures:
 - ``filter_ms``: median per-face cost of the filter alone.
 Reads ../shared/data (test data; the product never does).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -114,21 +115,28 @@ def main() -> None:
     args = ap.parse_args()
     clips = photo_clips(people(args.people), seconds=args.seconds, per_identity=1)
     analyses = [track_clip(c) for c in clips]
-    runs = {s: [protect_clip(c, lambda s=s: make_filter("anonymise", identity_seed=s), analyses=a) for c, a in zip(clips, analyses, strict=True)]
-            for s in SEEDS}
+    runs = {
+        s: [protect_clip(c, lambda s=s: make_filter("anonymise", identity_seed=s), analyses=a) for c, a in zip(clips, analyses, strict=True)] for s in SEEDS
+    }
     first = runs[SEEDS[0]]
     found = detectors()
-    detected = {name: {"raw": float(np.mean([see(f) for r in first for f in r.raw[::5]])),
-                       "anonymised": float(np.mean([see(f) for r in first for f in r.out[::5]]))} for name, see in found.items()}
+    detected = {
+        name: {"raw": float(np.mean([see(f) for r in first for f in r.raw[::5]])), "anonymised": float(np.mean([see(f) for r in first for f in r.out[::5]]))}
+        for name, see in found.items()
+    }
     with FaceTracker(max_faces=1, static=True) as tracker:
         errors = [landmark_errors(r, tracker) for r in first]
     result = {
-        "people": len(clips), "seconds": args.seconds, "seeds": list(SEEDS),
+        "people": len(clips),
+        "seconds": args.seconds,
+        "seeds": list(SEEDS),
         "detected": detected,
         "outline_error_iod": round(float(np.mean([e[0] for e in errors])), 4),
         "landmark_error_iod": round(float(np.mean([e[1] for e in errors])), 4),
-        "flicker": {"raw": round(float(np.mean([flicker(r.raw, r) for r in first])), 3),
-                    "anonymised": round(float(np.mean([flicker(r.out, r) for r in first])), 3)},
+        "flicker": {
+            "raw": round(float(np.mean([flicker(r.raw, r) for r in first])), 3),
+            "anonymised": round(float(np.mean([flicker(r.out, r) for r in first])), 3),
+        },
         "linkability": linkability(runs, {n: make() for n, make in RECOGNISERS.items()}),
         "filter_ms": round(float(np.median([filter_ms(a, SEEDS[0]) for a in analyses])), 3),
     }
@@ -138,8 +146,10 @@ def main() -> None:
     print(f"\n{len(clips)} people, {args.seconds:g} s each")
     for name, d in detected.items():
         print(f"face found by {name:<12} raw {d['raw']:.1%}  anonymised {d['anonymised']:.1%}")
-    print(f"outline moved {result['outline_error_iod']:.3f} IOD (all landmarks {result['landmark_error_iod']:.3f}); "
-          f"flicker raw {result['flicker']['raw']:.2f} / anonymised {result['flicker']['anonymised']:.2f} levels; filter {result['filter_ms']:.2f} ms per face")
+    print(
+        f"outline moved {result['outline_error_iod']:.3f} IOD (all landmarks {result['landmark_error_iod']:.3f}); "
+        f"flicker raw {result['flicker']['raw']:.2f} / anonymised {result['flicker']['anonymised']:.2f} levels; filter {result['filter_ms']:.2f} ms per face"
+    )
     print(f"{'recogniser':<12}{'same seed, other people':>26}{'other seed, same person':>26}{'other seed, other people':>26}")
     for name, r in result["linkability"].items():
         print(f"{name:<12}{r['same_seed_other_people']:>26.1%}{r['other_seed_same_person']:>26.1%}{r['other_seed_other_people']:>26.1%}")

@@ -16,6 +16,7 @@ reach; a budget where it fails is one where the AE is unlikely to succeed. Keys:
 per PSNR {``psnr_db``, ``dlib_match_rate``, ``sface_match_rate``, ``dlib_distance``}, ``model``
 -> the same for the AE. Reads ../shared/data (test data; the product never does).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,7 +66,7 @@ def judged(originals: torch.Tensor, protected: torch.Tensor, attackers: dict[str
     raw, out = as_uint8(originals), as_uint8(protected)
     box = (0, 0, raw[0].shape[1] - 1, raw[0].shape[0] - 1)
     mse = np.mean([np.mean((a.astype(np.float64) - b) ** 2) for a, b in zip(raw, out, strict=True)])
-    result = {"psnr_db": float(10 * np.log10(255 ** 2 / mse))}
+    result = {"psnr_db": float(10 * np.log10(255**2 / mse))}
     for name, a in attackers.items():
         d = [a.distance(a.describe(x, box), a.describe(y, box)) for x, y in zip(raw, out, strict=True)]
         result[f"{name}_match_rate"] = float(np.mean(np.array(d) < a.threshold))
@@ -85,16 +86,21 @@ def run(model: Path, photos: Path, budgets: list[float], frames: int, steps: int
     def attack(budget: float) -> torch.Tensor:
         return attack_dlib(net, originals, tf, masks, budget, steps, jitter, draws, torch.Generator().manual_seed(0))
 
-    return {"model_file": str(model), "frames": len(originals), "steps": steps, "jitter_px": jitter, "draws": draws,
-            "model": judged(originals, outputs, attackers),
-            "attack": {str(b): judged(originals, attack(b), attackers) for b in budgets}}
+    return {
+        "model_file": str(model),
+        "frames": len(originals),
+        "steps": steps,
+        "jitter_px": jitter,
+        "draws": draws,
+        "model": judged(originals, outputs, attackers),
+        "attack": {str(b): judged(originals, attack(b), attackers) for b in budgets},
+    }
 
 
 def table(r: dict) -> str:
     rows = [("AE (this model)", r["model"]), *((f"attack, budget {b} dB", m) for b, m in r["attack"].items())]
     lines = [f"{'':24} {'PSNR dB':>8} {'dlib match':>11} {'dlib dist':>10} {'SFace match':>12}"]
-    lines += [f"{name:24} {m['psnr_db']:>8.2f} {m['dlib_match_rate']:>11.1%} {m['dlib_distance']:>10.3f} {m['sface_match_rate']:>12.1%}"
-              for name, m in rows]
+    lines += [f"{name:24} {m['psnr_db']:>8.2f} {m['dlib_match_rate']:>11.1%} {m['dlib_distance']:>10.3f} {m['sface_match_rate']:>12.1%}" for name, m in rows]
     return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ with <= 0.5 dB PSNR loss. Top-level keys are the paper-size AE at 2 threads: ``t
 crops), ``floor_ms``. Random weights: speed does not depend on their values; the INT8 PSNR does a
 little, so ``int8_psnr_db`` is also reported for the shipped model when it exists.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -119,27 +120,33 @@ def run() -> dict:
         if DEFAULT_MODEL.is_file():
             shipped = architecture_of(DEFAULT_MODEL)
             results["shipped"] = measure(shipped, crops, Path(tmp), "shipped", DEFAULT_MODEL)
-    results.update({
-        "torch_ms": paper["torch_ms_2t"],
-        "ort_fp32_ms": paper["ort_fp32_ms_2t"],
-        "ort_int8_ms": paper["ort_int8_ms_2t"],
-        "int8_psnr_db": paper["int8_psnr_db"],
-        "floor_ms": round(paper["flops_per_frame"] / (gflops[2] * 1e9) * 1000, 2),
-    })
+    results.update(
+        {
+            "torch_ms": paper["torch_ms_2t"],
+            "ort_fp32_ms": paper["ort_fp32_ms_2t"],
+            "ort_int8_ms": paper["ort_int8_ms_2t"],
+            "int8_psnr_db": paper["int8_psnr_db"],
+            "floor_ms": round(paper["flops_per_frame"] / (gflops[2] * 1e9) * 1000, 2),
+        }
+    )
     return results
 
 
 def table(r: dict) -> str:
-    lines = [f"conv throughput: {r['conv_gflops_1t']} GFLOP/s (1 thread), {r['conv_gflops_2t']} GFLOP/s (2 threads)",
-             f"{'model':8} {'threads':>7} {'torch ms':>9} {'ORT fp32':>9} {'ORT int8':>9} {'floor ms':>9} {'int8 PSNR':>10}"]
+    lines = [
+        f"conv throughput: {r['conv_gflops_1t']} GFLOP/s (1 thread), {r['conv_gflops_2t']} GFLOP/s (2 threads)",
+        f"{'model':8} {'threads':>7} {'torch ms':>9} {'ORT fp32':>9} {'ORT int8':>9} {'floor ms':>9} {'int8 PSNR':>10}",
+    ]
     for name in ("paper", "shipped"):
         if name not in r:
             continue
         m = r[name]
         for t in (1, 2):
             floor = m["flops_per_frame"] / (r[f"conv_gflops_{t}t"] * 1e9) * 1000
-            lines.append(f"{name:8} {t:>7} {m[f'torch_ms_{t}t']:>9.2f} {m[f'ort_fp32_ms_{t}t']:>9.2f} {m[f'ort_int8_ms_{t}t']:>9.2f} "
-                         f"{floor:>9.2f} {m['int8_psnr_db']:>9.1f}dB")
+            lines.append(
+                f"{name:8} {t:>7} {m[f'torch_ms_{t}t']:>9.2f} {m[f'ort_fp32_ms_{t}t']:>9.2f} {m[f'ort_int8_ms_{t}t']:>9.2f} "
+                f"{floor:>9.2f} {m['int8_psnr_db']:>9.1f}dB"
+            )
         lines.append(f"{'':8} ORT fp32 time by op (2 threads): " + ", ".join(f"{k} {v:.0%}" for k, v in m["ort_fp32_ops_2t"].items()))
     return "\n".join(lines)
 

@@ -7,6 +7,7 @@ Memory is the process's resident set after importing the engine, after building 
 (two onnxruntime sessions: the whole graph and its forward half) and after ``--calls`` gradient and
 distance calls on one face (activation arenas). Times: median of the calls, one thread each.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,12 @@ def measure(name: str, calls: int) -> dict:
             start = time.perf_counter()
             call(face, reference)
             times[kind].append(time.perf_counter() - start)
-    return {"build_s": round(build_s, 2), "built_mb": round(built - before, 1), "after_calls_mb": round(rss_mb() - before, 1),
-            **{f"{kind}_ms": round(1e3 * float(np.median(t)), 1) for kind, t in times.items()}}
+    return {
+        "build_s": round(build_s, 2),
+        "built_mb": round(built - before, 1),
+        "after_calls_mb": round(rss_mb() - before, 1),
+        **{f"{kind}_ms": round(1e3 * float(np.median(t)), 1) for kind, t in times.items()},
+    }
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ verification accuracy (also for SFace, the second, independent recogniser); POS,
 the real EVM face video (pulse ~52.7 bpm).
 Reads ../shared/data (test data; the product never does).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,9 +60,14 @@ def dlib_parity() -> dict:
         correct += a == (names[i] == names[j])
         sface_correct += sface.match(sface_desc[i], sface_desc[j]) == (names[i] == names[j])
         pairs += 1
-    return {"dlib_port_max_abs_diff": float(np.abs(ours - theirs).max()), "dlib_port_decision_agreement": agree / pairs,
-            "lfw10_verification_accuracy": correct / pairs, "sface_lfw10_verification_accuracy": sface_correct / pairs,
-            "lfw10_photos": len(names), "lfw10_pairs": pairs}
+    return {
+        "dlib_port_max_abs_diff": float(np.abs(ours - theirs).max()),
+        "dlib_port_decision_agreement": agree / pairs,
+        "lfw10_verification_accuracy": correct / pairs,
+        "sface_lfw10_verification_accuracy": sface_correct / pairs,
+        "lfw10_photos": len(names),
+        "lfw10_pairs": pairs,
+    }
 
 
 def rppg_evm() -> dict:

@@ -10,6 +10,7 @@ correlation of the output pulses. open-rppg's ``models.py`` is loaded straight f
 as part of a stub package (its ``__init__`` and its runtime dependencies are not needed) with a stub
 ``pkg_resources``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-KERAS_SIDE = r'''
+KERAS_SIDE = r"""
 import importlib, sys, types
 import numpy as np
 sys.modules["pkg_resources"] = types.ModuleType("pkg_resources")
@@ -42,7 +43,7 @@ for name, cls, key in (("physnet", models.PhysNet, "physnet.pure"), ("physformer
     model.load_weights(f"{h5dir}/{key}.weights.h5")
     out[name] = np.asarray(model(x[None].astype("float32") / 255.0))[0]
 np.savez(io + "/out.npz", **out)
-'''
+"""
 
 
 def evm_clips() -> dict[str, np.ndarray]:
@@ -85,8 +86,9 @@ def main() -> None:
                 (tmp_path / Path(H5_FILES[key]).name).write_bytes(wheel.read(H5_FILES[key]))
         np.savez(tmp_path / "in.npz", **clips)
         (tmp_path / "keras_side.py").write_text(KERAS_SIDE)
-        run = subprocess.run([args.keras_python, str(tmp_path / "keras_side.py"), str(tmp_path / "rppg"), str(tmp_path), str(tmp_path)],
-                             capture_output=True, text=True)
+        run = subprocess.run(
+            [args.keras_python, str(tmp_path / "keras_side.py"), str(tmp_path / "rppg"), str(tmp_path), str(tmp_path)], capture_output=True, text=True
+        )
         if run.returncode != 0:
             sys.exit(f"keras side failed: {run.stderr.strip().splitlines()[-1] if run.stderr.strip() else run.returncode}")
         keras_out = dict(np.load(tmp_path / "out.npz"))

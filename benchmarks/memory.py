@@ -1,4 +1,5 @@
 """Process memory for the benchmarks: the resident set of this process, in MB (Linux /proc)."""
+
 from __future__ import annotations
 
 import os

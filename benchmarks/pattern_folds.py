@@ -19,6 +19,7 @@ JSON: ``folds`` (fold -> validation identities and the six goal metrics of issue
 ``sface_match_rate``, ``strength_mean``, ``dhr_where_raw_right``), ``summary`` (per metric: ``mean``, ``worst``, ``folds_meeting_goal``) and
 ``folds_meeting_all_goals``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,19 +43,39 @@ EXTRA_KEYS = ("sface_match_rate", "strength_mean")
 
 def learn_args(config: Path, train_args: list[str], fold: int, out: Path) -> list[str]:
     """The ``vcam-train`` command line of one fold."""
-    return [sys.executable, "-m", "vcam.app.train_cli", "--config", str(config),
-            "--photos", str(DATA / "faces" / "lfw10"), "--extra-photos", str(DATA / "faces" / "face_recognition" / "identities.json"),
-            "--out", str(out), "--val-fold", str(fold), *train_args]
+    return [
+        sys.executable,
+        "-m",
+        "vcam.app.train_cli",
+        "--config",
+        str(config),
+        "--photos",
+        str(DATA / "faces" / "lfw10"),
+        "--extra-photos",
+        str(DATA / "faces" / "face_recognition" / "identities.json"),
+        "--out",
+        str(out),
+        "--val-fold",
+        str(fold),
+        *train_args,
+    ]
 
 
 def recipe(config: Path, train_args: list[str]) -> dict:
     """The pattern meta and config values that ``config`` and ``train_args`` ask for (vcam-train's
     defaults where absent; the command line over the config)."""
     flags = dict(zip(train_args[::2], train_args[1::2], strict=True))
-    return ({"seed": 0} | tomllib.loads(config.read_text(encoding="utf-8"))
-            | {"psnr_db": float(flags["--pattern-psnr"]), "steps": int(flags.get("--pattern-steps", 300)),
-               "ssim_weight": float(flags.get("--pattern-ssim", 0.0)), "sface_weight": float(flags.get("--pattern-sface", 0.0))}
-            | {key: int(flags[flag]) for flag, key in (("--seed", "seed"), ("--data-seed", "data_seed")) if flag in flags})
+    return (
+        {"seed": 0}
+        | tomllib.loads(config.read_text(encoding="utf-8"))
+        | {
+            "psnr_db": float(flags["--pattern-psnr"]),
+            "steps": int(flags.get("--pattern-steps", 300)),
+            "ssim_weight": float(flags.get("--pattern-ssim", 0.0)),
+            "sface_weight": float(flags.get("--pattern-sface", 0.0)),
+        }
+        | {key: int(flags[flag]) for flag, key in (("--seed", "seed"), ("--data-seed", "data_seed")) if flag in flags}
+    )
 
 
 def run_fold(fold: int, out: Path, config: Path, train_args: list[str], wanted: dict, report_args: list[str]) -> dict:
@@ -74,14 +95,21 @@ def run_fold(fold: int, out: Path, config: Path, train_args: list[str], wanted: 
         if res.returncode:
             raise SystemExit(f"pattern_folds: fold {fold}: {(res.stderr.strip() or res.stdout.strip()).splitlines()[-1]}")
     if not report.exists():
-        res = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "train_default.py"), "--model", str(pattern), "--json", *report_args],
-                             env=env, capture_output=True, text=True)
+        res = subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "train_default.py"), "--model", str(pattern), "--json", *report_args],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if res.returncode:
             raise SystemExit(f"pattern_folds: fold {fold} report: {(res.stderr.strip() or 'failed').splitlines()[-1]}")
         report.write_text(res.stdout)
     full = json.loads(report.read_text())
-    return {"validation_identities": full["validation_identities"], **{k: full["validation"][k] for k in (*GOALS, *EXTRA_KEYS)},
-            "dhr_where_raw_right": full["validation"].get("dhr_where_raw_right")}
+    return {
+        "validation_identities": full["validation_identities"],
+        **{k: full["validation"][k] for k in (*GOALS, *EXTRA_KEYS)},
+        "dhr_where_raw_right": full["validation"].get("dhr_where_raw_right"),
+    }
 
 
 def meets(key: str, value: float) -> bool:
@@ -109,9 +137,13 @@ def table(result: dict) -> str:
         lines.append(f"{k:5} {', '.join(f['validation_identities']):40} " + " ".join(f"{f[key]:>16.3f}" for key in keys))
     for stat in ("mean", "worst"):
         lines.append(f"{stat:46} " + " ".join(f"{result['summary'][key][stat]:>16.3f}" for key in keys))
-    lines.append(f"{'goal (folds meeting it)':46} " + " ".join(
-        f"{GOALS[key][0] + str(GOALS[key][1]) + ' (' + str(result['summary'][key]['folds_meeting_goal']) + ')':>16}" if key in GOALS else f"{'':>16}"
-        for key in keys))
+    lines.append(
+        f"{'goal (folds meeting it)':46} "
+        + " ".join(
+            f"{GOALS[key][0] + str(GOALS[key][1]) + ' (' + str(result['summary'][key]['folds_meeting_goal']) + ')':>16}" if key in GOALS else f"{'':>16}"
+            for key in keys
+        )
+    )
     lines.append(f"folds meeting all six goals: {result['folds_meeting_all_goals']} of {len(folds)}")
     return "\n".join(lines)
 
@@ -129,7 +161,7 @@ def main() -> int:
     ap.add_argument("--auto-strength", action="store_true", help="report with the runtime's auto-strength loop")
     ap.add_argument("--adaptive", action="store_true", help="report the adaptive filter starting from each fold's pattern")
     ap.add_argument("--dlib-only", action="store_true", help="with --adaptive: stepping against dlib only")
-    args, train_args = ap.parse_args(argv[:split]), argv[split + 1:]
+    args, train_args = ap.parse_args(argv[:split]), argv[split + 1 :]
     if "--pattern-psnr" not in train_args or len(train_args) % 2:
         ap.error("give vcam-train's pattern flags after --, e.g. -- --pattern-psnr 30 (flag value pairs)")
     if args.jobs < 1:
@@ -140,13 +172,24 @@ def main() -> int:
         ap.error(f"bad vcam-train flags after --: {exc}")
     except (OSError, tomllib.TOMLDecodeError) as exc:
         ap.error(f"cannot read {args.config}: {exc}")
-    report_args = (([] if args.strength == 1.0 else ["--strength", str(args.strength)]) + (["--auto-strength"] if args.auto_strength else [])
-                   + (["--adaptive"] if args.adaptive else []) + (["--dlib-only"] if args.dlib_only else []))
+    report_args = (
+        ([] if args.strength == 1.0 else ["--strength", str(args.strength)])
+        + (["--auto-strength"] if args.auto_strength else [])
+        + (["--adaptive"] if args.adaptive else [])
+        + (["--dlib-only"] if args.dlib_only else [])
+    )
     with ThreadPoolExecutor(args.jobs) as pool:
         results = dict(zip(args.folds, pool.map(lambda k: run_fold(k, args.out, args.config, train_args, wanted, report_args), args.folds), strict=True))
-    result = {"recipe": wanted, "strength": args.strength, "auto_strength": args.auto_strength, "adaptive": args.adaptive, "dlib_only": args.dlib_only,
-              "folds": results, "summary": summarise(results),
-              "folds_meeting_all_goals": sum(all(meets(k, f[k]) for k in GOALS) for f in results.values())}
+    result = {
+        "recipe": wanted,
+        "strength": args.strength,
+        "auto_strength": args.auto_strength,
+        "adaptive": args.adaptive,
+        "dlib_only": args.dlib_only,
+        "folds": results,
+        "summary": summarise(results),
+        "folds_meeting_all_goals": sum(all(meets(k, f[k]) for k in GOALS) for f in results.values()),
+    }
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 0
 

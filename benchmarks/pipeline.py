@@ -15,6 +15,7 @@ descriptor in a child process, 1 Hz) is included unless stated. One warm-up run 
 the first pipeline of a process pays one-off costs (model loads, the monitor process) that
 inflated p95 by 40-60 ms in repeated runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -92,8 +93,7 @@ class UnwatchedSink(NullSink):
     viewers = 0
 
 
-def end_to_end(face_filter: FaceFilter, width: int, height: int, frames: int, realtime: bool, monitors: bool = True,
-               watched: bool = True) -> dict:
+def end_to_end(face_filter: FaceFilter, width: int, height: int, frames: int, realtime: bool, monitors: bool = True, watched: bool = True) -> dict:
     """A full Pipeline run with a fresh ``face_filter`` (capture and tracking threads, rPPG +
     identity monitors) into a null sink; unwatched, the sink has no viewers and the pipeline idles
     from the first frame (source released, black frames). ``cpu_cores``: CPU seconds of this
@@ -107,8 +107,15 @@ def end_to_end(face_filter: FaceFilter, width: int, height: int, frames: int, re
         with PeakRss(lambda: pipe._worker._proc.pid if pipe._worker is not None else None) as peak:
             s = pipe.run(max_frames=frames)
         cores = (time.process_time() - cpu) / (time.monotonic() - wall)
-    return {"fps": s["fps"], "p50_latency_ms": s["p50_latency_ms"], "p95_latency_ms": s["p95_latency_ms"], "dropped_frames": s["dropped_frames"],
-            "cpu_cores": round(cores, 3), "peak_rss_mb_main": round(peak.main_mb, 1), "peak_rss_mb_monitor_child": round(peak.child_mb, 1)}
+    return {
+        "fps": s["fps"],
+        "p50_latency_ms": s["p50_latency_ms"],
+        "p95_latency_ms": s["p95_latency_ms"],
+        "dropped_frames": s["dropped_frames"],
+        "cpu_cores": round(cores, 3),
+        "peak_rss_mb_main": round(peak.main_mb, 1),
+        "peak_rss_mb_monitor_child": round(peak.child_mb, 1),
+    }
 
 
 def stream_vs_window(stream_path: Path, window_path: Path, repeats: int = 3) -> dict:
@@ -170,19 +177,27 @@ def main() -> None:
         print(f"{k:<22}{result['stages_ms_480p'][k]:>10.2f}{result['stages_ms'][k]:>10.2f}")
     print()
     for name in ("480p", "720p"):
-        print(f"{name}: {result[f'fps_{name}']:.1f} fps throughput; live 30 fps source: {result[f'live_fps_{name}']:.1f} fps out, "
-              f"p50 {result[f'p50_latency_ms_{name}']:.1f} ms, p95 {result[f'p95_latency_ms_{name}']:.1f} ms added latency "
-              f"({result[f'p95_latency_ms_{name}_monitors_off']:.1f} ms with monitors off), {result[f'live_dropped_{name}']} dropped")
-    print(f"720p live: {result['cpu_cores_720p_watched']:.2f} cores busy while an app shows the camera, "
-          f"{result['cpu_cores_720p_idle']:.2f} while idle (no viewer)")
+        print(
+            f"{name}: {result[f'fps_{name}']:.1f} fps throughput; live 30 fps source: {result[f'live_fps_{name}']:.1f} fps out, "
+            f"p50 {result[f'p50_latency_ms_{name}']:.1f} ms, p95 {result[f'p95_latency_ms_{name}']:.1f} ms added latency "
+            f"({result[f'p95_latency_ms_{name}_monitors_off']:.1f} ms with monitors off), {result[f'live_dropped_{name}']} dropped"
+        )
+    print(
+        f"720p live: {result['cpu_cores_720p_watched']:.2f} cores busy while an app shows the camera, "
+        f"{result['cpu_cores_720p_idle']:.2f} while idle (no viewer)"
+    )
     for name in OTHER_FILTERS:
         live = result[f"{name}_720p_live"]
-        print(f"--filter {name}: {result[f'{name}_filter_ms']:.1f} ms per face (mean {result[f'{name}_filter_ms_mean']:.1f}); "
-              f"720p live: {live['fps']:.1f} fps out, "
-              f"p95 {live['p95_latency_ms']:.1f} ms, {live['dropped_frames']} dropped, {live['cpu_cores']:.2f} cores, "
-              f"peak RSS {live['peak_rss_mb_main']:.0f} MB + {live['peak_rss_mb_monitor_child']:.0f} MB (monitor process)")
-    print(f"windowed T=64 recompute {result['window64_ms']:.0f} ms vs streaming step {result['stream_step_ms']:.1f} ms "
-          f"per output frame: {result['stream_vs_window_ratio']:.0f}x")
+        print(
+            f"--filter {name}: {result[f'{name}_filter_ms']:.1f} ms per face (mean {result[f'{name}_filter_ms_mean']:.1f}); "
+            f"720p live: {live['fps']:.1f} fps out, "
+            f"p95 {live['p95_latency_ms']:.1f} ms, {live['dropped_frames']} dropped, {live['cpu_cores']:.2f} cores, "
+            f"peak RSS {live['peak_rss_mb_main']:.0f} MB + {live['peak_rss_mb_monitor_child']:.0f} MB (monitor process)"
+        )
+    print(
+        f"windowed T=64 recompute {result['window64_ms']:.0f} ms vs streaming step {result['stream_step_ms']:.1f} ms "
+        f"per output frame: {result['stream_vs_window_ratio']:.0f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ frame's track), directly or (``--transport``) after I420 + H.264 at 1.5 Mbit/s. 
 reader: ``hr_bpm``; ``snr_true_db`` (SNR at the raw reading's HR: is the real rate still
 visible?); ``snr_peak_db`` (SNR of the strongest in-band peak); and the face crop's ``psnr_db``. Reads ../shared/data (test data; the product never does).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,18 +34,26 @@ READERS = ("pos", "chrom", "physnet", "physformer")
 MODES = (("keep", 72.0), ("hide", 72.0), ("replace", 60.0), ("replace", 90.0), ("replace", 120.0))
 
 
-def crops(frames: list[np.ndarray], fps: float, filter_name: str, pulse: str, target: float,
-          transport: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def crops(
+    frames: list[np.ndarray], fps: float, filter_name: str, pulse: str, target: float, transport: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw and outgoing face crops and skin masks of the frames with a face; with ``transport``,
     the outgoing frames go through I420 + H.264 first, as a meeting app receives them."""
-    pipe = Pipeline(ArraySource(frames, fps, "video"), NullSink(), make_filter(filter_name, DEFAULT_MODEL, background=False),
-                    PipelineConfig(rppg=False, identity=False, pulse=pulse, target_hr=target))
+    pipe = Pipeline(
+        ArraySource(frames, fps, "video"),
+        NullSink(),
+        make_filter(filter_name, DEFAULT_MODEL, background=False),
+        PipelineConfig(rppg=False, identity=False, pulse=pulse, target_hr=target),
+    )
     results = [pipe.process(Frame(i, i / fps, image)) for i, image in enumerate(frames)]
     outs = [r.output for r in results]
     outs = h264_roundtrip(outs, fps) if transport else outs
     kept = [(r.faces[0], image, out) for r, image, out in zip(results, frames, outs, strict=True) if r.faces]
-    return (np.stack([crop_face(image, t) for t, image, _ in kept]), np.stack([crop_face(out, t) for t, _, out in kept]),
-            np.stack([t.skin_mask for t, _, _ in kept]))
+    return (
+        np.stack([crop_face(image, t) for t, image, _ in kept]),
+        np.stack([crop_face(out, t) for t, _, out in kept]),
+        np.stack([t.skin_mask for t, _, _ in kept]),
+    )
 
 
 def main() -> None:

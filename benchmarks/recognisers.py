@@ -11,6 +11,7 @@ recogniser's own threshold on LFW-10 (10 people x 4 photos, 780 pairs; a judge m
 and ms per descriptor (alignment included).
 Faces are found by dlib's HOG detector. Reads ../shared/data (test data; the product never does).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,13 +88,30 @@ def main() -> None:
         at_fmr = float(np.quantile(dist[~same], FMR))
         d10, s10, _ = pair_distances(embedder, lfw10)
         result["recognisers"][name] = {
-            "threshold": embedder.threshold, "threshold_fmr_0.3": round(at_fmr, 3), "true_match_rate_there": round(float((dist[same] < at_fmr).mean()), 4),
-            "eer_threshold_lfw549": round(threshold, 4), "eer_balanced_accuracy_lfw549": round(balanced, 4),
-            "lfw10_pair_accuracy": round(float(((d10 < embedder.threshold) == s10).mean()), 4), "ms_per_descriptor": round(ms, 1)}
-    emit(result, result["recognisers"], [("threshold", "threshold", ".3f"), ("threshold_fmr_0.3", "at FMR 0.3%", ".3f"),
-                                         ("true_match_rate_there", "TMR there", ".3f"), ("eer_threshold_lfw549", "EER thr", ".3f"),
-                                         ("eer_balanced_accuracy_lfw549", "bal. acc", ".4f"), ("lfw10_pair_accuracy", "LFW-10 acc", ".4f"),
-                                         ("ms_per_descriptor", "ms", ".1f")], args.json, "recogniser")
+            "threshold": embedder.threshold,
+            "threshold_fmr_0.3": round(at_fmr, 3),
+            "true_match_rate_there": round(float((dist[same] < at_fmr).mean()), 4),
+            "eer_threshold_lfw549": round(threshold, 4),
+            "eer_balanced_accuracy_lfw549": round(balanced, 4),
+            "lfw10_pair_accuracy": round(float(((d10 < embedder.threshold) == s10).mean()), 4),
+            "ms_per_descriptor": round(ms, 1),
+        }
+    emit(
+        result,
+        result["recognisers"],
+        [
+            ("threshold", "threshold", ".3f"),
+            ("threshold_fmr_0.3", "at FMR 0.3%", ".3f"),
+            ("true_match_rate_there", "TMR there", ".3f"),
+            ("eer_threshold_lfw549", "EER thr", ".3f"),
+            ("eer_balanced_accuracy_lfw549", "bal. acc", ".4f"),
+            ("lfw10_pair_accuracy", "LFW-10 acc", ".4f"),
+            ("ms_per_descriptor", "ms", ".1f"),
+        ],
+        args.json,
+        "recogniser",
+    )
+
 
 if __name__ == "__main__":
     main()

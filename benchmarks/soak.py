@@ -9,6 +9,7 @@ two thirds of the run (after warm-up), ``rss_growth_pct`` (main + child, last sa
 ``threads_growth``, ``fds_growth``, ``fps_min``, ``stalls`` (10-s periods without a frame), and
 the run's ``summary``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,17 @@ def main() -> None:
             worker = getattr(pipe, "_worker", None)
             child = worker._proc.pid if worker is not None and worker._proc.is_alive() else None
             threads, fds = counts()
-            samples.append({"t_s": round(time.monotonic() - start), "rss_mb": round(rss_mb(), 1), "child_rss_mb": round(rss_mb(child), 1) if child else None,
-                            "threads": threads, "fds": fds, "fps": round((frames["n"] - last) / 10.0, 1), "dropped": frames["dropped"]})
+            samples.append(
+                {
+                    "t_s": round(time.monotonic() - start),
+                    "rss_mb": round(rss_mb(), 1),
+                    "child_rss_mb": round(rss_mb(child), 1) if child else None,
+                    "threads": threads,
+                    "fds": fds,
+                    "fps": round((frames["n"] - last) / 10.0, 1),
+                    "dropped": frames["dropped"],
+                }
+            )
             last = frames["n"]
             if time.monotonic() - start >= args.minutes * 60:
                 pipe.stop()
@@ -65,20 +75,29 @@ def main() -> None:
     with pipe:
         summary = pipe.run(on_second=on_second)
     stopped.set()
-    settled = samples[len(samples) // 3:] or samples
+    settled = samples[len(samples) // 3 :] or samples
     total = [s["rss_mb"] + (s["child_rss_mb"] or 0) for s in settled]
-    result = {"minutes": args.minutes, "filter": args.filter, "size": f"{args.width}x{args.height}", "cpu": os.cpu_count(),
-              "rss_growth_pct": round(100 * (total[-1] - total[0]) / total[0], 2) if total else None,
-              "rss_mb_end": round(total[-1], 1) if total else None,
-              "threads_growth": settled[-1]["threads"] - settled[0]["threads"] if settled else None,
-              "fds_growth": settled[-1]["fds"] - settled[0]["fds"] if settled else None,
-              "fps_min": min((s["fps"] for s in settled), default=None), "stalls": sum(s["fps"] == 0 for s in samples),
-              "samples": samples, "summary": summary}
+    result = {
+        "minutes": args.minutes,
+        "filter": args.filter,
+        "size": f"{args.width}x{args.height}",
+        "cpu": os.cpu_count(),
+        "rss_growth_pct": round(100 * (total[-1] - total[0]) / total[0], 2) if total else None,
+        "rss_mb_end": round(total[-1], 1) if total else None,
+        "threads_growth": settled[-1]["threads"] - settled[0]["threads"] if settled else None,
+        "fds_growth": settled[-1]["fds"] - settled[0]["fds"] if settled else None,
+        "fps_min": min((s["fps"] for s in settled), default=None),
+        "stalls": sum(s["fps"] == 0 for s in samples),
+        "samples": samples,
+        "summary": summary,
+    }
     print(json.dumps(result, indent=1, default=float))
     if not args.json:
-        print(f"\n{args.minutes:g} min, {args.filter}, {result['size']}: RSS (main + monitor child) {total[0]:.0f} -> {total[-1]:.0f} MB "
-              f"({result['rss_growth_pct']:+.2f} %) after warm-up, threads {result['threads_growth']:+d}, fds {result['fds_growth']:+d}, "
-              f"fps min {result['fps_min']}, stalls {result['stalls']}, dropped {summary['dropped_frames']}")
+        print(
+            f"\n{args.minutes:g} min, {args.filter}, {result['size']}: RSS (main + monitor child) {total[0]:.0f} -> {total[-1]:.0f} MB "
+            f"({result['rss_growth_pct']:+.2f} %) after warm-up, threads {result['threads_growth']:+d}, fds {result['fds_growth']:+d}, "
+            f"fps min {result['fps_min']}, stalls {result['stalls']}, dropped {summary['dropped_frames']}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The benchmarks' output: the JSON result, then (unless ``--json``) a plain-text table of it."""
+
 from __future__ import annotations
 
 import json

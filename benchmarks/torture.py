@@ -15,6 +15,7 @@ purpose, the face oval left unchanged, PSNR >= 45 dB against the raw; must be 0)
 ``fallback_frames``, ``placeholder_frames`` (black frames while the camera was gone), ``error``
 and ``playable_frames`` (frames decoded back from the written file; must equal ``frames``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -170,10 +171,17 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("baseline"), Scenario("enter_leave", enter_leave), Scenario("two_faces", two_faces), Scenario("occlusion", occluded),
-    Scenario("fast_motion_3x", fast_motion), Scenario("lighting_step", lighting_step), Scenario("profile_simulated", profile),
-    Scenario("camera_unplug", source=UnpluggedCamera), Scenario("cpu_stress", stress=True),
-    Scenario("slow_filter", face_filter=lambda _: SlowFilter()), Scenario("filter_exception", face_filter=lambda _: FailingFilter()),
+    Scenario("baseline"),
+    Scenario("enter_leave", enter_leave),
+    Scenario("two_faces", two_faces),
+    Scenario("occlusion", occluded),
+    Scenario("fast_motion_3x", fast_motion),
+    Scenario("lighting_step", lighting_step),
+    Scenario("profile_simulated", profile),
+    Scenario("camera_unplug", source=UnpluggedCamera),
+    Scenario("cpu_stress", stress=True),
+    Scenario("slow_filter", face_filter=lambda _: SlowFilter()),
+    Scenario("filter_exception", face_filter=lambda _: FailingFilter()),
 ]
 
 
@@ -224,10 +232,18 @@ def run(scenario: Scenario, base: list[np.ndarray], filter_name: str, folder: Pa
     except (av.error.FFmpegError, OSError):
         playable = 0
     gaps = np.diff(sink.times) * 1000 if len(sink.times) > 1 else np.zeros(1)
-    return {"frames": sink.sent, "repeated_frames": summary.get("repeated_frames"), "raw_face_frames": int(leaks), "max_stall_ms": round(float(gaps.max()), 1),
-            "p99_gap_ms": round(float(np.percentile(gaps, 99)), 1), "fallback_frames": sum((summary.get("fallback_frames") or {}).values()),
-            "dropped_frames": summary.get("dropped_frames"), "placeholder_frames": summary.get("placeholder_frames"),
-            "error": error, "playable_frames": playable}
+    return {
+        "frames": sink.sent,
+        "repeated_frames": summary.get("repeated_frames"),
+        "raw_face_frames": int(leaks),
+        "max_stall_ms": round(float(gaps.max()), 1),
+        "p99_gap_ms": round(float(np.percentile(gaps, 99)), 1),
+        "fallback_frames": sum((summary.get("fallback_frames") or {}).values()),
+        "dropped_frames": summary.get("dropped_frames"),
+        "placeholder_frames": summary.get("placeholder_frames"),
+        "error": error,
+        "playable_frames": playable,
+    }
 
 
 def main() -> None:
@@ -243,10 +259,24 @@ def main() -> None:
         for scenario in SCENARIOS:
             if not args.only or scenario.name in args.only:
                 result["scenarios"][scenario.name] = run(scenario, base, args.filter, Path(tmp))
-    emit(result, result["scenarios"], [("frames", "frames", "d"), ("repeated_frames", "repeated", "d"), ("raw_face_frames", "raw face", "d"),
-                                       ("max_stall_ms", "max stall ms", ".1f"),
-                                       ("p99_gap_ms", "p99 gap", ".1f"), ("fallback_frames", "fallback", "d"), ("placeholder_frames", "placeholders", "d"),
-                                       ("playable_frames", "playable", "d"), ("error", "error", "s")], args.json, "scenario")
+    emit(
+        result,
+        result["scenarios"],
+        [
+            ("frames", "frames", "d"),
+            ("repeated_frames", "repeated", "d"),
+            ("raw_face_frames", "raw face", "d"),
+            ("max_stall_ms", "max stall ms", ".1f"),
+            ("p99_gap_ms", "p99 gap", ".1f"),
+            ("fallback_frames", "fallback", "d"),
+            ("placeholder_frames", "placeholders", "d"),
+            ("playable_frames", "playable", "d"),
+            ("error", "error", "s"),
+        ],
+        args.json,
+        "scenario",
+    )
+
 
 if __name__ == "__main__":
     main()

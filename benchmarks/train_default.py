@@ -23,6 +23,7 @@ trained against); ``strength_mean`` (the filter's mean strength: ``--strength``,
 ``--strength`` and needs 3 s to enrol); the same under ``evm``. The test data lives in
 ../shared/data (override with --photos / --video); the split comes from the model's training config.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,8 +91,11 @@ def summarise(clips: list[EvalClip], results: list[ClipResult], raw: list[ClipRe
         "truth_err_pos_bpm": truth_errors(results, "pos"),
         "truth_err_physnet_bpm": truth_errors(results, "physnet"),
         "dhr_where_raw_right": {j: dhr_where_raw_is_right(results, j) for j in ("pos", "physnet")},
-        "truth_err_per_clip": {r.clip: {j: [round(r.pulse[j][f"dhr_truth_{side}"], 2) for side in ("raw", "protected")]
-                                        for j in ("pos", "physnet")} for r in results if r.pulse["pos"]["dhr_truth_raw"] is not None},
+        "truth_err_per_clip": {
+            r.clip: {j: [round(r.pulse[j][f"dhr_truth_{side}"], 2) for side in ("raw", "protected")] for j in ("pos", "physnet")}
+            for r in results
+            if r.pulse["pos"]["dhr_truth_raw"] is not None
+        },
         "bvp_r": float(np.mean([r.pulse["pos"]["bvp_r"] for r in results])),
         "bvp_r_physnet": float(np.mean([r.pulse["physnet"]["bvp_r"] for r in results])),
         "psnr_db": float(np.mean([r.crop_psnr for r in results])),
@@ -113,22 +117,38 @@ def protection(model: Path, adaptive: bool = False, dlib_only: bool = False, bac
         if adaptive:
             gradient, sface = DescriptorGradient(), None if dlib_only else SFaceGradient()
             aligner = None if dlib_only else ArcFaceAligner()
-            return meta.get("training_config", {}), lambda: AdaptivePatternFilter(pattern, gradient, embedder, sface=sface, aligner=aligner,
-                                                                                  background=background)
+            return meta.get("training_config", {}), lambda: AdaptivePatternFilter(
+                pattern, gradient, embedder, sface=sface, aligner=aligner, background=background
+            )
         return meta.get("training_config", {}), lambda: PatternFilter(pattern, embedder)
     cfg = json.loads(StreamingModel(OrtBackend(model)).info.metadata.get("vcam.training_config", "{}"))
     return cfg, lambda: DeidFilter(StreamingModel(OrtBackend(model, threads=2)))
 
 
-def run(model: Path, photos: Path, video: Path, strength: float = 1.0, auto_strength: bool = False, adaptive: bool = False,
-        dlib_only: bool = False, background: bool = False) -> dict:
+def run(
+    model: Path,
+    photos: Path,
+    video: Path,
+    strength: float = 1.0,
+    auto_strength: bool = False,
+    adaptive: bool = False,
+    dlib_only: bool = False,
+    background: bool = False,
+) -> dict:
     cfg, deid = protection(model, adaptive, dlib_only, background)
     split = TrainConfig.from_record({**cfg, "photos": str(photos)})  # the model's split settings on these photos
     _, val_ids = split.split(list(photo_identities(photos)))
     attackers, judges = {name: make() for name, make in RECOGNISERS.items()}, PulseJudges()
 
-    report: dict = {"model": str(model), "adaptive": adaptive, "dlib_only": dlib_only, "background": background, "strength": strength,
-                    "auto_strength": auto_strength, "validation_identities": val_ids}
+    report: dict = {
+        "model": str(model),
+        "adaptive": adaptive,
+        "dlib_only": dlib_only,
+        "background": background,
+        "strength": strength,
+        "auto_strength": auto_strength,
+        "validation_identities": val_ids,
+    }
     for key, clips in (("validation", photo_clips(photos, val_ids)), ("evm", [video_clip(video)])):
         sides = [RawSide(c) for c in clips]  # one tracking pass and raw pulse per clip
         raw = [evaluate_clip(side, OffFilter, attackers, judges)["direct"] for side in sides]
@@ -138,8 +158,14 @@ def run(model: Path, photos: Path, video: Path, strength: float = 1.0, auto_stre
     return report
 
 
-GOALS = {"dlib_match_rate": ("<=", 0.05), "dhr_pos_bpm": ("<=", 1.0), "dhr_physnet_bpm": ("<=", 1.0), "bvp_r": (">=", 0.95),
-         "psnr_db": (">=", 34.0), "ssim": (">=", 0.96)}
+GOALS = {
+    "dlib_match_rate": ("<=", 0.05),
+    "dhr_pos_bpm": ("<=", 1.0),
+    "dhr_physnet_bpm": ("<=", 1.0),
+    "bvp_r": (">=", 0.95),
+    "psnr_db": (">=", 34.0),
+    "ssim": (">=", 0.96),
+}
 
 
 def table(r: dict) -> str:
@@ -160,8 +186,9 @@ if __name__ == "__main__":
     ap.add_argument("--auto-strength", action="store_true", help="raise the strength as vcam-run --auto-strength does")
     ap.add_argument("--adaptive", action="store_true", help="with a pattern: the adaptive filter (vcam-run --filter adaptive) starting from it")
     ap.add_argument("--dlib-only", action="store_true", help="with --adaptive: step against dlib only (the filter before 2026-12-05)")
-    ap.add_argument("--background", action="store_true",
-                    help="with --adaptive: SFace's readings on a worker thread as live (timing-dependent), not in the frame loop")
+    ap.add_argument(
+        "--background", action="store_true", help="with --adaptive: SFace's readings on a worker thread as live (timing-dependent), not in the frame loop"
+    )
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     args = ap.parse_args()
     for p in (args.model, args.photos, args.video):

@@ -12,6 +12,7 @@ Keys: ``alive``, ``minutes``, ``frames``, ``fps_mean``, ``stalls`` (samples with
 ``rss_mb_start`` / ``rss_mb_end`` (after the first minute's warm-up / at the end),
 ``rss_growth_mb_per_h``, ``none_refs_drift_per_min``, ``monitor_updates`` (per-second records shown).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,8 +46,16 @@ def soak(minutes: float, filter_name: str = Config.filter) -> dict:
 
         def sample() -> None:
             pipe = ctl.pipe
-            samples.append({"t": time.monotonic() - t0, "frames": pipe.metrics.frames if pipe else 0, "fps": float(last.get("fps", 0.0)),
-                            "rss_mb": rss_mb(), "none_refs": sys.getrefcount(None), "monitor_updates": tray.monitors.updates})
+            samples.append(
+                {
+                    "t": time.monotonic() - t0,
+                    "frames": pipe.metrics.frames if pipe else 0,
+                    "fps": float(last.get("fps", 0.0)),
+                    "rss_mb": rss_mb(),
+                    "none_refs": sys.getrefcount(None),
+                    "monitor_updates": tray.monitors.updates,
+                }
+            )
             if samples[-1]["t"] >= minutes * 60:
                 tray.quit()
 

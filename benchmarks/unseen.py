@@ -17,6 +17,7 @@ gallery (its hair, clothes and background then do not match a gallery photo exac
 pseudo-filter ``context-floor`` measures what recognisers get from outside the face alone. Reads
 ../shared/data (test data; the product never does).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,11 +72,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=30)
     ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--filters", default=",".join(f for f in FILTERS if f != "deid") + ",deid",
-                    help=f"comma-separated; besides the product's filters, {ContextFloor.name} (the face oval filled flat)")
+    ap.add_argument(
+        "--filters",
+        default=",".join(f for f in FILTERS if f != "deid") + ",deid",
+        help=f"comma-separated; besides the product's filters, {ContextFloor.name} (the face oval filled flat)",
+    )
     ap.add_argument("--transport", action="store_true", help="measure after I420 + H.264 (1.5 Mbit/s)")
-    ap.add_argument("--other-photos", action="store_true",
-                    help="the gallery holds each person's other photos, not the one the clip is animated from")
+    ap.add_argument("--other-photos", action="store_true", help="the gallery holds each person's other photos, not the one the clip is animated from")
     ap.add_argument("--json", action="store_true", help="print JSON only")
     args = ap.parse_args()
     filters = args.filters.split(",")
@@ -95,18 +98,24 @@ def main() -> None:
         s = summarise(results[f], raw_results or results[f], templates, attackers, seen[f])
         worst = s["worst_unseen"] or {}
         out["filters"][f] = {
-            "seen": sorted(seen[f]), "unseen": [n for n in attackers if n not in seen[f]],
-            "worst_unseen_match_rate": worst.get("match_rate"), "worst_unseen_match_rate_by": worst.get("match_rate_recogniser"),
-            "worst_unseen_rank1": worst.get("rank1"), "worst_unseen_rank1_by": worst.get("rank1_recogniser"),
-            "rank1_chance": worst.get("rank1_chance"), "psnr_db": s["fidelity"]["crop_psnr"],
+            "seen": sorted(seen[f]),
+            "unseen": [n for n in attackers if n not in seen[f]],
+            "worst_unseen_match_rate": worst.get("match_rate"),
+            "worst_unseen_match_rate_by": worst.get("match_rate_recogniser"),
+            "worst_unseen_rank1": worst.get("rank1"),
+            "worst_unseen_rank1_by": worst.get("rank1_recogniser"),
+            "rank1_chance": worst.get("rank1_chance"),
+            "psnr_db": s["fidelity"]["crop_psnr"],
             **{f"dhr_{j}_bpm": s["utility"][j]["dhr_bpm"] for j in JUDGES},
             "per_recogniser": {n: {"seen": r["seen"], "match_rate": r["match_rate"], "rank1": r["rank1"]} for n, r in s["privacy"].items()},
         }
     print(json.dumps(out, indent=1, default=float))
     if not args.json:
         names = list(attackers)
-        print(f"\n{len(clips)} unseen people, {args.seconds:g} s each, {path}, gallery: {gallery}; "
-              f"match rate / rank-1 (chance {1 / len(clips):.1%}); * = seen by the filter")
+        print(
+            f"\n{len(clips)} unseen people, {args.seconds:g} s each, {path}, gallery: {gallery}; "
+            f"match rate / rank-1 (chance {1 / len(clips):.1%}); * = seen by the filter"
+        )
         print(f"{'filter':<9} {'worst unseen':>24} " + " ".join(f"{n:>17}" for n in names) + f" {'PSNR':>6} {'dHR POS':>8}")
         for f, r in out["filters"].items():
             worst = f"{r['worst_unseen_match_rate']:.0%} / {r['worst_unseen_rank1']:.0%}" if r["worst_unseen_match_rate"] is not None else "-"

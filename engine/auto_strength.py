@@ -19,6 +19,7 @@ Usage::
 Only the gauge's recogniser drives it: the shipped model leaves SFace matching most frames
 even at MAX_STRENGTH (model card), so following SFace would just pin the strength at the top.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -9,6 +9,7 @@ in ``backend.reason``. Full precision unless INT8 is asked for: the INT8 compani
 ``<model>.int8.onnx`` runs only with ``precision="int8"``, because quantisation can undo an
 adversarial perturbation (the AE's model card has the measurement).
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -123,8 +124,10 @@ def choose_backend(kind: str, path: Path, threads: int = 1, precision: str = "au
         kind = next(k for k in ("tensorrt", "cuda", "cpu") if _usable(k))
         reason = f"auto: {kind} is the fastest backend usable here"
     elif not _usable(kind):
-        raise ModelError(f"backend {kind!r} needs an NVIDIA GPU with pip install 'deid-vcam[gpu]' "
-                         "(onnxruntime-gpu; for tensorrt also TensorRT and cuda-python); use --backend cpu")
+        raise ModelError(
+            f"backend {kind!r} needs an NVIDIA GPU with pip install 'deid-vcam[gpu]' "
+            "(onnxruntime-gpu; for tensorrt also TensorRT and cuda-python); use --backend cpu"
+        )
     else:
         reason = f"requested {kind}"
     if precision == "int8" and not int8.is_file():

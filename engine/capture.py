@@ -11,6 +11,7 @@ every ``retry_s``, so a virtual camera never freezes and the picture comes back 
 ring gets black frames at the source's rate, so whatever consumes it (a virtual camera a
 meeting app may open at any moment) keeps receiving frames.
 """
+
 from __future__ import annotations
 
 import threading

@@ -6,6 +6,7 @@ original face survives inside the mask); *residual* adds only the upsampled diff
 raw crop (the AE's perturbation), so a face larger than the 128 px crop keeps its full-resolution
 detail. The frame (uint8 RGB) is modified in place.
 """
+
 from __future__ import annotations
 
 import cv2

@@ -1,4 +1,5 @@
 """Face crop: frame (uint8 RGB) + FaceTrack -> float32 (128, 128, 3) RGB crop in [0, 1]."""
+
 from __future__ import annotations
 
 import cv2

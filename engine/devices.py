@@ -1,5 +1,6 @@
 """Video devices of this machine (Linux V4L2, from sysfs): cameras to read from and v4l2loopback
 devices to write to. Elsewhere both lists are empty (cameras are then chosen by index)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -13,6 +13,7 @@ layer's parameter tensor comes first after its tag (a conv's filter count and si
 Layer order (``STAGES``): the 7x7 stem, then one residual block per entry (channels, whether it
 starts by down-sampling), each with two 3x3 convolutions and two affine layers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,8 +25,22 @@ from .errors import ModelError
 
 _TAGS = (b"con_4", b"affine_", b"fc_2", b"input_rgb_image_sized")
 # Channels of each residual stage and whether it starts with a down-sampling block.
-STAGES = [(32, False), (32, False), (32, False), (64, True), (64, False), (64, False), (64, False),
-          (128, True), (128, False), (128, False), (256, True), (256, False), (256, False), (256, True)]
+STAGES = [
+    (32, False),
+    (32, False),
+    (32, False),
+    (64, True),
+    (64, False),
+    (64, False),
+    (64, False),
+    (128, True),
+    (128, False),
+    (128, False),
+    (256, True),
+    (256, False),
+    (256, False),
+    (256, True),
+]
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 Landmarks are ``(468, 2)`` float32 pixel coordinates in whatever image they were measured in.
 """
+
 from __future__ import annotations
 
 from functools import cache

@@ -1,4 +1,5 @@
 """Small containers passed between pipeline stages."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -12,6 +12,7 @@ indices, average pooling spreads evenly), so the graph needs no training runtime
 stored: the ~22 MB of weights stay in ``face_recognition_models``. Per chip on one core it costs
 about two forward passes (``benchmarks/pipeline.py`` measures it in the ``adaptive`` filter).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -72,8 +73,11 @@ def build_gradient_graph(weights: DlibWeights) -> onnx.ModelProto:
 
     # backward: d distance / d descriptor = diff / distance, then every layer in reverse
     grad = g.op("MatMul", g.op("Div", diff, distance), g.const(weights.fc.T.astype(np.float32).copy()))
-    grad = g.op("Mul", g.op("Reshape", grad, g.const(np.array([1, -1, 1, 1], np.int64))),
-                g.const(np.full((1, 1, shape[1], shape[2]), 1 / (shape[1] * shape[2]), np.float32)))
+    grad = g.op(
+        "Mul",
+        g.op("Reshape", grad, g.const(np.array([1, -1, 1, 1], np.int64))),
+        g.const(np.full((1, 1, shape[1], shape[2]), 1 / (shape[1] * shape[2]), np.float32)),
+    )
     for rec in reversed(tape):
         gs = g.relu_mask(grad, rec["summed"])
         g2 = g.crop(gs, rec["s2"]) if rec["s2"] != shape else gs
@@ -82,16 +86,32 @@ def build_gradient_graph(weights: DlibWeights) -> onnx.ModelProto:
         g_skip = g.crop(gs, rec["skip"]) if rec["skip"] != shape else gs
         if rec["down"]:
             c = rec["in"][0]
-            g_skip = g.op("ConvTranspose", g_skip, g.const(np.full((c, 1, 2, 2), 0.25, np.float32)), strides=[2, 2], kernel_shape=[2, 2],
-                          group=c, output_padding=[rec["in"][1] - 2 * rec["skip"][1]] * 2)
+            g_skip = g.op(
+                "ConvTranspose",
+                g_skip,
+                g.const(np.full((c, 1, 2, 2), 0.25, np.float32)),
+                strides=[2, 2],
+                kernel_shape=[2, 2],
+                group=c,
+                output_padding=[rec["in"][1] - 2 * rec["skip"][1]] * 2,
+            )
         grad, shape = g.op("Add", g_in, g_skip), rec["in"]
     flat = int(np.prod(pooled_from))
-    grad = g.op("ScatterElements", g.const(np.zeros(flat, np.float32)), g.op("Reshape", indices, g.const(np.array([-1], np.int64))),
-                g.op("Reshape", grad, g.const(np.array([-1], np.int64))), axis=0, reduction="add")
+    grad = g.op(
+        "ScatterElements",
+        g.const(np.zeros(flat, np.float32)),
+        g.op("Reshape", indices, g.const(np.array([-1], np.int64))),
+        g.op("Reshape", grad, g.const(np.array([-1], np.int64))),
+        axis=0,
+        reduction="add",
+    )
     grad = g.relu_mask(g.op("Reshape", grad, g.const(np.array([1, *pooled_from], np.int64))), pre)
     grad = g.op("Mul", backward_affine_conv(grad, stem), g.const(np.float32(1 / 256)))
-    return g.model("dlib_descriptor_gradient", {"chip": [1, 3, CHIP_SIZE, CHIP_SIZE], "reference": [1, 128]},
-                   {"descriptor": (descriptor, [1, 128]), "distance": (distance, [1, 1]), "gradient": (grad, [1, 3, CHIP_SIZE, CHIP_SIZE])})
+    return g.model(
+        "dlib_descriptor_gradient",
+        {"chip": [1, 3, CHIP_SIZE, CHIP_SIZE], "reference": [1, 128]},
+        {"descriptor": (descriptor, [1, 128]), "distance": (distance, [1, 1]), "gradient": (grad, [1, 3, CHIP_SIZE, CHIP_SIZE])},
+    )
 
 
 def _sessions(model: onnx.ModelProto, name: str, threads: int) -> tuple[str, ort.InferenceSession, ort.InferenceSession]:
@@ -157,5 +177,6 @@ class DescriptorGradient(IdentityGradient):
     def __init__(self, path: Path | None = None, threads: int = 1) -> None:
         """Build from dlib's model file (default: ``face_recognition_models``'); raises
         ``ModelError`` naming the fix if the file is missing or corrupt."""
-        super().__init__(lambda: build_gradient_graph(read_dlib_weights(path or face_models_dir() / "dlib_face_recognition_resnet_model_v1.dat")),
-                         "dlib", threads)
+        super().__init__(
+            lambda: build_gradient_graph(read_dlib_weights(path or face_models_dir() / "dlib_face_recognition_resnet_model_v1.dat")), "dlib", threads
+        )

@@ -7,6 +7,7 @@
 File format (``.npz``): ``pattern`` float16 (150, 150, 3) RGB change in [0, 1] units and ``meta``,
 a JSON string (how it was learned: ``vcam-train --pattern-psnr``).
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Run metrics: per-second records and the run summary written by ``--json``."""
+
 from __future__ import annotations
 
 import time
@@ -53,8 +54,9 @@ class RunMetrics:
     def second_due(self) -> bool:
         return time.monotonic() - self._sec_start >= 1.0
 
-    def second(self, dropped: int, rppg: RppgReading | None, identity: IdentityReading | None, strength: float,
-               viewers: int | None = None, idle: bool = False) -> dict:
+    def second(
+        self, dropped: int, rppg: RppgReading | None, identity: IdentityReading | None, strength: float, viewers: int | None = None, idle: bool = False
+    ) -> dict:
         """Close the current second; ``strength`` is the filter's strength at its end, ``viewers``
         the sink's viewer count (None: unknown), ``idle`` whether the pipeline idles for want of them."""
         now = time.monotonic()

@@ -11,6 +11,7 @@
   monitor does not grade a filter with the networks it attacks; ``unseen`` names those.
 * ``IdentityWorker`` runs the identity monitor off the frame loop, in a child process.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -230,8 +231,7 @@ class IdentityWorker:
         try:
             self._jobs = ctx.Queue(maxsize=1)
             self._results = ctx.Queue()
-            self._proc = ctx.Process(target=_identity_process, args=(self._jobs, self._results, enrol_count, os.getpid()),
-                                     name="vcam-identity", daemon=True)
+            self._proc = ctx.Process(target=_identity_process, args=(self._jobs, self._results, enrol_count, os.getpid()), name="vcam-identity", daemon=True)
             self._proc.start()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)

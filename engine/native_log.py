@@ -5,6 +5,7 @@ camera-probe warnings, FFmpeg's log lines) out of the process's stderr, so a CLI
 every other line unchanged; ``uninstall()`` (also run at exit) restores fd 2 and drains the pipe.
 ``terminal()`` is a stream on the real stderr for output that must see the terminal (progress bars).
 """
+
 from __future__ import annotations
 
 import atexit

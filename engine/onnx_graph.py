@@ -8,6 +8,7 @@ need no training runtime.
     y, shape, conv = forward_conv(g, "x", (3, 112, 112), weight, bias, stride=2, pad=1)
     dx = backward_conv(g, "dy", conv)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -70,10 +71,13 @@ class Graph:
         """The float32 model reading ``inputs`` (name: shape) and giving ``outputs`` (name: (value, shape))."""
         for out, (value, _) in outputs.items():
             self.nodes.append(helper.make_node("Identity", [value], [out]))
-        graph = helper.make_graph(self.nodes, name,
-                                  [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()],
-                                  [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, (_, s) in outputs.items()],
-                                  self.constants)
+        graph = helper.make_graph(
+            self.nodes,
+            name,
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()],
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, (_, s) in outputs.items()],
+            self.constants,
+        )
         return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="vcam")
 
 
@@ -94,8 +98,9 @@ def conv_out(size: int, kernel: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
-def forward_conv(g: Graph, x: str, shape: tuple[int, ...], weight: np.ndarray, bias: np.ndarray | None, stride: int, pad: int,
-                 group: int = 1) -> tuple[str, Shape, Conv]:
+def forward_conv(
+    g: Graph, x: str, shape: tuple[int, ...], weight: np.ndarray, bias: np.ndarray | None, stride: int, pad: int, group: int = 1
+) -> tuple[str, Shape, Conv]:
     """Square convolution with symmetric padding: (output, its shape, what its backward pass needs)."""
     k = weight.shape[-1]
     w = g.const(weight.astype(np.float32))
@@ -113,7 +118,9 @@ def backward_conv(g: Graph, grad: str, c: Conv) -> str:
     if c.stride == 1:
         o, i, k, _ = c.values.shape
         swapped = c.values.reshape(c.group, o // c.group, i, k, k).transpose(0, 2, 1, 3, 4).reshape(i * c.group, o // c.group, k, k)
-        return g.op("Conv", grad, g.const(np.ascontiguousarray(swapped[..., ::-1, ::-1], np.float32)), pads=[k - 1 - c.pad] * 4,
-                    kernel_shape=[k, k], group=c.group)
-    return g.op("ConvTranspose", grad, c.weight, strides=[c.stride] * 2, pads=[c.pad] * 4, kernel_shape=[c.kernel] * 2,
-                output_padding=[c.extra] * 2, group=c.group)
+        return g.op(
+            "Conv", grad, g.const(np.ascontiguousarray(swapped[..., ::-1, ::-1], np.float32)), pads=[k - 1 - c.pad] * 4, kernel_shape=[k, k], group=c.group
+        )
+    return g.op(
+        "ConvTranspose", grad, c.weight, strides=[c.stride] * 2, pads=[c.pad] * 4, kernel_shape=[c.kernel] * 2, output_padding=[c.extra] * 2, group=c.group
+    )

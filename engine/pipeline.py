@@ -24,6 +24,7 @@ Idle: while a sink that knows its viewers (the Linux virtual camera) has had non
 nor filtered and the sink gets black frames; when an app opens the camera the source is taken
 again and its first frame is processed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -117,8 +118,7 @@ class Pipeline:
     """Runs one source through one filter into one sink. ``strength`` and ``auto_strength``
     may change while running."""
 
-    def __init__(self, source: Source, sink: Sink, face_filter: FaceFilter, config: PipelineConfig | None = None,
-                 tracker: FaceTracker | None = None) -> None:
+    def __init__(self, source: Source, sink: Sink, face_filter: FaceFilter, config: PipelineConfig | None = None, tracker: FaceTracker | None = None) -> None:
         self.source, self.sink, self.filter = source, sink, face_filter
         self.config = config or PipelineConfig()
         self.tracker = tracker or FaceTracker(max_faces=self.config.max_faces + self.config.extra_faces)
@@ -233,8 +233,9 @@ class Pipeline:
                 self._next_identity = frame.timestamp + self.config.identity_interval_s
 
     # -- the loop -----------------------------------------------------------------------
-    def run(self, max_frames: int | None = None, on_second: Callable[[dict], None] | None = None,
-            on_frame: Callable[[FrameResult], None] | None = None) -> dict:
+    def run(
+        self, max_frames: int | None = None, on_second: Callable[[dict], None] | None = None, on_frame: Callable[[FrameResult], None] | None = None
+    ) -> dict:
         """Process until the source ends, ``max_frames`` or ``stop()``; returns the summary."""
         capture = self._capture = CaptureThread(self.source, self.config.ring_size, self.config.realtime, max_frames)
         self._worker = IdentityWorker(blocking=not capture.live) if self.config.identity else None
@@ -293,10 +294,17 @@ class Pipeline:
             capture.dropped,
             self.rppg.readings if self.rppg else [],
             self._worker.readings if self._worker else [],
-            {"filter": self.filter.name, "strength": self.config.strength, "auto_strength": self.config.auto_strength,
-             "source": self.source.name, "sink": self.sink.name, "placeholder_frames": capture.placeholders,
-             "repeated_frames": self.repeated_frames, "pulse": self.config.pulse,
-             **({"target_hr": self.config.target_hr} if self.config.pulse == "replace" else {})},
+            {
+                "filter": self.filter.name,
+                "strength": self.config.strength,
+                "auto_strength": self.config.auto_strength,
+                "source": self.source.name,
+                "sink": self.sink.name,
+                "placeholder_frames": capture.placeholders,
+                "repeated_frames": self.repeated_frames,
+                "pulse": self.config.pulse,
+                **({"target_hr": self.config.target_hr} if self.config.pulse == "replace" else {}),
+            },
         )
 
     def _update_idle(self, now: float) -> None:
@@ -317,7 +325,7 @@ class Pipeline:
         drop its boost while it is off)."""
         readings = self._worker.readings if self._worker else []
         if self.config.auto_strength:
-            for reading in readings[self._readings_used:]:
+            for reading in readings[self._readings_used :]:
                 self.auto.update(reading, self.config.strength)
         else:
             self.auto.reset()

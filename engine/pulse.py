@@ -5,6 +5,7 @@ HR into skin pixels. A beat is a systolic Gaussian plus a smaller, later diastol
 which leaves a dicrotic notch between them; HR varies slowly (respiratory sinus arrhythmia)
 plus a small random walk, so the waveform is not a pure sinusoid.
 """
+
 from __future__ import annotations
 
 import numpy as np

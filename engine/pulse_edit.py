@@ -9,6 +9,7 @@ which holds the pulse. ``hide`` scales each crop pixel so its smoothed colour is
 variability) at the target heart rate in the skin's blood-volume colour direction. The gain is
 limited to ±``MAX_GAIN`` so a fast change of light is smoothed, never blown out.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -6,6 +6,7 @@ Two policies:
   overwritten and counted in ``dropped``.
 * ``block`` (offline files): ``put`` waits for room, so no frame is lost.
 """
+
 from __future__ import annotations
 
 import threading

@@ -3,6 +3,7 @@ Jeanne 2013). Input: ``rgb`` float (T, 3) spatial means of skin pixels, uniforml
 ``fs``; output: a (T,) blood-volume-pulse signal, band-passed to the HR band (``band=None``:
 the raw overlap-added signal, which ``vcam.models.rppg_torch`` reproduces differentiably).
 """
+
 from __future__ import annotations
 
 import numpy as np

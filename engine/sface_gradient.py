@@ -12,6 +12,7 @@ depthwise and pointwise), a BatchNormalization, Dropout, Flatten, Gemm and a las
 BatchNormalization; its weights are block-quantised (opset 21 ``DequantizeLinear``) and are
 dequantised here once, as onnxruntime does when it runs the file (activations stay float).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -158,8 +159,11 @@ def build_sface_gradient_graph(layers: list[SFaceLayer]) -> onnx.ModelProto:
         else:  # matmul: by the Gemm's own weight
             grad = g.op("MatMul", grad, v)
     size = [1, 3, SFACE_SIZE, SFACE_SIZE]
-    return g.model("sface_descriptor_gradient", {"face": size, "reference": [1, 128]},
-                   {"descriptor": (descriptor, [1, 128]), "distance": (distance, [1, 1]), "gradient": (grad, size)})
+    return g.model(
+        "sface_descriptor_gradient",
+        {"face": size, "reference": [1, 128]},
+        {"descriptor": (descriptor, [1, 128]), "distance": (distance, [1, 1]), "gradient": (grad, size)},
+    )
 
 
 class SFaceGradient(IdentityGradient):

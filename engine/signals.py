@@ -4,6 +4,7 @@ resolves well under 1 bpm; a first harmonic stronger than the fundamental is not
 HR), SNR around the HR fundamental and first harmonic, resampling of irregularly timed samples
 onto a uniform grid.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,8 +61,7 @@ def heart_rate(x: np.ndarray, fs: float, band: tuple[float, float] = HR_BAND_HZ)
     others = peaks[peaks != k]
     if len(others):
         k2 = others[np.argmax(sp.power[others])]
-        if (sp.power[k2] > HARMONIC_POWER_RATIO * sp.power[k]
-                and abs(sp.freqs[k] - 2 * sp.freqs[k2]) * 60.0 < HARMONIC_TOLERANCE_BPM):
+        if sp.power[k2] > HARMONIC_POWER_RATIO * sp.power[k] and abs(sp.freqs[k] - 2 * sp.freqs[k2]) * 60.0 < HARMONIC_TOLERANCE_BPM:
             k = k2
     if 0 < k < len(sp.power) - 1:
         a, b, c = np.log(sp.power[k - 1 : k + 2] + 1e-30)

@@ -9,6 +9,7 @@ complete after it, also after Ctrl-C).
 * ``NullSink``: discards frames (benchmarks, monitoring only).
 The preview window is a Qt sink in ``vcam.app.preview``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -79,8 +80,11 @@ def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 VIRTUALCAM_HINTS = (
-    ("No v4l2 loopback device found", "no virtual camera device: load the kernel module with "
-     "'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=deid-vcam' (see packaging/linux/README.md)"),
+    (
+        "No v4l2 loopback device found",
+        "no virtual camera device: load the kernel module with "
+        "'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=deid-vcam' (see packaging/linux/README.md)",
+    ),
     ("does not exist", "virtual camera device {device} does not exist: check 'v4l2-ctl --list-devices' or load v4l2loopback with video_nr=<N>"),
     ("not a v4l2loopback device", "{device} is a real camera, not a v4l2loopback device: pick the loopback device with --vcam-device"),
     ("permission", "no permission to open the virtual camera: add your user to the 'video' group (sudo usermod -aG video $USER) and log in again"),

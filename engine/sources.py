@@ -3,6 +3,7 @@
 ``timestamp(index)`` gives the frame's time in seconds; ``live`` says whether frames arrive in
 real time (webcams) or can be read as fast as the consumer wants (files, the demo).
 """
+
 from __future__ import annotations
 
 import sys
@@ -151,9 +152,22 @@ class AnimatedPhotoSource(Source):
     injected pulse, one value per frame (the ground truth).
     """
 
-    def __init__(self, photo: np.ndarray, width: int = 640, height: int = 480, fps: float = 30.0, hr_bpm: float = 72.0,
-                 amplitude: float = 0.006, frames: int | None = None, seed: int = 0, motion: float = 1.0,
-                 perspective: float = 0.0, jpeg_quality: int | None = None, anchor: str = "centre", name: str = "photo") -> None:
+    def __init__(
+        self,
+        photo: np.ndarray,
+        width: int = 640,
+        height: int = 480,
+        fps: float = 30.0,
+        hr_bpm: float = 72.0,
+        amplitude: float = 0.006,
+        frames: int | None = None,
+        seed: int = 0,
+        motion: float = 1.0,
+        perspective: float = 0.0,
+        jpeg_quality: int | None = None,
+        anchor: str = "centre",
+        name: str = "photo",
+    ) -> None:
         from .face_regions import skin_mask
         from .tracking import FaceTracker
 
@@ -192,8 +206,9 @@ class AnimatedPhotoSource(Source):
         img = cv2.addWeighted(noisy, gain, self._pulse_img, self.amplitude * self.bvp[i % len(self.bvp)], 0.0)
         u8 = cv2.convertScaleAbs(img)  # rounds and saturates to uint8 (values are >= 0)
         w, h = self._size
-        m = cv2.getRotationMatrix2D(tuple(map(float, self._centre)), k * 2.0 * np.sin(2 * np.pi * 0.13 * t + ph[1]),
-                                    1.0 + k * 0.015 * np.sin(2 * np.pi * 0.09 * t + ph[2]))
+        m = cv2.getRotationMatrix2D(
+            tuple(map(float, self._centre)), k * 2.0 * np.sin(2 * np.pi * 0.13 * t + ph[1]), 1.0 + k * 0.015 * np.sin(2 * np.pi * 0.09 * t + ph[2])
+        )
         m[:, 2] += (k * 0.012 * w * np.sin(2 * np.pi * 0.07 * t + ph[3]), k * 0.01 * h * np.sin(2 * np.pi * 0.11 * t + ph[4]))
         if self._perspective:
             m = np.vstack([m, [self._perspective * np.sin(2 * np.pi * 0.05 * t + ph[5]) / w, 0.0, 1.0]])
@@ -209,8 +224,9 @@ class AnimatedPhotoSource(Source):
 class DemoSource(AnimatedPhotoSource):
     """The built-in demo: scikit-image's public-domain astronaut photo, animated, 72 bpm pulse."""
 
-    def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, hr_bpm: float = 72.0,
-                 amplitude: float = 0.006, frames: int | None = None, seed: int = 0) -> None:
+    def __init__(
+        self, width: int = 640, height: int = 480, fps: float = 30.0, hr_bpm: float = 72.0, amplitude: float = 0.006, frames: int | None = None, seed: int = 0
+    ) -> None:
         from skimage import data  # ships the photo; imported here to keep start-up light
 
         super().__init__(data.astronaut(), width, height, fps, hr_bpm, amplitude, frames, seed, anchor="top", name="demo")

@@ -4,6 +4,7 @@ Contract: ``step(crop, state)`` takes a float32 (S, S, 3) RGB crop in [0, 1] and
 state (``None`` starts a new stream), and returns the output crop (same layout, clipped to
 [0, 1]) and the new state. Metadata is validated on load; a wrong signature raises ``ModelError``.
 """
+
 from __future__ import annotations
 
 import json

@@ -11,6 +11,7 @@ Engines and timing caches live in the user cache dir, keyed by the model's weigh
 precision, the GPU (name + compute capability) and the TensorRT version, because a plan is only
 valid for the exact GPU and TensorRT that built it.
 """
+
 from __future__ import annotations
 
 import hashlib

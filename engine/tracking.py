@@ -4,6 +4,7 @@ Input: ``Frame`` (uint8 RGB). Output: ``list[FaceTrack]`` sorted by face size, l
 Each track keeps an id across frames (nearest-centre association), so per-face state such as the
 streaming AE's temporal cache can follow the face; an id is never reused.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -88,8 +89,7 @@ class FaceTracker:
         is nearer the camera)."""
         h, w = image.shape[:2]
         result = self._mesh.process(image)
-        return [np.array([(p.x * w, p.y * h, p.z * w)[: 3 if depth else 2] for p in lm.landmark], np.float32)
-                for lm in result.multi_face_landmarks or []]
+        return [np.array([(p.x * w, p.y * h, p.z * w)[: 3 if depth else 2] for p in lm.landmark], np.float32) for lm in result.multi_face_landmarks or []]
 
     def update(self, image: np.ndarray) -> list[FaceTrack]:
         """Track the faces in ``image`` (uint8 RGB); returns them largest first."""

@@ -13,6 +13,7 @@ Usage::
     watch.viewers   # None until the first scan, then the number of other processes
     watch.close()
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 A run folder holds ``checkpoint.pt`` (``{"ae": state_dict, ...}``, loaded with
 ``weights_only=True``) and ``config.json`` (the ``TrainConfig``: channels, residual output).
 """
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,6 @@ def load_checkpoint(path: str | Path) -> tuple[DeidAutoencoder, dict]:
     return ae.eval(), cfg
 
 
-
 def architecture_of(onnx_path: Path) -> DeidAutoencoder:
     """A randomly initialised AE with the architecture recorded in an exported file's metadata."""
     meta = {p.key: p.value for p in onnx.load(str(onnx_path)).metadata_props}
@@ -42,5 +42,4 @@ def architecture_of(onnx_path: Path) -> DeidAutoencoder:
         arch = json.loads(meta["vcam.arch"])
     except (KeyError, ValueError) as exc:
         raise ModelError(f"{onnx_path}: no vcam.arch metadata ({exc})") from None
-    return DeidAutoencoder(arch["c1"], arch["c2"], causal=arch["causal"], residual=arch["residual"],
-                           residual_scale=arch.get("residual_scale", 1.0)).eval()
+    return DeidAutoencoder(arch["c1"], arch["c2"], causal=arch["causal"], residual=arch["residual"], residual_scale=arch.get("residual_scale", 1.0)).eval()

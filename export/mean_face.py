@@ -7,6 +7,7 @@ outside the suggested validation split; each face's 468 landmarks, in the runtim
 average (468 x 3 floats, a population statistic that belongs to nobody) is written, with the number
 of faces and the source recorded beside it; no photo or per-person value is kept. The card is ``engine/assets/mean_face.md``.
 """
+
 from __future__ import annotations
 
 import argparse

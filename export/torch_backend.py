@@ -1,6 +1,7 @@
 """Development backend: run a torch ``DeidAutoencoder`` in-process behind the runtime's
 ``InferenceBackend`` contract (same input/output names and metadata as the streaming ONNX), so a
 model being trained can be tried in the real pipeline without exporting it."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -7,6 +7,7 @@ L2 projected gradient ascent of the dlib port's descriptor distance to the origi
 over random re-alignments of the chip (the attacker aligns the protected face itself), changing
 only where ``masks`` allows and never more than the PSNR budget.
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,17 @@ from .dlib_resnet import DlibFaceNet
 from .face_align import jitter_transforms, sample_chips
 
 
-def attack_dlib(net: DlibFaceNet, frames: torch.Tensor, chip_tf: torch.Tensor, masks: torch.Tensor, psnr_db: float,
-                steps: int = 20, jitter: float = 6.0, draws: int = 2, generator: torch.Generator | None = None) -> torch.Tensor:
+def attack_dlib(
+    net: DlibFaceNet,
+    frames: torch.Tensor,
+    chip_tf: torch.Tensor,
+    masks: torch.Tensor,
+    psnr_db: float,
+    steps: int = 20,
+    jitter: float = 6.0,
+    draws: int = 2,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Attacked ``frames``: ``[N, 3, H, W]`` RGB in [0, 1] -> the same, each changed by at most
     ``psnr_db`` (PSNR of the frame, before clipping to [0, 1]) and only where ``masks``
     ``[N, 1, H, W]`` (0..1 weights) is non-zero. ``chip_tf`` ``[N, 2, 3]``: dlib's chip -> image
@@ -36,7 +46,7 @@ def attack_dlib(net: DlibFaceNet, frames: torch.Tensor, chip_tf: torch.Tensor, m
         tfs = jitter_transforms(chip_tf.repeat(draws, 1, 1), jitter, generator)
         emb = net(sample_chips(attacked.repeat(draws, 1, 1, 1), tfs))
         distance = (emb - reference.repeat(draws, 1)).norm(dim=1).mean()
-        grad, = torch.autograd.grad(distance, delta)
+        (grad,) = torch.autograd.grad(distance, delta)
         with torch.no_grad():
             g = masks * grad
             delta += 2.5 * radius / steps * g / g.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None, None]

@@ -12,6 +12,7 @@ windowed forward returns for that frame. ``causal=False`` is the paper-exact cen
 Tensors: clips ``[B, 3, T, H, W]`` float32 RGB in [0, 1]; frames ``[B, 3, H, W]``.
 :func:`from_onnx` reads the AE back from a file ``vcam-export`` wrote (to fine-tune a shipped model).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -10,6 +10,7 @@ relu. res_down: the first con has stride 2 and no padding; the skip is avg_pool 
 shapes differ the smaller tensor is zero-padded (bottom/right, extra channels), as dlib's
 ``add_prev`` does. The output is dlib's 128-d descriptor (same person: distance < 0.6).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -8,6 +8,7 @@ perturbs the alignment slightly, as dlib's own landmarks would on a changed imag
 ``chip_shift`` measures how far one alignment is from another, in chip pixels.
 ``sface_transform`` is the same for SFace's 112x112 ArcFace-template faces.
 """
+
 from __future__ import annotations
 
 import cv2

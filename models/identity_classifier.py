@@ -5,6 +5,7 @@ identities on top of the frozen, differentiable dlib embedding.
 seconds on a CPU; ``IdentityClassifier(chips)`` returns logits, and gradients flow through the
 frozen embedder to the pixels for the de-identification loss.
 """
+
 from __future__ import annotations
 
 import torch

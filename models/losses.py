@@ -17,6 +17,7 @@ Clips are ``[B, 3, T, H, W]`` RGB in [0, 1].
 ``total = alpha * L_rec + beta * L_id + gamma * L_rppg (+ delta * L_open + delta_sface * L_open_sface)``; paper defaults
 alpha 1.5, beta 0.3, gamma 0.1, lambda 0.1.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,8 +61,7 @@ def deidentification(probs: torch.Tensor, labels: torch.Tensor, lam: float = 0.1
     return nce + lam * reg
 
 
-def open_set_identity(emb_out: torch.Tensor, emb_ref: torch.Tensor, threshold: float = 0.6, margin: float = 0.1,
-                      cosine: bool = False) -> torch.Tensor:
+def open_set_identity(emb_out: torch.Tensor, emb_ref: torch.Tensor, threshold: float = 0.6, margin: float = 0.1, cosine: bool = False) -> torch.Tensor:
     """mean(relu(threshold + margin - d(out, ref))): zero once every protected frame is farther
     from its original than the recogniser's threshold plus ``margin``; ``d`` is the Euclidean
     distance (dlib) or, with ``cosine``, 1 - cosine similarity (SFace)."""

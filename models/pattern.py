@@ -10,6 +10,7 @@ The faces are every 8th frame of ``cfg``'s training clips (its split, extra iden
 ``clips_per_photo``, ``chip_jitter``, ``composite_mask``, ``seed``); validation identities are
 never seen.
 """
+
 from __future__ import annotations
 
 import time
@@ -47,11 +48,19 @@ def _describe_all(net: torch.nn.Module, frames: torch.Tensor, transforms: torch.
     """``net``'s descriptors of the aligned faces of ``frames`` [N, 3, H, W] (0..1) with their face ->
     frame matrices ``transforms`` [N, 2, 3], 64 at a time, without gradients."""
     with torch.no_grad():
-        return torch.cat([net(sample_chips(frames[i:i + 64] * 255, transforms[i:i + 64], size)) for i in range(0, len(frames), 64)])
+        return torch.cat([net(sample_chips(frames[i : i + 64] * 255, transforms[i : i + 64], size)) for i in range(0, len(frames), 64)])
 
 
-def learn_pattern(cfg: TrainConfig, psnr_db: float, steps: int = 300, batch: int = 32, lr: float = 2e-3, ssim_weight: float = 0.0,
-                  sface_weight: float = 0.0, log: Callable[[dict], None] | None = None) -> tuple[np.ndarray, dict]:
+def learn_pattern(
+    cfg: TrainConfig,
+    psnr_db: float,
+    steps: int = 300,
+    batch: int = 32,
+    lr: float = 2e-3,
+    ssim_weight: float = 0.0,
+    sface_weight: float = 0.0,
+    log: Callable[[dict], None] | None = None,
+) -> tuple[np.ndarray, dict]:
     """(float32 (150, 150, 3) RGB pattern, record): Adam on the pattern, ``batch`` random training
     faces per step, rescaled after each step so the mean squared change of a batch's crops stays
     within ``psnr_db``. The loss is minus the mean dlib distance, minus ``sface_weight`` times the
@@ -85,21 +94,33 @@ def learn_pattern(cfg: TrainConfig, psnr_db: float, steps: int = 300, batch: int
         loss = -distance if not ssim_weight else ssim_weight * (1 - ssim(out, frames[idx], data_range=1.0)) - distance
         if sface_weight:
             few = idx[:SFACE_BATCH]
-            faces_out = sample_chips(out[:SFACE_BATCH] * 255, jitter_transforms(sface_tf[few], cfg.chip_jitter, gen, SFACE_SIZE), SFACE_SIZE,
-                                     outside=frames[few] * 255)
+            faces_out = sample_chips(
+                out[:SFACE_BATCH] * 255, jitter_transforms(sface_tf[few], cfg.chip_jitter, gen, SFACE_SIZE), SFACE_SIZE, outside=frames[few] * 255
+            )
             sface_distance = 1 - (F.normalize(sface(faces_out), dim=1) * sface_ref[few]).sum(1).mean()
             loss = loss - sface_weight * sface_distance
         opt.zero_grad()
         loss.backward()
         opt.step()
         with torch.no_grad():
-            energy = float((change ** 2).flatten(1).sum(1).mean())
+            energy = float((change**2).flatten(1).sum(1).mean())
             if energy > budget:
                 pattern *= (budget / energy) ** 0.5
         if log is not None and step % 25 == 0:
-            log({"step": step, "distance": distance.item(), "psnr_db": float(10 * np.log10(frames[0].numel() / max(energy, 1e-12)))}
-                | ({"sface_distance": sface_distance.item()} if sface_weight else {}))
-    record = {"psnr_db": psnr_db, "steps": steps, "batch": batch, "lr": lr, "ssim_weight": ssim_weight, "sface_weight": sface_weight,
-              "train_faces": len(frames), "train_identities": len(ids),
-              "minutes": round((time.monotonic() - t0) / 60, 1), "commit": source_commit()}
+            log(
+                {"step": step, "distance": distance.item(), "psnr_db": float(10 * np.log10(frames[0].numel() / max(energy, 1e-12)))}
+                | ({"sface_distance": sface_distance.item()} if sface_weight else {})
+            )
+    record = {
+        "psnr_db": psnr_db,
+        "steps": steps,
+        "batch": batch,
+        "lr": lr,
+        "ssim_weight": ssim_weight,
+        "sface_weight": sface_weight,
+        "train_faces": len(frames),
+        "train_identities": len(ids),
+        "minutes": round((time.monotonic() - t0) / 60, 1),
+        "commit": source_commit(),
+    }
     return pattern.detach()[0].permute(1, 2, 0).numpy().copy(), record

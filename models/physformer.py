@@ -8,6 +8,7 @@ theta 0.7) query/key projections, 12 heads, attention ``softmax(q k^T / 2.0)``, 
 feed-forward (1x1 conv 96->144, depthwise 3x3x3, 1x1 144->96), then two temporal x2 upsamplings
 and a 1-D head on the spatial mean.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

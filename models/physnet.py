@@ -6,6 +6,7 @@ T divisible by 4; output ``[B, T]`` blood-volume pulse, z-scored over time. As i
 the input is z-scored per sample and channel over (T, H, W), which makes the network blind to
 per-channel affine colour changes.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@
 -> ``[B, T, 3]`` masked spatial means. ``pos`` / ``chrom``: ``[B, T, 3]`` -> ``[B, T]``, for any
 batch and any T of at least one window (1.6 s).
 """
+
 from __future__ import annotations
 
 import math

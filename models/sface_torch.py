@@ -8,6 +8,7 @@ and the chain's operators are interpreted here. Input: ``[B, 3, 112, 112]`` floa
 0..255, aligned to the ArcFace template (``ARCFACE_TEMPLATE``); output: the 128-d descriptor.
 Matches onnxruntime to 6e-6 on an LFW face (tests/test_sface_port.py bounds it at 1e-3 of the descriptor scale).
 """
+
 from __future__ import annotations
 
 import torch

@@ -18,6 +18,7 @@ Writes ``<out>/config.json``, ``<out>/checkpoint.pt`` (every epoch; ``resume=Tru
 it; loaded with ``weights_only=True``) and ``<out>/log.jsonl`` (every loss term and validation
 metric per epoch).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -145,8 +146,16 @@ def _prepare(clips: list[Clip], ids: list[str], embedder: FaceEmbedder | None, s
         box = (0, 0, c.frames.shape[2] - 1, c.frames.shape[1] - 1)
         aligners: list[tuple[Any, Callable[..., np.ndarray]]] = [(embedder, chip_transform), (sface, sface_transform)]
         tf, stf = (None if e is None else torch.from_numpy(np.stack([align(e, im, box) for im in images])).float() for e, align in aligners)
-        out.append(TrainClip(torch.from_numpy(c.frames).permute(3, 0, 1, 2).contiguous(), torch.from_numpy(c.blend)[None],
-                             ids.index(c.identity) if c.identity in ids else -1, c.identity, tf, stf))
+        out.append(
+            TrainClip(
+                torch.from_numpy(c.frames).permute(3, 0, 1, 2).contiguous(),
+                torch.from_numpy(c.blend)[None],
+                ids.index(c.identity) if c.identity in ids else -1,
+                c.identity,
+                tf,
+                stf,
+            )
+        )
     return out
 
 
@@ -219,8 +228,9 @@ def physnet_pulse(physnet: PhysNet, video: torch.Tensor) -> torch.Tensor:
     return physnet(F.avg_pool3d(video, (1, 4, 4)))
 
 
-def protect(ae: DeidAutoencoder, batch: list[TrainClip], composite_mask: bool = False, bf16: bool = False,
-            strength: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+def protect(
+    ae: DeidAutoencoder, batch: list[TrainClip], composite_mask: bool = False, bf16: bool = False, strength: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(original, protected) ``[B, 3, T, H, W]`` float32 of a batch; with ``composite_mask`` the AE's
     change counts only inside the compositor's face-oval mask, as the runtime pastes it; ``bf16``
     runs the AE under bfloat16 autocast; ``strength`` scales the AE's change as the runtime's
@@ -237,8 +247,16 @@ def protect(ae: DeidAutoencoder, batch: list[TrainClip], composite_mask: bool = 
     return video, out
 
 
-def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: LossWeights, gen: torch.Generator,
-               chip_jitter: float = 0.0, composite_mask: bool = False, bf16: bool = False) -> dict[str, torch.Tensor]:
+def loss_terms(
+    ae: DeidAutoencoder,
+    judges: Judges,
+    batch: list[TrainClip],
+    w: LossWeights,
+    gen: torch.Generator,
+    chip_jitter: float = 0.0,
+    composite_mask: bool = False,
+    bf16: bool = False,
+) -> dict[str, torch.Tensor]:
     """Every loss term for one batch; the protected chips are re-aligned at random by up to
     ``chip_jitter`` chip pixels (the attacker aligns the protected frame itself)."""
     video, out = protect(ae, batch, composite_mask, bf16)
@@ -265,13 +283,13 @@ def loss_terms(ae: DeidAutoencoder, judges: Judges, batch: list[TrainClip], w: L
         with torch.no_grad():
             ref = judges.sface(sample_chips(originals, stf, SFACE_SIZE))
         prot = judges.sface(sample_chips(protected, stf_out, SFACE_SIZE, outside=originals))
-        terms["open_id_sface"] = open_set_identity(*_with_centroids(prot, ref, judges.centroids.get("sface"), labels),
-                                                   SFaceEmbedder.threshold, w.open_set_margin, cosine=True)
+        terms["open_id_sface"] = open_set_identity(
+            *_with_centroids(prot, ref, judges.centroids.get("sface"), labels), SFaceEmbedder.threshold, w.open_set_margin, cosine=True
+        )
     return terms
 
 
-def _with_centroids(out: torch.Tensor, ref: torch.Tensor, centroids: torch.Tensor | None,
-                    labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _with_centroids(out: torch.Tensor, ref: torch.Tensor, centroids: torch.Tensor | None, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The (protected, reference) pairs of an open-set hinge: each protected frame against its
     original and, if ``centroids`` are given, also against its identity's centroid."""
     if centroids is None:
@@ -287,8 +305,7 @@ def _per_label_mean(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 def attacker_frames(video: torch.Tensor, every: int = 8) -> list[np.ndarray]:
     """Every ``every``-th frame of ``[1, 3, T, H, W]`` in [0, 1] as an attacker sees it: uint8 RGB
     ``[H, W, 3]`` (its face box is the whole crop)."""
-    return [(video[0, :, t].permute(1, 2, 0).contiguous().numpy() * 255).round().astype(np.uint8)
-            for t in range(0, video.shape[2], every)]
+    return [(video[0, :, t].permute(1, 2, 0).contiguous().numpy() * 255).round().astype(np.uint8) for t in range(0, video.shape[2], every)]
 
 
 def _descriptors(video: torch.Tensor, attackers: dict[str, Embedder]) -> dict[str, list[np.ndarray]]:
@@ -311,8 +328,15 @@ def attacker_references(clips: list[TrainClip], attackers: dict[str, Embedder]) 
 
 
 @torch.no_grad()
-def validate(ae: DeidAutoencoder, physnet: PhysNet, clips: list[TrainClip], attackers: dict[str, Embedder],
-             refs: dict[str, list[tuple[str, np.ndarray]]], composite_mask: bool = False, strength: float = 1.0) -> dict[str, float]:
+def validate(
+    ae: DeidAutoencoder,
+    physnet: PhysNet,
+    clips: list[TrainClip],
+    attackers: dict[str, Embedder],
+    refs: dict[str, list[tuple[str, np.ndarray]]],
+    composite_mask: bool = False,
+    strength: float = 1.0,
+) -> dict[str, float]:
     """PSNR, SSIM and PhysNet pulse correlation of the protected clips, and per attacker (the
     runtime's dlib and SFace on uint8 frames, each aligning the face itself) the share of every
     8th protected frame it matches with the original frame (``val_<name>_match_rate``) and with
@@ -415,8 +439,13 @@ def _epoch_order(n: int, batch: int, cap: int | None, gen: torch.Generator) -> l
     return batches[:cap] if cap is not None else batches
 
 
-def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = print,
-          progress: Callable[[int, int, int], None] | None = None, stop_after: int | None = None) -> Path:
+def train(
+    cfg: TrainConfig,
+    resume: bool = False,
+    log: Callable[[dict], None] = print,
+    progress: Callable[[int, int, int], None] | None = None,
+    stop_after: int | None = None,
+) -> Path:
     """Train and return the checkpoint path. ``log`` gets one record per epoch; ``progress``
     (if given) is called after every step with (epoch, step, steps in the epoch). The learning
     rate follows a cosine from ``lr`` down to ``lr * lr_final_fraction`` over the whole run.
@@ -467,8 +496,13 @@ def train(cfg: TrainConfig, resume: bool = False, log: Callable[[dict], None] = 
             if progress is not None:
                 progress(epoch, steps, len(batches))
         steps = len(batches)
-        record = {"epoch": epoch, "steps": steps, "seconds": round(time.monotonic() - t0, 1), "lr": sched.get_last_lr()[0],
-                  **{k: v / max(steps, 1) for k, v in sums.items()}}
+        record = {
+            "epoch": epoch,
+            "steps": steps,
+            "seconds": round(time.monotonic() - t0, 1),
+            "lr": sched.get_last_lr()[0],
+            **{k: v / max(steps, 1) for k, v in sums.items()},
+        }
         if (epoch + 1) % cfg.validate_every == 0 or epoch == cfg.epochs - 1:
             record.update(validate(ae, judges.physnet, val_set, attackers, val_refs, cfg.composite_mask))
         with (out / "log.jsonl").open("a") as f:

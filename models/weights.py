@@ -8,6 +8,7 @@ to float32 torch tensors under the module's own parameter names, and caches them
 ``torch.load(weights_only=True)`` (no pickle of untrusted data). open-rppg's own code and its
 jax/keras dependencies are never installed or imported.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -65,8 +66,7 @@ def h5_tensors(data: bytes) -> dict[str, np.ndarray]:
     return out
 
 
-def load_frozen(net: Net, name: str, convert: Callable[[dict[str, np.ndarray]], dict[str, torch.Tensor]],
-                cache: Path | None = None) -> Net:
+def load_frozen(net: Net, name: str, convert: Callable[[dict[str, np.ndarray]], dict[str, torch.Tensor]], cache: Path | None = None) -> Net:
     """``net`` with weight set ``name`` loaded, in eval mode, without gradients (a frozen judge).
     Weights are kept channels-last (3-D): PhysFormer on a 10 s clip runs 1.9x faster on this CPU
     (5.4 -> 2.9 s; outputs equal to 1e-5), PhysNet 1.5x; inputs may stay in the default layout."""

@@ -3,6 +3,7 @@ the README shows what users see. Works offscreen or under Xvfb:
 
     QT_QPA_PLATFORM=offscreen python packaging/screenshots.py [--seconds 14] [--filter adaptive]
 """
+
 from __future__ import annotations
 
 import argparse

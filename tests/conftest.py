@@ -1,4 +1,5 @@
 """Shared fixtures. Real data comes from ../shared/data (tests skip where it is absent)."""
+
 from __future__ import annotations
 
 import json

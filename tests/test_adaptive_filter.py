@@ -1,5 +1,6 @@
 """The adaptive filter: the universal pattern adapted to each face at run time by dlib's (and
 SFace's) descriptor gradient, on runtime tracker crops of real faces it was never learned on."""
+
 import threading
 import time
 
@@ -32,8 +33,7 @@ def clips() -> list:
 
 def _pasted(f, clip, track: int, strength: float = 1.0) -> list[np.ndarray]:
     """Each frame's crop as the compositor pastes a residual filter (inside the face-oval mask)."""
-    return [crop + clip.blend[t].astype(np.float32)[..., None] * (f.process(crop, track, strength) - crop)
-            for t, crop in enumerate(clip.frames)]
+    return [crop + clip.blend[t].astype(np.float32)[..., None] * (f.process(crop, track, strength) - crop) for t, crop in enumerate(clip.frames)]
 
 
 def _distance(dlib: FaceEmbedder, raw: np.ndarray, out: np.ndarray) -> float:

@@ -1,6 +1,7 @@
 """The anonymise filter on real faces, run as the runtime runs it: every recogniser of the zoo loses
 the person, the pulse and the expressions stay the user's, the virtual person is the seed's, and it
 fails closed without a face mesh."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -72,8 +73,7 @@ def test_pulse_is_the_users() -> None:
     """The EVM video's heart rate read by POS from the anonymised face is within 1.5 bpm of the raw
     reading and the pulse waveforms correlate (r >= 0.9)."""
     frames = read_video(EVM_VIDEO, 300)
-    pipe = Pipeline(ArraySource(frames, 30.0, "evm"), NullSink(), make_filter("anonymise", identity_seed=3),
-                    PipelineConfig(rppg=False, identity=False))
+    pipe = Pipeline(ArraySource(frames, 30.0, "evm"), NullSink(), make_filter("anonymise", identity_seed=3), PipelineConfig(rppg=False, identity=False))
     raw_rgb, out_rgb = [], []
     for i, image in enumerate(frames):
         result = pipe.process(Frame(i, i / 30.0, image))

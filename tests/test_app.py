@@ -1,5 +1,6 @@
 """App-layer pieces that run in-process: config resolution, status line, the preview window,
 and the layering rule (the runtime never imports torch)."""
+
 import subprocess
 import sys
 
@@ -26,13 +27,16 @@ def test_saved_config_holds_only_the_changed_settings(tmp_path) -> None:
     assert resolve({}, save(Config(), path)) == Config()
 
 
-@pytest.mark.parametrize("text,message", [
-    ("nonsense = 1\n", "unknown setting 'nonsense'"),
-    ("width = 'wide'\n", "width must be a int"),
-    ("out_width = 641\n", "out_width must be even"),
-    ("filter = 'sepia'\n", "filter must be one of"),
-    ("[[", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("nonsense = 1\n", "unknown setting 'nonsense'"),
+        ("width = 'wide'\n", "width must be a int"),
+        ("out_width = 641\n", "out_width must be even"),
+        ("filter = 'sepia'\n", "filter must be one of"),
+        ("[[", "not valid TOML"),
+    ],
+)
 def test_bad_config_files(tmp_path, text: str, message: str) -> None:
     path = tmp_path / "c.toml"
     path.write_text(text)
@@ -41,25 +45,54 @@ def test_bad_config_files(tmp_path, text: str, message: str) -> None:
 
 
 def test_status_line_formats() -> None:
-    line = format_status({"fps": 29.7, "p50_latency_ms": 18.2, "rppg_warming_up": False, "hr_raw_bpm": 71.6,
-                          "hr_protected_bpm": 72.2, "identity_distance": 0.83, "identity_match": False, "dropped_frames": 2})
+    line = format_status(
+        {
+            "fps": 29.7,
+            "p50_latency_ms": 18.2,
+            "rppg_warming_up": False,
+            "hr_raw_bpm": 71.6,
+            "hr_protected_bpm": 72.2,
+            "identity_distance": 0.83,
+            "identity_match": False,
+            "dropped_frames": 2,
+        }
+    )
     assert "29.7 fps" in line and "72/72 bpm" in line and "0.83 (no match)" in line and "dropped 2" in line
     assert "0.83 (MATCH: sface)" in format_status({"fps": 30.0, "identity_distance": 0.83, "identity_matches": {"dlib": False, "sface": True}})
-    done = StatusLine.summary_line({"frames": 10, "fps": 30.0, "p95_latency_ms": 20.0, "dropped_frames": 0, "identity_match_rate": 0.5,
-                                    "identity_match_rate_by": {"dlib": 0.0, "sface": 0.5}})
+    done = StatusLine.summary_line(
+        {
+            "frames": 10,
+            "fps": 30.0,
+            "p95_latency_ms": 20.0,
+            "dropped_frames": 0,
+            "identity_match_rate": 0.5,
+            "identity_match_rate_by": {"dlib": 0.0, "sface": 0.5},
+        }
+    )
     assert "identity match rate, unseen recognisers --, any 50% (dlib 0%, sface 50%)" in done
-    unseen = StatusLine.summary_line({"frames": 10, "fps": 30.0, "p95_latency_ms": 20.0, "dropped_frames": 0, "identity_match_rate": 0.5,
-                                      "identity_match_rate_unseen": 0.25, "identity_unseen_recognisers": ["faceplugin"],
-                                      "identity_match_rate_by": {"faceplugin": 0.25, "dlib": 0.0, "sface": 0.5}})
+    unseen = StatusLine.summary_line(
+        {
+            "frames": 10,
+            "fps": 30.0,
+            "p95_latency_ms": 20.0,
+            "dropped_frames": 0,
+            "identity_match_rate": 0.5,
+            "identity_match_rate_unseen": 0.25,
+            "identity_unseen_recognisers": ["faceplugin"],
+            "identity_match_rate_by": {"faceplugin": 0.25, "dlib": 0.0, "sface": 0.5},
+        }
+    )
     assert "unseen recognisers 25%, any 50% (faceplugin [unseen] 25%, dlib 0%, sface 50%)" in unseen
-    assert "0.83 [faceplugin: unseen] (no match)" in format_status({"fps": 30.0, "identity_distance": 0.83, "identity_unseen": ["faceplugin"],
-                                                                    "identity_matches": {"faceplugin": False, "dlib": False}})
+    assert "0.83 [faceplugin: unseen] (no match)" in format_status(
+        {"fps": 30.0, "identity_distance": 0.83, "identity_unseen": ["faceplugin"], "identity_matches": {"faceplugin": False, "dlib": False}}
+    )
     assert "warming up" in format_status({"fps": 1.0, "rppg_warming_up": True})
     assert "strength 1.30 (auto)" in format_status({"fps": 30.0, "strength": 1.3}, auto_strength=True)
     assert "strength" not in format_status({"fps": 30.0, "strength": 1.3})
     assert "idle: no app shows the virtual camera" in format_status({"fps": 30.0, "idle": True, "viewers": 0})
-    auto = StatusLine.summary_line({"frames": 10, "fps": 30.0, "p95_latency_ms": 20.0, "dropped_frames": 0, "strength": 1.0,
-                                    "strength_max": 1.4, "auto_strength": True})
+    auto = StatusLine.summary_line(
+        {"frames": 10, "fps": 30.0, "p95_latency_ms": 20.0, "dropped_frames": 0, "strength": 1.0, "strength_max": 1.4, "auto_strength": True}
+    )
     assert "strength 1.00 to 1.40 (auto)" in auto
 
 
@@ -81,8 +114,10 @@ def test_preview_window_shows_frames(qtbot) -> None:
 
 
 def test_runtime_layers_do_not_import_torch() -> None:
-    code = ("import sys, vcam.engine.pipeline, vcam.engine.filters, vcam.engine.backends, vcam.app.run_cli, vcam.app.preview;"
-            "bad = [m for m in ('torch', 'vcam.models', 'vcam.export') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    code = (
+        "import sys, vcam.engine.pipeline, vcam.engine.filters, vcam.engine.backends, vcam.app.run_cli, vcam.app.preview;"
+        "bad = [m for m in ('torch', 'vcam.models', 'vcam.export') if m in sys.modules]; print(bad); sys.exit(bool(bad))"
+    )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
 
@@ -101,7 +136,9 @@ def test_guarded_turns_errors_and_bugs_into_one_line(capsys, monkeypatch) -> Non
     assert guarded("vcam-x", bad_input) == 2
     assert guarded("vcam-x", bug) == 1
     lines = capsys.readouterr().err.splitlines()
-    assert lines == ["vcam-x: error: strength must be between 0.2 and 1",
-                     "vcam-x: internal error: ZeroDivisionError: integer division or modulo by zero (a bug; VCAM_DEBUG=1 shows the traceback)"]
+    assert lines == [
+        "vcam-x: error: strength must be between 0.2 and 1",
+        "vcam-x: internal error: ZeroDivisionError: integer division or modulo by zero (a bug; VCAM_DEBUG=1 shows the traceback)",
+    ]
     assert guarded("vcam-x", bug, debug=True) == 1
     assert "Traceback" in capsys.readouterr().err

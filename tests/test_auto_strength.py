@@ -1,5 +1,6 @@
 """Auto strength: the identity monitor's readings raise the strength quickly and relax it slowly,
 gliding between values, never below the user's strength nor above MAX_STRENGTH."""
+
 import pytest
 
 from vcam.engine.auto_strength import AutoStrength

@@ -1,4 +1,5 @@
 """``vcam-run`` as users run it: a subprocess, real files, one-line errors."""
+
 from __future__ import annotations
 
 import os
@@ -18,9 +19,19 @@ from conftest import EVM_HR_BPM, EVM_VIDEO, need
 
 pytestmark = pytest.mark.slow  # whole runs: make test-fast leaves them out
 
-SUMMARY_KEYS = {"fps", "p50_latency_ms", "p95_latency_ms", "dropped_frames", "hr_raw_bpm", "hr_protected_bpm",
-                "identity_distance_mean", "identity_match_rate", "identity_match_rate_by", "identity_match_rate_unseen",
-                "identity_unseen_recognisers"}
+SUMMARY_KEYS = {
+    "fps",
+    "p50_latency_ms",
+    "p95_latency_ms",
+    "dropped_frames",
+    "hr_raw_bpm",
+    "hr_protected_bpm",
+    "identity_distance_mean",
+    "identity_match_rate",
+    "identity_match_rate_by",
+    "identity_match_rate_unseen",
+    "identity_unseen_recognisers",
+}
 
 
 def vcam_run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -39,8 +50,7 @@ def evm_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     runs = {}
     for flt in ("off", "blur", "deid", "adaptive", "default"):
         choice = ["--filter", flt] if flt != "default" else []
-        res = vcam_run("--source", str(need(EVM_VIDEO)), "--sink", str(out / f"{flt}.mp4"), *choice,
-                       "--json", str(out / f"{flt}.json"), "--quiet")
+        res = vcam_run("--source", str(need(EVM_VIDEO)), "--sink", str(out / f"{flt}.mp4"), *choice, "--json", str(out / f"{flt}.json"), "--quiet")
         assert res.returncode == 0, res.stderr
         runs[flt] = read_run_log(out / f"{flt}.json")
         runs[flt]["video"] = out / f"{flt}.mp4"
@@ -103,8 +113,21 @@ def test_off_keeps_identity_and_json_has_per_second_records(evm_runs) -> None:
 def test_pulse_replace_shows_the_target_and_says_so(tmp_path) -> None:
     """Show your face but not your heart rate: with --filter off --pulse replace the live monitor reads
     the target from the outgoing video and the true rate from the camera; the summary names the mode."""
-    res = vcam_run("--source", str(need(EVM_VIDEO)), "--sink", "null", "--filter", "off", "--pulse", "replace",
-                   "--target-hr", "95", "--json", str(tmp_path / "p.json"), "--quiet")
+    res = vcam_run(
+        "--source",
+        str(need(EVM_VIDEO)),
+        "--sink",
+        "null",
+        "--filter",
+        "off",
+        "--pulse",
+        "replace",
+        "--target-hr",
+        "95",
+        "--json",
+        str(tmp_path / "p.json"),
+        "--quiet",
+    )
     assert res.returncode == 0, res.stderr
     s = read_run_log(tmp_path / "p.json")["summary"]
     assert s["pulse"] == "replace" and s["target_hr"] == 95.0
@@ -112,8 +135,22 @@ def test_pulse_replace_shows_the_target_and_says_so(tmp_path) -> None:
 
 
 def test_demo_source_to_file(tmp_path) -> None:
-    res = vcam_run("--source", "demo", "--width", "640", "--height", "480", "--sink", str(tmp_path / "d.mp4"),
-                   "--filter", "pixelate", "--frames", "240", "--json", str(tmp_path / "d.json"))
+    res = vcam_run(
+        "--source",
+        "demo",
+        "--width",
+        "640",
+        "--height",
+        "480",
+        "--sink",
+        str(tmp_path / "d.mp4"),
+        "--filter",
+        "pixelate",
+        "--frames",
+        "240",
+        "--json",
+        str(tmp_path / "d.json"),
+    )
     assert res.returncode == 0, res.stderr
     s = read_run_log(tmp_path / "d.json")["summary"]
     assert count_frames(tmp_path / "d.mp4") == 240 == s["frames"]
@@ -129,8 +166,10 @@ def test_demo_source_to_file(tmp_path) -> None:
         (["--source", "63", "--sink", "null", "--filter", "blur"], "no camera at 63"),
         (["--source", "/dev/video98", "--sink", "null", "--filter", "blur"], "no camera device"),
         (["--source", "demo", "--sink", "virtualcam", "--filter", "blur", "--frames", "2"], "virtual camera"),
-        (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "/nonexistent/m.onnx"],
-         "command line (--model): model must be an existing model file for filter deid"),
+        (
+            ["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "/nonexistent/m.onnx"],
+            "command line (--model): model must be an existing model file for filter deid",
+        ),
         (["--source", "demo", "--sink", "null", "--filter", "deid", "--model", "pyproject.toml"], "cannot load model"),
         (["--source", "demo", "--sink", "null", "--strength", "1.6"], "strength must be between 0.2 and 1.5"),
         (["--source", "demo", "--sink", "null", "--filter", "anonymise", "--identity-seed", "-3"], "identity_seed must be empty"),
@@ -165,8 +204,25 @@ def test_config_file_precedence_and_print_config(isolated_dirs: Path) -> None:
 
 def test_ctrl_c_stops_cleanly_and_keeps_the_outputs(tmp_path) -> None:
     out, js = tmp_path / "live.mp4", tmp_path / "live.json"
-    cmd = [sys.executable, "-m", "vcam.app.run_cli", "--source", "demo", "--width", "320", "--height", "240",
-           "--realtime", "--sink", str(out), "--filter", "blur", "--json", str(js), "--no-monitors"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "vcam.app.run_cli",
+        "--source",
+        "demo",
+        "--width",
+        "320",
+        "--height",
+        "240",
+        "--realtime",
+        "--sink",
+        str(out),
+        "--filter",
+        "blur",
+        "--json",
+        str(js),
+        "--no-monitors",
+    ]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (out.exists() and out.stat().st_size > 2000):
@@ -184,8 +240,20 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_outputs(tmp_path) -> None:
 def test_auto_strength_raises_a_mild_strength_until_the_face_moves_away(tmp_path) -> None:
     # At strength 0.2 the gauge still recognises the EVM face: auto strength must raise the
     # strength reading by reading.
-    res = vcam_run("--source", str(need(EVM_VIDEO)), "--sink", "null", "--filter", "adaptive", "--strength", "0.2", "--auto-strength",
-                   "--json", str(tmp_path / "auto.json"), "--quiet")
+    res = vcam_run(
+        "--source",
+        str(need(EVM_VIDEO)),
+        "--sink",
+        "null",
+        "--filter",
+        "adaptive",
+        "--strength",
+        "0.2",
+        "--auto-strength",
+        "--json",
+        str(tmp_path / "auto.json"),
+        "--quiet",
+    )
     assert res.returncode == 0, res.stderr
     report = read_run_log(tmp_path / "auto.json")
     s, seconds = report["summary"], report["seconds"]

@@ -1,4 +1,5 @@
 """Dataset loaders on small files written to each dataset's documented layout."""
+
 import json
 from pathlib import Path
 
@@ -38,9 +39,13 @@ def test_pure_layout(tmp_path, face) -> None:
     for ts in image_ts:
         cv2.imwrite(str(frames / f"Image{ts}.png"), cv2.cvtColor(face, cv2.COLOR_RGB2BGR))
     ppg_ts = [t0 + int(i * 1e9 / 60) for i in range(int(N / FPS * 60) + 2)]
-    meta = {"/FullPackage": [{"Timestamp": ts, "Value": {"pulseRate": 75, "o2saturation": 98, "signalStrength": 5,
-                                                          "waveform": float(ppg(np.array((ts - t0) / 1e9)))}} for ts in ppg_ts],
-            "/Image": [{"Timestamp": ts} for ts in image_ts]}
+    meta = {
+        "/FullPackage": [
+            {"Timestamp": ts, "Value": {"pulseRate": 75, "o2saturation": 98, "signalStrength": 5, "waveform": float(ppg(np.array((ts - t0) / 1e9)))}}
+            for ts in ppg_ts
+        ],
+        "/Image": [{"Timestamp": ts} for ts in image_ts],
+    }
     (tmp_path / f"{name}.json").write_text(json.dumps(meta))
     (rec,) = load_dataset(tmp_path)
     assert rec.name == name and rec.subject == "01" and rec.fps == pytest.approx(FPS, rel=1e-3)

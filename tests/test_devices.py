@@ -1,4 +1,5 @@
 """V4L2 device discovery from a sysfs tree laid out like Linux's /sys/class/video4linux."""
+
 from vcam.engine.devices import cameras, loopback_devices, video_devices
 
 

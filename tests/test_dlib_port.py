@@ -1,4 +1,5 @@
 """The torch port of dlib's face recogniser against dlib itself, on all 100 LFW-10 photos."""
+
 from itertools import combinations
 
 import dlib

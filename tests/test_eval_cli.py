@@ -1,4 +1,5 @@
 """vcam-eval end to end on a real face video: report files, sane numbers, resume, one-line errors."""
+
 import inspect
 import json
 import subprocess
@@ -20,8 +21,7 @@ def vcam_eval(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_eval_writes_report_with_sane_numbers_and_resumes(tmp_path) -> None:
-    args = ("--dataset", str(need(EVM_VIDEO)), "--filters", "off,pixelate", "--attackers", "dlib", "--judges", "pos",
-            "--no-transport", "--out", str(tmp_path))
+    args = ("--dataset", str(need(EVM_VIDEO)), "--filters", "off,pixelate", "--attackers", "dlib", "--judges", "pos", "--no-transport", "--out", str(tmp_path))
     res = vcam_eval(*args)
     assert res.returncode == 0, res.stderr
     chatter = [line for line in res.stderr.splitlines() if NOISE.match(line.encode())]
@@ -56,8 +56,21 @@ def test_eval_writes_report_with_sane_numbers_and_resumes(tmp_path) -> None:
 def test_report_marks_the_recognisers_a_filter_used_and_claims_the_worst_unseen(tmp_path) -> None:
     """The pattern filter declares it was learned against dlib: the report marks dlib seen for it,
     the others unseen, and its claim is the worst over the unseen ones only; blur used none."""
-    res = vcam_eval("--dataset", "demo", "--seconds", "3", "--filters", "pattern,blur", "--attackers", "dlib,faceplugin,mobileface",
-                    "--judges", "pos", "--no-transport", "--out", str(tmp_path))
+    res = vcam_eval(
+        "--dataset",
+        "demo",
+        "--seconds",
+        "3",
+        "--filters",
+        "pattern,blur",
+        "--attackers",
+        "dlib,faceplugin,mobileface",
+        "--judges",
+        "pos",
+        "--no-transport",
+        "--out",
+        str(tmp_path),
+    )
     assert res.returncode == 0, res.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["config"]["seen"] == {"pattern": ["dlib"], "blur": []}
@@ -100,13 +113,16 @@ def test_results_are_kept_per_version_of_the_filter_code() -> None:
     assert inspect.getsource(sinks) not in adaptive
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--dataset", "nowhere.mp4"], "dataset not found"),
-    (["--filters", "off,sparkle"], "--filters must be a comma-separated subset"),
-    (["--filters", "deid", "--model", "none.onnx"], "needs a trained model"),
-    (["--filters", "pattern", "--model", "none.npz"], "cannot read identity pattern none.npz"),
-    (["--strength", "2"], "--strength must be between 0.2 and 1.5"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "nowhere.mp4"], "dataset not found"),
+        (["--filters", "off,sparkle"], "--filters must be a comma-separated subset"),
+        (["--filters", "deid", "--model", "none.onnx"], "needs a trained model"),
+        (["--filters", "pattern", "--model", "none.npz"], "cannot read identity pattern none.npz"),
+        (["--strength", "2"], "--strength must be between 0.2 and 1.5"),
+    ],
+)
 def test_bad_input_is_one_line(tmp_path, args, message) -> None:
     res = vcam_eval(*args, "--out", str(tmp_path))
     assert res.returncode == 2 and message in res.stderr and res.stderr.strip().count("\n") <= 1, res.stderr

@@ -1,4 +1,5 @@
 """Evaluation metrics on cases with known answers, and the runtime-faithful protect/transport path."""
+
 import cv2
 import numpy as np
 import pytest
@@ -97,7 +98,7 @@ def test_protect_clip_auto_strength_acts_once_enrolled(evm_clip) -> None:
     run = protect_clip(evm_clip, lambda: make_filter("deid", DEFAULT_MODEL, "cpu"), strength=0.2, auto_strength=True)
     first = 3 * round(evm_clip.fps)
     assert run.strengths[: first + 1] == [0.2] * (first + 1)
-    rising = run.strengths[first + 1:]
+    rising = run.strengths[first + 1 :]
     assert rising == sorted(rising) and 0.2 < rising[0] < 0.21 and rising[-1] == pytest.approx(0.3, abs=0.01)
     assert protect_clip(evm_clip, PixelateFilter).strengths == [1.0] * len(evm_clip.frames)
 

@@ -1,4 +1,5 @@
 """vcam-export: a vcam-train checkpoint -> streaming/windowed ONNX (+ INT8) the runtime accepts."""
+
 import json
 import subprocess
 import sys
@@ -32,8 +33,9 @@ def export(*args: str) -> subprocess.CompletedProcess:
 
 def test_streaming_int8_export_is_parity_checked_and_runs_on_request(run_dir, tmp_path) -> None:
     out = tmp_path / "m.onnx"
-    res = export("--checkpoint", str(run_dir / "checkpoint.pt"), "--out", str(out), "--streaming", "--int8",
-                 "--calib", str(need(EVM_VIDEO)), "--calib-frames", "48")
+    res = export(
+        "--checkpoint", str(run_dir / "checkpoint.pt"), "--out", str(out), "--streaming", "--int8", "--calib", str(need(EVM_VIDEO)), "--calib-frames", "48"
+    )
     assert res.returncode == 0, res.stderr
     assert not [line for line in res.stderr.splitlines() if NOISE.match(line.encode())], res.stderr  # no MediaPipe chatter
     diff = float(res.stdout.split("max |diff| = ")[1].split()[0])
@@ -55,12 +57,15 @@ def test_windowed_export_from_run_folder(run_dir, tmp_path) -> None:
     assert meta["vcam.format"] == FORMAT_WINDOWED
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--checkpoint", "nowhere.pt", "--out", "x.onnx"], "checkpoint not found"),
-    (["--checkpoint", "RUN", "--out", "x.onnx", "--int8"], "--int8 needs --streaming and --calib"),
-    (["--checkpoint", "RUN", "--out", "x.pt"], "must end in .onnx"),
-    (["--checkpoint", "RUN", "--out", "x.onnx", "--streaming", "--calib", "missing.mp4"], "video file not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--checkpoint", "nowhere.pt", "--out", "x.onnx"], "checkpoint not found"),
+        (["--checkpoint", "RUN", "--out", "x.onnx", "--int8"], "--int8 needs --streaming and --calib"),
+        (["--checkpoint", "RUN", "--out", "x.pt"], "must end in .onnx"),
+        (["--checkpoint", "RUN", "--out", "x.onnx", "--streaming", "--calib", "missing.mp4"], "video file not found"),
+    ],
+)
 def test_bad_input_is_one_line(run_dir, tmp_path, args, message) -> None:
     res = export(*[str(run_dir) if a == "RUN" else str(tmp_path / a) if a.endswith((".onnx", ".mp4")) else a for a in args])
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr

@@ -5,6 +5,7 @@ A raw face "reached the sink" when its fine detail is still in the output: the c
 the high-pass (Laplacian) content of the raw and the output face box is ~1 for a leak and near 0
 for blurred or pixelated faces. (dlib distance is no use here: a plain grey square is already
 only 0.63 from some real faces, so the 0.6 threshold cannot separate "obscured" from "leaked".)"""
+
 import time
 
 import cv2

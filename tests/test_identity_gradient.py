@@ -1,5 +1,6 @@
 """The runtime's ONNX descriptor gradient against dlib itself and the torch port's autograd, on
 real LFW-10 faces."""
+
 import numpy as np
 import pytest
 import torch

@@ -1,5 +1,6 @@
 """The universal identity pattern: its file, how the filter places it on a face, learning it, and
 the shipped one against dlib on unseen real faces."""
+
 import re
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def test_learning_keeps_the_budget_and_moves_the_training_faces_and_its_ssim_ter
     ssims = []
     for pattern in (plain, smooth):
         change = paste(torch.from_numpy(pattern).permute(2, 0, 1)[None], tf, mask)
-        assert 10 * np.log10(1 / float((change ** 2).mean())) > 29.0  # the budget, up to the batch mean's spread
+        assert 10 * np.log10(1 / float((change**2).mean())) > 29.0  # the budget, up to the batch mean's spread
         assert float(change.abs().max()) > 0.01
         ssims.append(float(ssim((frame + change).clamp(0, 1), frame, data_range=1.0)))
     assert ssims[1] > ssims[0]
@@ -138,7 +139,8 @@ def test_shipped_pattern_was_learned_with_the_committed_config_and_its_cards_com
     (command,) = [b for b in blocks if f"engine/assets/{shipped.name}\n" in b and "vcam-train --config models/configs/pattern.toml " in b]
     flags = dict(re.findall(r"--(pattern-\w+) (\S+)", command))
     assert (meta["psnr_db"], meta["steps"], meta.get("ssim_weight", 0.0), meta.get("sface_weight", 0.0)) == tuple(
-        float(flags.get(k, d)) for k, d in (("pattern-psnr", "nan"), ("pattern-steps", 300), ("pattern-ssim", 0), ("pattern-sface", 0)))
+        float(flags.get(k, d)) for k, d in (("pattern-psnr", "nan"), ("pattern-steps", 300), ("pattern-ssim", 0), ("pattern-sface", 0))
+    )
 
 
 def test_shipped_pattern_hides_unseen_faces_from_dlib() -> None:
@@ -173,5 +175,5 @@ def test_pipeline_pastes_the_pattern_only_on_the_face_of_a_real_video(name: str)
             x0, y0, x1, y1 = result.faces[0].box
             assert dlib.distance(dlib.describe(raw, (x0, y0, x1, y1)), dlib.describe(result.output, (x0, y0, x1, y1))) > DLIB_THRESHOLD
             outside = np.ones(raw.shape[:2], bool)
-            outside[max(0, y0 - 2):y1 + 3, max(0, x0 - 2):x1 + 3] = False
+            outside[max(0, y0 - 2) : y1 + 3, max(0, x0 - 2) : x1 + 3] = False
             assert np.array_equal(result.output[outside], raw[outside])

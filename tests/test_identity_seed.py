@@ -1,5 +1,6 @@
 """Which virtual person anonymise shows: the user's own (kept across runs), a new unlinkable one
 per run, or a fixed one; "New face" in the app draws and keeps another."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,6 +1,7 @@
 """A normal (non-editable) install gets every module and shipped asset: a wheel built from a clean
 copy of the source tree (no egg-info left by an editable install) holds each module and each file
 of the asset and config folders at its ``vcam`` package path."""
+
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,9 @@ def test_wheel_ships_every_model_asset_and_config(tmp_path) -> None:
         shutil.copy(ROOT / name, src)
     for folder in ("app", "engine", "models", "export"):
         shutil.copytree(ROOT / folder, src / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    res = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path)], capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())

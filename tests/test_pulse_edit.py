@@ -1,6 +1,7 @@
 """Pulse privacy on the real EVM face video (true HR ~52.7 bpm), run as the runtime runs it:
 ``replace`` makes POS, CHROM and PhysNet read the target, ``hide`` leaves no pulse peak, with every
 identity filter, and the picture barely changes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,18 +27,24 @@ def frames() -> list[np.ndarray]:
     return read_video(EVM_VIDEO)
 
 
-def run(frames: list[np.ndarray], filter_name: str, pulse: str, target: float = 72.0,
-        transport: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def run(frames: list[np.ndarray], filter_name: str, pulse: str, target: float = 72.0, transport: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw and outgoing face crops (cut with the raw frame's track) and skin masks of every frame;
     with ``transport`` the outgoing frames pass I420 + H.264 first, as a meeting app gets them."""
-    pipe = Pipeline(ArraySource(frames, 30.0, "evm"), NullSink(), make_filter(filter_name, DEFAULT_MODEL, background=False),
-                    PipelineConfig(rppg=False, identity=False, pulse=pulse, target_hr=target))
+    pipe = Pipeline(
+        ArraySource(frames, 30.0, "evm"),
+        NullSink(),
+        make_filter(filter_name, DEFAULT_MODEL, background=False),
+        PipelineConfig(rppg=False, identity=False, pulse=pulse, target_hr=target),
+    )
     results = [pipe.process(Frame(i, i / 30.0, image)) for i, image in enumerate(frames)]
     outs = [r.output for r in results]
     outs = h264_roundtrip(outs, 30.0) if transport else outs
     tracks = [r.faces[0] for r in results]
-    return (np.stack([crop_face(f, t) for f, t in zip(frames, tracks, strict=True)]),
-            np.stack([crop_face(o, t) for o, t in zip(outs, tracks, strict=True)]), np.stack([t.skin_mask for t in tracks]))
+    return (
+        np.stack([crop_face(f, t) for f, t in zip(frames, tracks, strict=True)]),
+        np.stack([crop_face(o, t) for o, t in zip(outs, tracks, strict=True)]),
+        np.stack([t.skin_mask for t in tracks]),
+    )
 
 
 @pytest.mark.parametrize("target", [60.0, 90.0, 120.0])

@@ -1,5 +1,6 @@
 """The registered face recognisers (dlib, SFace and the judges no filter is tuned against) behind one
 interface, on real LFW-10 photos; the judges' files and where they come from."""
+
 import hashlib
 import re
 from itertools import combinations
@@ -76,8 +77,12 @@ def test_judges_files_record_their_pinned_source_and_the_card_their_hashes() -> 
     for name, source in SOURCES.items():
         path = ASSETS / f"{name}.onnx"
         meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-        assert meta == {"vcam.recogniser": name, "vcam.source_package": source.package.spec,
-                        "vcam.source_sha256": source.package.sha256, "vcam.source_member": source.member}
+        assert meta == {
+            "vcam.recogniser": name,
+            "vcam.source_package": source.package.spec,
+            "vcam.source_sha256": source.package.sha256,
+            "vcam.source_member": source.member,
+        }
         assert re.search(rf"`{name}.onnx`.*{hashlib.sha256(path.read_bytes()).hexdigest()}", card), name
 
 
@@ -86,7 +91,8 @@ def test_every_filter_is_watched_live_by_a_recogniser_it_never_used(name) -> Non
     """The filters declare what they were tuned against; the live monitor's first (gauge) recogniser
     is never one of them, and the rest of the zoo is the unseen set the evaluation claims over."""
     seen = make_filter(name, DEFAULT_MODEL, background=False).recognisers
-    assert seen == {"off": set(), "blur": set(), "pixelate": set(), "anonymise": set(), "pattern": {"dlib"}, "deid": {"dlib"},
-                    "adaptive": {"dlib", "sface"}}[name]
+    assert (
+        seen == {"off": set(), "blur": set(), "pixelate": set(), "anonymise": set(), "pattern": {"dlib"}, "deid": {"dlib"}, "adaptive": {"dlib", "sface"}}[name]
+    )
     live = live_recognisers(seen)
     assert live[0] not in seen and live[0] in unseen(seen) and set(unseen(seen)) | seen == set(RECOGNISERS)

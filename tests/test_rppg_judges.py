@@ -1,4 +1,5 @@
 """Frozen rPPG judges with real pretrained weights (fetched from PyPI's open-rppg wheel)."""
+
 from pathlib import Path
 
 import cv2

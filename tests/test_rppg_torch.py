@@ -1,4 +1,5 @@
 """Differentiable POS/CHROM agree with the runtime's numpy versions and pass gradients."""
+
 import numpy as np
 import pytest
 import torch

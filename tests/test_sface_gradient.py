@@ -1,5 +1,6 @@
 """The runtime's ONNX SFace gradient against onnxruntime's SFace and the torch port's autograd,
 on real LFW-10 faces."""
+
 import dlib
 import numpy as np
 import pytest

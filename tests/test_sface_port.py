@@ -1,4 +1,5 @@
 """The torch port of SFace against the runtime's onnxruntime SFace, on LFW-10 photos."""
+
 import dlib
 import numpy as np
 import pytest

@@ -23,11 +23,14 @@ def test_hr_of_a_pure_72_bpm_sinusoid() -> None:
     assert heart_rate(np.sin(2 * np.pi * 1.2 * t), FS) == pytest.approx(72.0, abs=0.5)
 
 
-@pytest.mark.parametrize("fundamental, harmonic, expected", [
-    (1.0, 1.15, 68.0),  # harmonic 1.3x the fundamental's power (a strong dicrotic notch): still 68
-    (0.5, 1.0, 136.0),  # a weak peak at half the frequency does not halve a real 136 bpm
-    (1.0, 0.9, 68.0),
-])
+@pytest.mark.parametrize(
+    "fundamental, harmonic, expected",
+    [
+        (1.0, 1.15, 68.0),  # harmonic 1.3x the fundamental's power (a strong dicrotic notch): still 68
+        (0.5, 1.0, 136.0),  # a weak peak at half the frequency does not halve a real 136 bpm
+        (1.0, 0.9, 68.0),
+    ],
+)
 def test_hr_is_not_read_an_octave_high(fundamental: float, harmonic: float, expected: float) -> None:
     t = np.arange(300) / FS
     f = 68.0 / 60.0

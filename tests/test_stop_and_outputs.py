@@ -1,6 +1,7 @@
 """``vcam-run`` stopped by real signals (to the process and to its terminal's process group), killed,
 and given outputs that would destroy data or settings that would weaken protection: clean exits,
 finalised outputs, no process left behind, one clear line before any work."""
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,11 @@ def wait_for_frames(js: Path, seconds: int = 2, limit: float = 90.0) -> None:
 
 
 @pytest.mark.parametrize("monitors", [True, False], ids=["monitors", "no-monitors"])
-@pytest.mark.parametrize(("signum", "group"), [(signal.SIGINT, True), (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGHUP, True)],
-                         ids=["int-group", "int-process", "term", "hup-group"])
+@pytest.mark.parametrize(
+    ("signum", "group"),
+    [(signal.SIGINT, True), (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGHUP, True)],
+    ids=["int-group", "int-process", "term", "hup-group"],
+)
 def test_a_signal_mid_run_stops_cleanly_with_finalised_outputs_and_no_process_left(tmp_path, signum, group, monitors) -> None:
     proc, out, js = start(tmp_path, *([] if monitors else ["--no-monitors"]))
     wait_for_frames(js)
@@ -77,8 +81,11 @@ def test_a_signal_mid_run_stops_cleanly_with_finalised_outputs_and_no_process_le
     assert decodable_frames(out) == log["summary"]["frames"]
 
 
-@pytest.mark.parametrize(("signum", "group"), [(signal.SIGINT, True), (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGHUP, True)],
-                         ids=["int-group", "int-process", "term", "hup-group"])
+@pytest.mark.parametrize(
+    ("signum", "group"),
+    [(signal.SIGINT, True), (signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGHUP, True)],
+    ids=["int-group", "int-process", "term", "hup-group"],
+)
 @pytest.mark.parametrize("delay", [0.3, 2.5], ids=["importing", "loading"])
 @pytest.mark.parametrize("monitors", [True, False], ids=["monitors", "no-monitors"])
 def test_a_signal_during_start_up_gives_one_line_and_leaves_nothing_behind(tmp_path, signum, group, delay, monitors) -> None:
@@ -126,18 +133,21 @@ def test_the_source_is_never_overwritten(tmp_path) -> None:
     assert source.read_bytes() == before
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--filter", "pattern", "--model", "missing.npz"], "model must be an existing identity pattern .npz file for filter pattern"),
-    (["--filter", "adaptive", "--model", "pyproject.toml"], "model must be an existing identity pattern .npz file for filter adaptive"),
-    (["--filter", "adaptive", "--model", "engine"], "model must be an existing identity pattern .npz file"),
-    (["--config", "nope.toml"], "config file nope.toml does not exist"),
-    (["--config", "engine"], "config file engine is a folder"),
-    (["--json", "/proc/m.json"], "cannot write /proc/m.json"),
-    (["--json", "engine"], "cannot write engine: it is a folder"),
-    (["--json", "x" * 300 + ".json"], "cannot write"),
-    (["--sink", "/proc/m.mp4"], "cannot write /proc/m.mp4"),
-    (["--strength", "9"], "command line (--strength): strength must be between"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--filter", "pattern", "--model", "missing.npz"], "model must be an existing identity pattern .npz file for filter pattern"),
+        (["--filter", "adaptive", "--model", "pyproject.toml"], "model must be an existing identity pattern .npz file for filter adaptive"),
+        (["--filter", "adaptive", "--model", "engine"], "model must be an existing identity pattern .npz file"),
+        (["--config", "nope.toml"], "config file nope.toml does not exist"),
+        (["--config", "engine"], "config file engine is a folder"),
+        (["--json", "/proc/m.json"], "cannot write /proc/m.json"),
+        (["--json", "engine"], "cannot write engine: it is a folder"),
+        (["--json", "x" * 300 + ".json"], "cannot write"),
+        (["--sink", "/proc/m.mp4"], "cannot write /proc/m.mp4"),
+        (["--strength", "9"], "command line (--strength): strength must be between"),
+    ],
+)
 def test_settings_that_would_weaken_protection_or_lose_outputs_are_refused_before_any_work(tmp_path, args, message) -> None:
     folder = tmp_path / "d.mp4"
     folder.mkdir()

@@ -1,5 +1,6 @@
 """The AE runs causally, frame by frame, with cached state: its streaming ONNX output must equal
 the windowed causal model's output on a real clip."""
+
 import numpy as np
 import onnx
 import pytest
@@ -100,8 +101,9 @@ def test_wrong_signature_model_is_refused(tmp_path) -> None:
     with pytest.raises(ModelError, match="not a deid-vcam streaming model"):
         StreamingModel(OrtBackend(path))
     m = onnx.load(str(path))
-    onnx.helper.set_model_props(m, {"vcam.format": "vcam-streaming-v1", "vcam.input_size": "128", "vcam.state_shapes": "[]", "vcam.colour": "RGB",
-                                    "vcam.range": "0-1"})
+    onnx.helper.set_model_props(
+        m, {"vcam.format": "vcam-streaming-v1", "vcam.input_size": "128", "vcam.state_shapes": "[]", "vcam.colour": "RGB", "vcam.range": "0-1"}
+    )
     onnx.save(m, str(path))
     with pytest.raises(ModelError, match="do not match the streaming signature"):
         StreamingModel(OrtBackend(path))

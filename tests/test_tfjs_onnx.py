@@ -1,6 +1,7 @@
 """The TensorFlow.js -> ONNX converter against a numpy reference of TensorFlow's ops, on a small graph
 with every op kind the shipped recognisers use (padding, strides, depthwise multipliers, fused bias and
 activations, float16-quantised weights), run by onnxruntime."""
+
 from __future__ import annotations
 
 import base64
@@ -19,8 +20,12 @@ def _s(text: str) -> dict:
 
 
 def _conv_attrs(stride: int, padding: str, fused: list[str] | None = None) -> dict:
-    attrs = {"strides": {"list": {"i": ["1", str(stride), str(stride), "1"]}}, "padding": _s(padding), "data_format": _s("NHWC"),
-             "dilations": {"list": {"i": ["1", "1", "1", "1"]}}}
+    attrs = {
+        "strides": {"list": {"i": ["1", str(stride), str(stride), "1"]}},
+        "padding": _s(padding),
+        "data_format": _s("NHWC"),
+        "dilations": {"list": {"i": ["1", "1", "1", "1"]}},
+    }
     if fused:
         attrs["fused_ops"] = {"list": {"s": [_s(op)["s"] for op in fused]}}
     return attrs
@@ -34,7 +39,7 @@ def _conv(x: np.ndarray, w: np.ndarray, stride: int, depthwise: bool = False) ->
     for i in range(h):
         row = []
         for j in range(wd):
-            patch = x[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]
+            patch = x[:, i * stride : i * stride + kh, j * stride : j * stride + kw, :]
             if depthwise:  # [kh, kw, c, mult] -> output channel c * mult + m
                 row.append(np.einsum("nhwc,hwcm->ncm", patch, w).reshape(len(x), -1))
             else:
@@ -46,20 +51,29 @@ def _conv(x: np.ndarray, w: np.ndarray, stride: int, depthwise: bool = False) ->
 @pytest.fixture()
 def model(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
     rng = np.random.default_rng(0)
-    w = {"k1": rng.normal(0, 0.5, (3, 3, 3, 4)).astype(np.float32), "paddings": np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32),
-         "dw": rng.normal(0, 0.5, (3, 3, 4, 2)).astype(np.float32), "dwb": rng.normal(0, 0.1, 8).astype(np.float32),
-         "scale": rng.normal(1, 0.2, 8).astype(np.float32), "six": np.array(6.0, np.float32), "axes": np.array([1, 2], np.int32),
-         "fc": rng.normal(0, 0.5, (8, 5)).astype(np.float32), "fcb": rng.normal(0, 0.1, 5).astype(np.float32)}
+    w = {
+        "k1": rng.normal(0, 0.5, (3, 3, 3, 4)).astype(np.float32),
+        "paddings": np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32),
+        "dw": rng.normal(0, 0.5, (3, 3, 4, 2)).astype(np.float32),
+        "dwb": rng.normal(0, 0.1, 8).astype(np.float32),
+        "scale": rng.normal(1, 0.2, 8).astype(np.float32),
+        "six": np.array(6.0, np.float32),
+        "axes": np.array([1, 2], np.int32),
+        "fc": rng.normal(0, 0.5, (8, 5)).astype(np.float32),
+        "fcb": rng.normal(0, 0.1, 5).astype(np.float32),
+    }
     w["fc"] = w["fc"].astype(np.float16).astype(np.float32)  # stored float16-quantised below: exactly these values
-    nodes = [{"name": "x", "op": "Placeholder", "attr": {"shape": {"shape": {"dim": [{"size": "-1"}, {"size": "8"}, {"size": "8"}, {"size": "3"}]}}}},
-             *({"name": k, "op": "Const"} for k in w),
-             {"name": "pad", "op": "Pad", "input": ["x", "paddings"]},
-             {"name": "c1", "op": "Conv2D", "input": ["pad", "k1"], "attr": _conv_attrs(2, "VALID")},
-             {"name": "dwc", "op": "FusedDepthwiseConv2dNative", "input": ["c1", "dw", "dwb"], "attr": _conv_attrs(1, "SAME", ["BiasAdd", "Relu"])},
-             {"name": "mul", "op": "Mul", "input": ["dwc", "scale"]},
-             {"name": "clip", "op": "Minimum", "input": ["mul", "six"]},
-             {"name": "mean", "op": "Mean", "input": ["clip", "axes"], "attr": {"keep_dims": {"b": False}}},
-             {"name": "out", "op": "_FusedMatMul", "input": ["mean", "fc", "fcb"], "attr": {"fused_ops": {"list": {"s": [_s("BiasAdd")["s"]]}}}}]
+    nodes = [
+        {"name": "x", "op": "Placeholder", "attr": {"shape": {"shape": {"dim": [{"size": "-1"}, {"size": "8"}, {"size": "8"}, {"size": "3"}]}}}},
+        *({"name": k, "op": "Const"} for k in w),
+        {"name": "pad", "op": "Pad", "input": ["x", "paddings"]},
+        {"name": "c1", "op": "Conv2D", "input": ["pad", "k1"], "attr": _conv_attrs(2, "VALID")},
+        {"name": "dwc", "op": "FusedDepthwiseConv2dNative", "input": ["c1", "dw", "dwb"], "attr": _conv_attrs(1, "SAME", ["BiasAdd", "Relu"])},
+        {"name": "mul", "op": "Mul", "input": ["dwc", "scale"]},
+        {"name": "clip", "op": "Minimum", "input": ["mul", "six"]},
+        {"name": "mean", "op": "Mean", "input": ["clip", "axes"], "attr": {"keep_dims": {"b": False}}},
+        {"name": "out", "op": "_FusedMatMul", "input": ["mean", "fc", "fcb"], "attr": {"fused_ops": {"list": {"s": [_s("BiasAdd")["s"]]}}}},
+    ]
     specs, data = [], b""
     for name, value in w.items():
         spec = {"name": name, "shape": list(value.shape), "dtype": "int32" if value.dtype == np.int32 else "float32"}
@@ -70,8 +84,9 @@ def model(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
             data += value.tobytes()
         specs.append(spec)
     (tmp_path / "m.bin").write_bytes(data)
-    (tmp_path / "m.json").write_text(json.dumps({"format": "graph-model", "modelTopology": {"node": nodes},
-                                                 "weightsManifest": [{"paths": ["m.bin"], "weights": specs}]}))
+    (tmp_path / "m.json").write_text(
+        json.dumps({"format": "graph-model", "modelTopology": {"node": nodes}, "weightsManifest": [{"paths": ["m.bin"], "weights": specs}]})
+    )
     return tmp_path / "m.json", w
 
 

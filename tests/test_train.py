@@ -1,4 +1,5 @@
 """A tiny but real training run: real photos, frozen dlib/PhysNet judges, checkpoints, resume."""
+
 import hashlib
 import json
 
@@ -26,8 +27,19 @@ def test_tiny_training_run_logs_checkpoints_and_resumes(tmp_path) -> None:
     assert any(not torch.equal(first["ae"][k], second["ae"][k]) for k in first["ae"])
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [0, 1]
-    for key in ("rec", "id", "open_id", "rppg", "total", "val_psnr_db", "val_bvp_r", "val_dlib_match_rate", "val_sface_match_rate",
-                "val_dlib_template_match_rate", "val_sface_template_match_rate"):
+    for key in (
+        "rec",
+        "id",
+        "open_id",
+        "rppg",
+        "total",
+        "val_psnr_db",
+        "val_bvp_r",
+        "val_dlib_match_rate",
+        "val_sface_match_rate",
+        "val_dlib_template_match_rate",
+        "val_sface_template_match_rate",
+    ):
         assert all(isinstance(r[key], float) for r in log), key
     assert all(0 <= r["val_dlib_match_rate"] <= 1 for r in log)
     ae = DeidAutoencoder(8, 16, residual=True)
@@ -36,8 +48,17 @@ def test_tiny_training_run_logs_checkpoints_and_resumes(tmp_path) -> None:
 
 
 def test_validate_every_skips_validation_but_never_after_the_last_epoch(tmp_path) -> None:
-    cfg = TrainConfig(photos=str(lfw_subset(tmp_path)), out=str(tmp_path / "run"), clip_len=16, epochs=3, c1=8, c2=16, max_steps_per_epoch=1,
-                      val_fraction=0.25, validate_every=2)
+    cfg = TrainConfig(
+        photos=str(lfw_subset(tmp_path)),
+        out=str(tmp_path / "run"),
+        clip_len=16,
+        epochs=3,
+        c1=8,
+        c2=16,
+        max_steps_per_epoch=1,
+        val_fraction=0.25,
+        validate_every=2,
+    )
     train(cfg, log=lambda r: None)
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert ["val_dlib_match_rate" in r for r in log] == [False, True, True] and all("rec" in r for r in log)
@@ -48,8 +69,9 @@ def test_fine_tuning_starts_from_the_given_run_and_adds_the_sface_term(tmp_path)
     base = TrainConfig(photos=str(photos), out=str(tmp_path / "base"), clip_len=16, epochs=1, c1=8, c2=16, max_steps_per_epoch=1, val_fraction=0.25)
     base_ckpt = train(base, log=lambda r: None)
     # lr 0: the fine-tuned weights are the initial ones, so they must be the base run's
-    tuned = TrainConfig(**{**base.__dict__, "out": str(tmp_path / "tuned"), "init_from": str(tmp_path / "base"), "delta_sface": 1.0,
-                           "open_set_centroid": True, "lr": 0.0})
+    tuned = TrainConfig(
+        **{**base.__dict__, "out": str(tmp_path / "tuned"), "init_from": str(tmp_path / "base"), "delta_sface": 1.0, "open_set_centroid": True, "lr": 0.0}
+    )
     ckpt = train(tuned, log=lambda r: None)
     before, after = (torch.load(c, weights_only=True)["ae"] for c in (base_ckpt, ckpt))
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -81,22 +103,27 @@ def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
     (tmp_path / "init.toml").write_text('init_from = "no-such-run"\n')
     (tmp_path / "model.onnx").write_bytes(b"not a model")
     (tmp_path / "onnx.toml").write_text('init_from = "model.onnx"\n')
-    (tmp_path / "every.toml").write_text('validate_every = 0\n')
+    (tmp_path / "every.toml").write_text("validate_every = 0\n")
     photos = lfw_subset(tmp_path)  # 4 identities, one validated per fold: folds 0..3
-    for args, message in ((["--photos", str(tmp_path / "none")], "photo folder not found"), ([], "--photos is required"),
-                          (["--photos", str(tmp_path), "--clip-len", "30"], "divisible by 4"),
-                          (["--photos", str(tmp_path), "--config", "init.toml"], "init_from: no checkpoint"),
-                          (["--photos", str(tmp_path), "--config", "onnx.toml"], "model.onnx is not an ONNX file"),
-                          (["--photos", str(tmp_path), "--config", "every.toml"], "validate_every must be a whole number"),
-                          (["--check", "model.onnx"], "--check: model.onnx is not an ONNX file"),
-                          (["--check", "no-such-run"], "--check: no checkpoint at no-such-run"),
-                          (["--strength", "1", "--photos", str(tmp_path)], "--strength needs --check"),
-                          (["--photos", str(tmp_path), "--pattern-psnr", "5"], "--pattern-psnr must be 10..60 dB"),
-                          (["--photos", str(tmp_path), "--pattern-psnr", "30", "--pattern-ssim", "-1"], "--pattern-ssim and --pattern-sface >= 0"),
-                          (["--photos", str(tmp_path), "--pattern-psnr", "30", "--pattern-sface", "-1"], "--pattern-ssim and --pattern-sface >= 0"),
-                          (["--photos", str(tmp_path), "--val-fold", "-1"], "val_fold must be a whole number >= 0"),
-                          (["--photos", str(photos), "--val-fold", "4", "--pattern-psnr", "30"],
-                           "validation fold 4 out of range: 4 identities at val_fraction 0.2 make 4 folds (0..3)")):
+    for args, message in (
+        (["--photos", str(tmp_path / "none")], "photo folder not found"),
+        ([], "--photos is required"),
+        (["--photos", str(tmp_path), "--clip-len", "30"], "divisible by 4"),
+        (["--photos", str(tmp_path), "--config", "init.toml"], "init_from: no checkpoint"),
+        (["--photos", str(tmp_path), "--config", "onnx.toml"], "model.onnx is not an ONNX file"),
+        (["--photos", str(tmp_path), "--config", "every.toml"], "validate_every must be a whole number"),
+        (["--check", "model.onnx"], "--check: model.onnx is not an ONNX file"),
+        (["--check", "no-such-run"], "--check: no checkpoint at no-such-run"),
+        (["--strength", "1", "--photos", str(tmp_path)], "--strength needs --check"),
+        (["--photos", str(tmp_path), "--pattern-psnr", "5"], "--pattern-psnr must be 10..60 dB"),
+        (["--photos", str(tmp_path), "--pattern-psnr", "30", "--pattern-ssim", "-1"], "--pattern-ssim and --pattern-sface >= 0"),
+        (["--photos", str(tmp_path), "--pattern-psnr", "30", "--pattern-sface", "-1"], "--pattern-ssim and --pattern-sface >= 0"),
+        (["--photos", str(tmp_path), "--val-fold", "-1"], "val_fold must be a whole number >= 0"),
+        (
+            ["--photos", str(photos), "--val-fold", "4", "--pattern-psnr", "30"],
+            "validation fold 4 out of range: 4 identities at val_fraction 0.2 make 4 folds (0..3)",
+        ),
+    ):
         res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", *args], capture_output=True, text=True, cwd=tmp_path)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and message in res.stderr, res.stderr
     assert not (tmp_path / "runs").exists()  # the default --out runs/default: an earlier run's config is not overwritten
@@ -140,12 +167,14 @@ def test_check_reproduces_the_runs_last_validation_from_the_run_and_its_export(t
     train(cfg, log=lambda r: None)
     logged = {k: v for k, v in json.loads((run / "log.jsonl").read_text()).items() if k.startswith("val_")}
     model = tmp_path / "m.onnx"
-    exported = subprocess.run([sys.executable, "-m", "vcam.app.export_cli", "--checkpoint", str(run), "--out", str(model), "--streaming"],
-                              capture_output=True, text=True)
+    exported = subprocess.run(
+        [sys.executable, "-m", "vcam.app.export_cli", "--checkpoint", str(run), "--out", str(model), "--streaming"], capture_output=True, text=True
+    )
     assert exported.returncode == 0, exported.stderr
     for weights in (run, model):  # the config comes from what the weights recorded
-        res = subprocess.run([sys.executable, "-m", "vcam.app.train_cli", "--check", str(weights), "--strength", "1", "0"],
-                             capture_output=True, text=True, cwd=tmp_path)
+        res = subprocess.run(
+            [sys.executable, "-m", "vcam.app.train_cli", "--check", str(weights), "--strength", "1", "0"], capture_output=True, text=True, cwd=tmp_path
+        )
         assert res.returncode == 0, res.stderr
         full, off = (json.loads(line) for line in res.stdout.splitlines())
         assert {k: full[k] for k in logged} == pytest.approx(logged, rel=1e-5) and full["strength"] == 1.0

@@ -1,5 +1,6 @@
 """The tray app (pytest-qt, offscreen): controls reach the engine, monitors update from a real run
 on the EVM face video, fallback window without a tray; the real tray under Xvfb + trayer."""
+
 import os
 import shutil
 import subprocess
@@ -90,17 +91,22 @@ def test_qt_calls_keep_none_alive(qtbot) -> None:
     assert sys.getrefcount(None) > before - 100
 
 
-@pytest.mark.parametrize(("matches", "colour", "text"), [
-    ({"faceplugin": True, "dlib": True, "sface": False}, "#c33", "RECOGNISABLE: faceplugin, dlib"),
-    ({"faceplugin": False, "dlib": False, "sface": True}, "#c90", "RECOGNISABLE: sface"),
-    ({"faceplugin": False, "dlib": False, "sface": False}, "#2a2", "not recognisable as you by faceplugin (never used by this filter)")])
+@pytest.mark.parametrize(
+    ("matches", "colour", "text"),
+    [
+        ({"faceplugin": True, "dlib": True, "sface": False}, "#c33", "RECOGNISABLE: faceplugin, dlib"),
+        ({"faceplugin": False, "dlib": False, "sface": True}, "#c90", "RECOGNISABLE: sface"),
+        ({"faceplugin": False, "dlib": False, "sface": False}, "#2a2", "not recognisable as you by faceplugin (never used by this filter)"),
+    ],
+)
 def test_identity_gauge_is_red_only_when_an_unseen_recogniser_matches(qtbot, matches, colour, text) -> None:
     """The gauge's recogniser is one the filter never used: its match is red, a match by a recogniser the
     filter attacks alone is amber, and the verdict names the unseen one first."""
     mon = MonitorWindow(with_preview=False)
     qtbot.addWidget(mon)
-    mon.update_record({"identity_distance": 0.3 if matches["faceplugin"] else 0.9, "identity_threshold": 0.62,
-                       "identity_matches": matches, "identity_unseen": ["faceplugin"]})
+    mon.update_record(
+        {"identity_distance": 0.3 if matches["faceplugin"] else 0.9, "identity_threshold": 0.62, "identity_matches": matches, "identity_unseen": ["faceplugin"]}
+    )
     assert colour in mon.gauge.styleSheet() and text in mon.id_label.text()
     assert "threshold 0.62" in mon.gauge.format()
 
@@ -177,8 +183,9 @@ def test_real_system_tray_under_xvfb_with_a_tray_host() -> None:
     env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
     try:
         time.sleep(1.0)
-        trayer = subprocess.Popen(["trayer", "--edge", "top", "--widthtype", "pixel", "--width", "200"], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        trayer = subprocess.Popen(
+            ["trayer", "--edge", "top", "--widthtype", "pixel", "--width", "200"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             time.sleep(1.5)
             res = subprocess.run([sys.executable, "-c", TRAY_SCRIPT], env=env, capture_output=True, text=True, timeout=120)

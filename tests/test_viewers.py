@@ -1,6 +1,7 @@
 """Who watches the virtual camera (real /proc scans of real processes holding a file open), and
 the pipeline idling while nobody does: black frames, no tracking, back on the first frame after
 a viewer opens it. The v4l2loopback node itself cannot exist here; a plain file stands in for it."""
+
 import subprocess
 import sys
 import time
@@ -113,7 +114,7 @@ def test_pipeline_idles_without_viewers_and_resumes_for_one(tmp_path) -> None:
     black = [i for i, (b, _) in enumerate(seen) if b]
     assert black and 10 <= black[0] <= 30 and black[-1] < 80  # idle after ~0.5 s, back within ~0.5 s of the viewer
     assert all(faces == 0 for b, faces in seen if b)  # idle frames were not tracked
-    assert all(not b and faces == 1 for b, faces in seen[black[-1] + 1:])  # then every frame is processed again
+    assert all(not b and faces == 1 for b, faces in seen[black[-1] + 1 :])  # then every frame is processed again
     assert black == list(range(black[0], black[-1] + 1))
     assert any(r["idle"] for r in pipe.metrics.seconds) and pipe.metrics.seconds[-1]["viewers"] == 1
     # The source was released while idle and taken again for the viewer; black frames kept

@@ -15,6 +15,7 @@ the raw face's detail back in, and stronger above 1. Strengths outside the range
 raw face is ``off``. Each filter declares the recognisers it was built against
 (``FaceFilter.recognisers``): the evaluation and the live monitor judge it with the others.
 """
+
 from .adaptive import AdaptivePatternFilter
 from .anonymise import AnonymiseFilter
 from .base import MAX_STRENGTH, MIN_STRENGTH, FaceFilter, clamp_strength
@@ -25,5 +26,20 @@ from .pattern import PatternFilter, pattern_file
 from .pixelate import PixelateFilter
 from .registry import FILTERS, FilterSpec, make_filter
 
-__all__ = ["FILTERS", "MAX_STRENGTH", "MIN_STRENGTH", "AdaptivePatternFilter", "AnonymiseFilter", "BlurFilter", "DeidFilter", "FaceFilter", "FilterSpec",
-           "OffFilter", "PatternFilter", "PixelateFilter", "clamp_strength", "make_filter", "pattern_file"]
+__all__ = [
+    "FILTERS",
+    "MAX_STRENGTH",
+    "MIN_STRENGTH",
+    "AdaptivePatternFilter",
+    "AnonymiseFilter",
+    "BlurFilter",
+    "DeidFilter",
+    "FaceFilter",
+    "FilterSpec",
+    "OffFilter",
+    "PatternFilter",
+    "PixelateFilter",
+    "clamp_strength",
+    "make_filter",
+    "pattern_file",
+]

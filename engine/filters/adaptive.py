@@ -1,5 +1,6 @@
 """``adaptive``: the identity pattern as each face's start, adapted to that
 face while it is on screen by steps of dlib's and SFace's descriptor gradients."""
+
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -105,11 +106,25 @@ class AdaptivePatternFilter(PatternFilter):
 
     name = "adaptive"
 
-    def __init__(self, pattern: np.ndarray, gradient: DescriptorGradient | None = None, embedder: FaceEmbedder | None = None,
-                 psnr_db: float = 34.0, step: float = 0.1, target: float = 1.2, first_steps: int = 4, check_every: int = 5,
-                 reference_every: int = 30, smoothing: float = 0.8, sface: SFaceGradient | None = None, sface_target: float = 1.2,
-                 aligner: ArcFaceAligner | None = None, hysteresis: float = 0.1, background: bool = False,
-                 learned_with: frozenset[str] = frozenset({"dlib"})) -> None:
+    def __init__(
+        self,
+        pattern: np.ndarray,
+        gradient: DescriptorGradient | None = None,
+        embedder: FaceEmbedder | None = None,
+        psnr_db: float = 34.0,
+        step: float = 0.1,
+        target: float = 1.2,
+        first_steps: int = 4,
+        check_every: int = 5,
+        reference_every: int = 30,
+        smoothing: float = 0.8,
+        sface: SFaceGradient | None = None,
+        sface_target: float = 1.2,
+        aligner: ArcFaceAligner | None = None,
+        hysteresis: float = 0.1,
+        background: bool = False,
+        learned_with: frozenset[str] = frozenset({"dlib"}),
+    ) -> None:
         super().__init__(pattern, embedder, smoothing)
         self.judges: dict[str, IdentityGradient] = {"dlib": gradient or DescriptorGradient()}
         self.targets = {"dlib": target}
@@ -135,8 +150,7 @@ class AdaptivePatternFilter(PatternFilter):
             track.references[job.name] = reference
             self._take(track, job.name, distance, grad, job.views, job.contrast, placement, budget)
         if track.adapting or track.frames % self.check_every == 0:
-            chip = cv2.warpAffine(crop, placement, (CHIP_SIZE, CHIP_SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                  borderMode=cv2.BORDER_REPLICATE)
+            chip = cv2.warpAffine(crop, placement, (CHIP_SIZE, CHIP_SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
             views = _FaceViews(crop, chip, placement, self.aligner)
             if reread := not track.references or track.frames - track.referenced_at >= self.reference_every:
                 track.stale = set(self.judges) & self.background
@@ -173,8 +187,7 @@ class AdaptivePatternFilter(PatternFilter):
                 assert self._worker is not None  # there is one whenever a recogniser runs in the background
                 raw = views.face(name) if name in track.stale or name not in track.references else None
                 track.stale.discard(name)
-                track.job = _Job(name, self._worker.submit(_reading, judge, raw, track.references.get(name), face, contrast is not None),
-                                 views, contrast)
+                track.job = _Job(name, self._worker.submit(_reading, judge, raw, track.references.get(name), face, contrast is not None), views, contrast)
             return
         if contrast is None:
             distance, grad = judge.distance(face, track.references[name]), None
@@ -182,8 +195,17 @@ class AdaptivePatternFilter(PatternFilter):
             distance, grad, _ = judge(face, track.references[name])
         self._take(track, name, distance, grad, views, contrast, views.placement, budget)
 
-    def _take(self, track: _AdaptiveTrack, name: str, distance: float, grad: np.ndarray | None, views: _FaceViews,
-              contrast: np.ndarray | None, placement: np.ndarray, budget: float) -> None:
+    def _take(
+        self,
+        track: _AdaptiveTrack,
+        name: str,
+        distance: float,
+        grad: np.ndarray | None,
+        views: _FaceViews,
+        contrast: np.ndarray | None,
+        placement: np.ndarray,
+        budget: float,
+    ) -> None:
         """Apply a reading: record it, and step (a gradient below the target) or decide whether a settled face adapts again."""
         track.readings[name] = distance
         if contrast is None:
@@ -192,7 +214,7 @@ class AdaptivePatternFilter(PatternFilter):
         if distance < self.targets[name] and grad is not None:
             grad = views.to_chip(name, grad) * contrast
             grad -= grad.mean(axis=(0, 1))
-            track.change += np.float32(self.step * budget ** 0.5) * grad / max(float(np.linalg.norm(grad)), 1e-12)
+            track.change += np.float32(self.step * budget**0.5) * grad / max(float(np.linalg.norm(grad)), 1e-12)
             self._bound(track, placement, views.crop.shape[1::-1], budget)
         track.adapting = any(track.readings.get(n, -1.0) < t for n, t in self.targets.items())
 
@@ -212,8 +234,9 @@ class AdaptivePatternFilter(PatternFilter):
             del self._tracks[tid]
 
 
-def _reading(judge: IdentityGradient, raw: np.ndarray | None, reference: np.ndarray | None, face: np.ndarray,
-             gradient: bool) -> tuple[np.ndarray, float, np.ndarray | None]:
+def _reading(
+    judge: IdentityGradient, raw: np.ndarray | None, reference: np.ndarray | None, face: np.ndarray, gradient: bool
+) -> tuple[np.ndarray, float, np.ndarray | None]:
     """A background reading: (reference, re-read from ``raw`` if given, distance of ``face``, its gradient if asked)."""
     reference = judge.describe(raw) if raw is not None else reference
     assert reference is not None, "a reading needs the raw face or a reference"
@@ -228,5 +251,4 @@ def build(model: Path | None, background: bool) -> AdaptivePatternFilter:
     and the monitors); with ``background`` SFace's readings run on a worker thread beside the frame
     loop, without it in the loop, so a run is reproducible (the evaluations)."""
     pattern, meta = load_pattern(pattern_file(model, "adaptive"))
-    return AdaptivePatternFilter(pattern, DescriptorGradient(threads=1), sface=SFaceGradient(threads=1), background=background,
-                                 learned_with=learned_with(meta))
+    return AdaptivePatternFilter(pattern, DescriptorGradient(threads=1), sface=SFaceGradient(threads=1), background=background, learned_with=learned_with(meta))

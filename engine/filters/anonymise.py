@@ -11,6 +11,7 @@ colour read from the live frame); the mouth opening is taken from the live frame
 the virtual face has it. No pixel of the raw face texture is pasted at any strength;
 ``strength`` sets how far the geometry moves (and, above 1, how much the skin colour is smoothed).
 """
+
 from __future__ import annotations
 
 import cv2
@@ -80,8 +81,7 @@ def transplant_mouth(face: np.ndarray, crop: np.ndarray, user: np.ndarray, out: 
     """``face`` with the mouth opening (inside the lips at ``out``) taken from the live ``crop``,
     moved from the user's landmarks ``user`` to ``out``."""
     move = out[LIPS_INNER].mean(0) - user[LIPS_INNER].mean(0)
-    moved = cv2.warpAffine(crop, np.array([[1, 0, move[0]], [0, 1, move[1]]], np.float32), crop.shape[1::-1],
-                           borderMode=cv2.BORDER_REPLICATE)
+    moved = cv2.warpAffine(crop, np.array([[1, 0, move[0]], [0, 1, move[1]]], np.float32), crop.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
     mask = _opening(out[LIPS_INNER], crop.shape)
     return face + mask * (moved - face)
 

@@ -1,4 +1,5 @@
 """The filter contract and the strength scale every filter shares."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

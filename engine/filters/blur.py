@@ -1,4 +1,5 @@
 """``blur``: Gaussian blur of the face crop, the paper's first baseline."""
+
 from __future__ import annotations
 
 import cv2

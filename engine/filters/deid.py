@@ -1,4 +1,5 @@
 """``deid``: the paper's streaming de-identification autoencoder, one temporal state per face track."""
+
 from __future__ import annotations
 
 import json
@@ -41,6 +42,8 @@ def build(model: Path | None, backend: str, threads: int, precision: str, allow_
     if model is not None and Path(model).suffix == ".npz":
         raise ModelError(f"{model} is an identity pattern, not an AE model; use --filter pattern with it")
     if model is None or not Path(model).is_file():
-        raise ModelError(f"filter 'deid' needs a trained model and none was found{f' at {model}' if model else ''}; "
-                         "train one with vcam-train, pass --model PATH, or use --filter blur")
+        raise ModelError(
+            f"filter 'deid' needs a trained model and none was found{f' at {model}' if model else ''}; "
+            "train one with vcam-train, pass --model PATH, or use --filter blur"
+        )
     return DeidFilter(StreamingModel(choose_backend(backend, Path(model), threads, precision)), allow_untrained)

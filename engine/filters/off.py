@@ -1,4 +1,5 @@
 """``off``: the raw face (protection off)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """``pattern``: a learned universal identity pattern (``identity_pattern``), placed on each face by
 dlib's alignment of it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,8 +22,9 @@ class PatternFilter(FaceFilter):
     name = "pattern"
     residual = True
 
-    def __init__(self, pattern: np.ndarray, embedder: FaceEmbedder | None = None, smoothing: float = 0.8,
-                 learned_with: frozenset[str] = frozenset({"dlib"})) -> None:
+    def __init__(
+        self, pattern: np.ndarray, embedder: FaceEmbedder | None = None, smoothing: float = 0.8, learned_with: frozenset[str] = frozenset({"dlib"})
+    ) -> None:
         self.pattern = np.ascontiguousarray(pattern, dtype=np.float32)
         self.recognisers = learned_with
         self.embedder = embedder or FaceEmbedder()

@@ -1,4 +1,5 @@
 """``pixelate``: coarse blocks over the face crop, the paper's second baseline."""
+
 from __future__ import annotations
 
 import cv2

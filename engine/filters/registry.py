@@ -1,5 +1,6 @@
 """Every filter a user can choose, by name: one registry the CLI, the config check, the tray's menu,
 the evaluation and the benchmarks read. A filter is one module; adding one is one entry here."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -40,17 +41,28 @@ class FilterSpec:
     protects: str
 
 
-_CLOAK = ("Looks like you. Hidden from {}, the recognisers it was built against; recognisers it was not built "
-          "against still matched {} of its frames (docs/benchmarks.md).")
+_CLOAK = (
+    "Looks like you. Hidden from {}, the recognisers it was built against; recognisers it was not built "
+    "against still matched {} of its frames (docs/benchmarks.md)."
+)
 _OBSCURE = "Hides the face's detail from every recogniser, but a recogniser can still often pick you out of a small group."
 FILTERS: dict[str, FilterSpec] = {
-    "anonymise": FilterSpec(lambda o: anonymise.build(o.identity_seed), "Anonymise (nobody will recognise you)", False,
-                            "Your face becomes a virtual person who does not exist, with your expressions and your pulse: "
-                            "recognisers get nothing from your face itself; your hair, outline and background stay yours."),
-    "adaptive": FilterSpec(lambda o: adaptive.build(o.model, o.background), "Cloak (adapts to your face; unseen recognisers: 79 %)", True,
-                           _CLOAK.format("dlib and SFace", "79 %")),
-    "deid": FilterSpec(lambda o: deid.build(o.model, o.backend, o.threads, o.precision, o.allow_untrained),
-                       "Cloak (the paper's autoencoder; unseen recognisers: 98 %)", True, _CLOAK.format("dlib", "98 %")),
+    "anonymise": FilterSpec(
+        lambda o: anonymise.build(o.identity_seed),
+        "Anonymise (nobody will recognise you)",
+        False,
+        "Your face becomes a virtual person who does not exist, with your expressions and your pulse: "
+        "recognisers get nothing from your face itself; your hair, outline and background stay yours.",
+    ),
+    "adaptive": FilterSpec(
+        lambda o: adaptive.build(o.model, o.background), "Cloak (adapts to your face; unseen recognisers: 79 %)", True, _CLOAK.format("dlib and SFace", "79 %")
+    ),
+    "deid": FilterSpec(
+        lambda o: deid.build(o.model, o.backend, o.threads, o.precision, o.allow_untrained),
+        "Cloak (the paper's autoencoder; unseen recognisers: 98 %)",
+        True,
+        _CLOAK.format("dlib", "98 %"),
+    ),
     "pattern": FilterSpec(lambda o: pattern.build(o.model), "Cloak (fixed pattern; unseen recognisers: 97 %)", True, _CLOAK.format("dlib", "97 %")),
     "blur": FilterSpec(lambda o: BlurFilter(), "Blur", False, _OBSCURE),
     "pixelate": FilterSpec(lambda o: PixelateFilter(), "Pixelate", False, _OBSCURE),
@@ -58,8 +70,16 @@ FILTERS: dict[str, FilterSpec] = {
 }
 
 
-def make_filter(name: str, model: Path | None = None, backend: str = "auto", threads: int = 1, precision: str = "auto",
-                allow_untrained: bool = False, background: bool = True, identity_seed: int = 0) -> FaceFilter:
+def make_filter(
+    name: str,
+    model: Path | None = None,
+    backend: str = "auto",
+    threads: int = 1,
+    precision: str = "auto",
+    allow_untrained: bool = False,
+    background: bool = True,
+    identity_seed: int = 0,
+) -> FaceFilter:
     """Build the filter ``name`` (a key of ``FILTERS``); ``deid`` loads ``model`` on ``backend`` with
     ``threads`` and ``precision``, ``pattern`` and ``adaptive`` load ``pattern.pattern_file(model)``;
     ``ModelError`` with the fix if a file is unusable or the name unknown. ``background``: the

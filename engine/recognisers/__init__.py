@@ -7,6 +7,7 @@ evaluation, the live identity monitor and the benchmarks. Every recogniser imple
 (``FaceFilter.recognisers``); everything else is *unseen* for it, and a privacy claim is the worst
 figure over the unseen ones (``unseen``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -30,9 +31,28 @@ RECOGNISERS: dict[str, type[Embedder]] = {
 LIVE_ORDER = ("faceplugin", "faceres", "mobileface", "sface", "dlib")
 
 
-__all__ = ["ARCFACE_TEMPLATE", "CHIP_PADDING", "CHIP_SIZE", "DLIB_THRESHOLD", "LIVE_ORDER", "RECOGNISERS", "SFACE_COSINE_THRESHOLD", "SFACE_SIZE",
-           "ArcFaceAligner", "Embedder", "FaceEmbedder", "FacepluginJudge", "FaceResJudge", "MobileFaceJudge", "SFaceEmbedder", "cosine_distance",
-           "face_models_dir", "live_recognisers", "sface_model_path", "unseen"]
+__all__ = [
+    "ARCFACE_TEMPLATE",
+    "CHIP_PADDING",
+    "CHIP_SIZE",
+    "DLIB_THRESHOLD",
+    "LIVE_ORDER",
+    "RECOGNISERS",
+    "SFACE_COSINE_THRESHOLD",
+    "SFACE_SIZE",
+    "ArcFaceAligner",
+    "Embedder",
+    "FaceEmbedder",
+    "FacepluginJudge",
+    "FaceResJudge",
+    "MobileFaceJudge",
+    "SFaceEmbedder",
+    "cosine_distance",
+    "face_models_dir",
+    "live_recognisers",
+    "sface_model_path",
+    "unseen",
+]
 
 
 def unseen(seen: Iterable[str]) -> tuple[str, ...]:

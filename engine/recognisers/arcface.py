@@ -1,5 +1,6 @@
 """ArcFace's 5-point alignment (eye centres, nose tip, mouth corners to a 112x112 template), the input
 of SFace and of the judges; landmarks from dlib's 68-point predictor, loaded once per process."""
+
 from __future__ import annotations
 
 import functools
@@ -45,7 +46,6 @@ class ArcFaceAligner:
         m, _ = cv2.estimateAffinePartial2D(self.landmarks(image, box), template, method=cv2.LMEDS)
         return m
 
-    def aligned(self, image: np.ndarray, box: tuple[int, int, int, int], size: int = SFACE_SIZE,
-                template: np.ndarray = ARCFACE_TEMPLATE) -> np.ndarray:
+    def aligned(self, image: np.ndarray, box: tuple[int, int, int, int], size: int = SFACE_SIZE, template: np.ndarray = ARCFACE_TEMPLATE) -> np.ndarray:
         """uint8 (size, size, 3) RGB face aligned to ``template`` (default: ArcFace's, 112 px)."""
         return cv2.warpAffine(np.ascontiguousarray(image), self.alignment(image, box, template), (size, size), flags=cv2.INTER_LINEAR)

@@ -1,6 +1,7 @@
 """The recogniser contract: ``describe(image, box)`` aligns the face inside ``box`` (x0, y0, x1, y1)
 of a uint8 RGB image and returns its descriptor; ``distance`` compares two descriptors; ``match``
 applies the recogniser's own threshold."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

@@ -1,5 +1,6 @@
 """dlib's ResNet (registry package ``face_recognition_models``): 5-point landmarks, 150x150 face chip
 (padding 0.25), 128-d descriptor, Euclidean distance < 0.6."""
+
 from __future__ import annotations
 
 import importlib.util

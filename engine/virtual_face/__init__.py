@@ -1,6 +1,7 @@
 """Virtual people for the anonymise filter: shapes in crop coordinates (:mod:`.shape`), a person
 drawn from a seed without any photograph (:mod:`.identity`) and the mesh warp that moves it onto a
 frame's landmarks (:mod:`.warp`)."""
+
 from .identity import VirtualPerson, draw_person
 from .shape import UserShape, mean_face, virtual_shape
 from .warp import MeshWarp

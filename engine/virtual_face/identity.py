@@ -6,6 +6,7 @@ grain and marks, brows, lash lines, eye sockets, nostrils, nose sides and lips. 
 multiplies it with the user's own smoothed skin colour, so the scene's light and the user's pulse
 come through while every feature that tells people apart is the virtual person's.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,8 +33,7 @@ _BROW_TONES = np.array([[0.30, 0.28, 0.27], [0.42, 0.36, 0.32], [0.55, 0.46, 0.4
 
 
 # Iris colours relative to the sclera: dark brown, brown, hazel, green, grey, blue.
-_IRIS_TONES = np.array([[0.25, 0.17, 0.12], [0.38, 0.26, 0.17], [0.45, 0.38, 0.22], [0.36, 0.42, 0.30], [0.45, 0.48, 0.50], [0.32, 0.42, 0.55]],
-                       np.float32)
+_IRIS_TONES = np.array([[0.25, 0.17, 0.12], [0.38, 0.26, 0.17], [0.45, 0.38, 0.22], [0.36, 0.42, 0.30], [0.45, 0.48, 0.50], [0.32, 0.42, 0.55]], np.float32)
 
 
 def _poly(points: np.ndarray) -> np.ndarray:

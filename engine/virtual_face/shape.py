@@ -5,6 +5,7 @@ Shapes are ``(468, 2)`` float32 MediaPipe face-mesh landmarks in ``CROP_SIZE`` c
 level, face oval filling the crop; ``vcam.engine.tracking.similarity_matrix``); meshes add
 MediaPipe's relative depth in the same scale as a third column.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -70,7 +71,7 @@ def inner_weight() -> np.ndarray:
 def _bump(shape: np.ndarray, centre: np.ndarray, radius: float, linear: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """Displacement of every landmark by an affine change of one feature that fades with distance."""
     rel = shape - centre
-    fade = np.exp(-(rel ** 2).sum(1) / (2 * radius ** 2))[:, None]
+    fade = np.exp(-(rel**2).sum(1) / (2 * radius**2))[:, None]
     return fade * (rel @ (linear - np.eye(2)).T + shift)
 
 
@@ -92,8 +93,7 @@ def virtual_shape(seed: int) -> np.ndarray:
     nose, r = FEATURES["nose"]
     out += _bump(mean, mean[nose].mean(0), r, np.diag([rng.uniform(0.85, 1.2), rng.uniform(0.9, 1.12)]), np.array([0.0, rng.uniform(-2.0, 2.0)]))
     mouth, r = FEATURES["mouth"]
-    out += _bump(mean, mean[mouth].mean(0), r, np.diag([rng.uniform(0.85, 1.15), rng.uniform(0.8, 1.25)]),
-                 np.array([0.0, rng.uniform(-3.0, 3.0)]))
+    out += _bump(mean, mean[mouth].mean(0), r, np.diag([rng.uniform(0.85, 1.15), rng.uniform(0.8, 1.25)]), np.array([0.0, rng.uniform(-3.0, 3.0)]))
     return mean + inner_weight() * (out - mean)
 
 
@@ -103,7 +103,7 @@ def virtual_depth(seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, 2])
     mean = mean_depth()
     nose, r = FEATURES["nose"]
-    near_nose = np.exp(-((mean_face() - mean_face()[nose].mean(0)) ** 2).sum(1) / (2 * r ** 2))
+    near_nose = np.exp(-((mean_face() - mean_face()[nose].mean(0)) ** 2).sum(1) / (2 * r**2))
     return (mean.mean() + (mean - mean.mean()) * rng.uniform(0.8, 1.3) * (1.0 + rng.uniform(-0.2, 0.35) * near_nose)).astype(np.float32)
 
 
@@ -121,7 +121,7 @@ def pose_fit(mesh: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     u, sig, vt = np.linalg.svd(b.T @ a)
     flip = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
     rot = u @ flip @ vt
-    scale = float((sig * np.diag(flip)).sum() / (a ** 2).sum())
+    scale = float((sig * np.diag(flip)).sum() / (a**2).sum())
     return scale, rot, mu_m - scale * rot @ mu_c
 
 

@@ -5,6 +5,7 @@ pixel's barycentric weights in that triangulation are kept. Per frame, the landm
 spread over the source image with those weights and the backward map is found by fixed-point
 iteration (target = source + D(source)), so a frame costs a few small remaps and no rasterising.
 """
+
 from __future__ import annotations
 
 import cv2

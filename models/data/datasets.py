@@ -11,6 +11,7 @@ Layouts (as the datasets ship them):
 * generic: ``<root>/<name>.<mp4|avi|mkv|mov>`` + ``<name>.csv`` with header ``time,ppg`` (s).
 A folder in none of these layouts gives one ``VcamError`` naming what was expected.
 """
+
 from __future__ import annotations
 
 import csv
@@ -136,5 +137,6 @@ def load_dataset(root: Path, kind: str = "auto") -> list[Recording]:
         found = LOADERS[k](root)
         if found:
             return found
-    raise VcamError(f"{root}: no recordings found (expected PURE <session>.json + frames, UBFC-rPPG <subject>/vid.avi + ground_truth.txt, "
-                    "or <name>.mp4 + <name>.csv)")
+    raise VcamError(
+        f"{root}: no recordings found (expected PURE <session>.json + frames, UBFC-rPPG <subject>/vid.avi + ground_truth.txt, or <name>.mp4 + <name>.csv)"
+    )

@@ -12,6 +12,7 @@ Usage::
     with FaceTracker(max_faces=1, static=True) as tracker:
         image = morph_faces(photo_a, photo_b, tracker, weight=0.5)   # uint8 RGB, a's size
 """
+
 from __future__ import annotations
 
 import itertools

@@ -9,6 +9,7 @@ AE. The injected pulse is the ground truth. Splits are identity-disjoint.
 Photo folders use one sub-folder per identity (LFW layout): ``<root>/<identity>/<photo>.jpg``;
 a JSON manifest ``{"<identity>": ["<photo path relative to the manifest>", ...]}`` works too.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,11 @@ def photo_identities(root: Path, only: Sequence[str] = ()) -> dict[str, list[Pat
             raise VcamError(f"cannot read photo manifest {root}: {exc}") from None
         if not isinstance(manifest, dict):
             raise VcamError(f"{root}: expected a JSON object {{identity: [photo paths]}}")
-        ids = {k: sorted(root.parent / p for p in v if isinstance(p, str) and Path(p).suffix.lower() in PHOTO_SUFFIXES)
-               for k, v in sorted(manifest.items()) if not k.startswith("_") and isinstance(v, list)}
+        ids = {
+            k: sorted(root.parent / p for p in v if isinstance(p, str) and Path(p).suffix.lower() in PHOTO_SUFFIXES)
+            for k, v in sorted(manifest.items())
+            if not k.startswith("_") and isinstance(v, list)
+        }
         if missing := [p for v in ids.values() for p in v if not p.is_file()]:
             raise VcamError(f"{root}: photo not found: {missing[0]}")
     elif root.is_dir():
@@ -94,12 +98,13 @@ def split_identities(ids: list[str], val_fraction: float = 0.2, seed: int = 0, f
     n_val, folds = _val_size(len(order), val_fraction), split_folds(len(order), val_fraction)
     if not 0 <= fold < folds:
         raise ValueError(f"validation fold {fold} out of range: {len(order)} identities at val_fraction {val_fraction} make {folds} folds (0..{folds - 1})")
-    val = order[fold * n_val:(fold + 1) * n_val]
+    val = order[fold * n_val : (fold + 1) * n_val]
     return sorted(set(order) - set(val)), sorted(val)
 
 
-def make_clip(photo: Path | np.ndarray, identity: str, length: int = 64, seed: int = 0, size: int = 256,
-              tracker: FaceTracker | None = None, source: str | None = None) -> Clip | None:
+def make_clip(
+    photo: Path | np.ndarray, identity: str, length: int = 64, seed: int = 0, size: int = 256, tracker: FaceTracker | None = None, source: str | None = None
+) -> Clip | None:
     """One clip of ``length`` frames from a photo file or a uint8 RGB image (``source`` names
     it then); ``None`` if the face is not found in every frame."""
     rng = np.random.default_rng(seed)
@@ -109,9 +114,19 @@ def make_clip(photo: Path | np.ndarray, identity: str, length: int = 64, seed: i
         image, source = cv2.cvtColor(cv2.imread(str(photo)), cv2.COLOR_BGR2RGB), str(photo)
     hr = float(rng.uniform(45.0, 180.0))
     try:
-        src = AnimatedPhotoSource(image, size, size, hr_bpm=hr, amplitude=float(rng.uniform(0.003, 0.008)), frames=length,
-                                  seed=seed, motion=float(rng.uniform(0.5, 1.5)), perspective=float(rng.uniform(0.0, 0.05)),
-                                  jpeg_quality=int(rng.integers(70, 96)), name=source)
+        src = AnimatedPhotoSource(
+            image,
+            size,
+            size,
+            hr_bpm=hr,
+            amplitude=float(rng.uniform(0.003, 0.008)),
+            frames=length,
+            seed=seed,
+            motion=float(rng.uniform(0.5, 1.5)),
+            perspective=float(rng.uniform(0.0, 0.05)),
+            jpeg_quality=int(rng.integers(70, 96)),
+            name=source,
+        )
     except SourceError:
         return None
     own = tracker is None

@@ -9,6 +9,7 @@ Sources: a folder of identity-labelled photos (``<root>/<identity>/<photo>.jpg``
 animated into a clip with a random injected pulse, as in training), a single video file, or a
 real rPPG dataset folder (PURE, UBFC-rPPG, generic; see ``vcam.models.data.datasets``).
 """
+
 from __future__ import annotations
 
 import zlib
@@ -43,8 +44,16 @@ def read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def photo_clips(root: Path, identities: list[str] | None = None, seconds: float = 10.0, size: int = 320,
-                fps: float = 30.0, seed: int = 0, per_identity: int | None = None, other_photos: bool = False) -> list[EvalClip]:
+def photo_clips(
+    root: Path,
+    identities: list[str] | None = None,
+    seconds: float = 10.0,
+    size: int = 320,
+    fps: float = 30.0,
+    seed: int = 0,
+    per_identity: int | None = None,
+    other_photos: bool = False,
+) -> list[EvalClip]:
     """One animated clip per photo of ``identities`` (all if None; the first ``per_identity``
     photos of each if given); the gallery is every photo of the identity, or with ``other_photos``
     every photo but the clip's own (the attacker has other pictures of the person, not the very
@@ -58,8 +67,19 @@ def photo_clips(root: Path, identities: list[str] | None = None, seconds: float 
             clip_seed = seed * 100_003 + zlib.crc32(f"{ident}/{path.name}".encode()) % 100_000
             rng = np.random.default_rng(clip_seed)
             try:
-                src = AnimatedPhotoSource(image, size, size, fps, hr_bpm=float(rng.uniform(50, 120)), frames=round(seconds * fps),
-                                          seed=clip_seed, motion=1.0, perspective=0.03, jpeg_quality=90, name=str(path))
+                src = AnimatedPhotoSource(
+                    image,
+                    size,
+                    size,
+                    fps,
+                    hr_bpm=float(rng.uniform(50, 120)),
+                    frames=round(seconds * fps),
+                    seed=clip_seed,
+                    motion=1.0,
+                    perspective=0.03,
+                    jpeg_quality=90,
+                    name=str(path),
+                )
             except SourceError:
                 continue  # no face in this photo
             frames = []
@@ -107,5 +127,6 @@ def load_clips(spec: str | Path, **photo_options: Any) -> list[EvalClip]:
     try:
         return photo_clips(path, **photo_options)
     except VcamError:
-        raise VcamError(f"{path}: not a video, an rPPG dataset (PURE, UBFC-rPPG, generic video+csv) "
-                        "or a photo folder (<root>/<identity>/<photo>.jpg)") from None
+        raise VcamError(
+            f"{path}: not a video, an rPPG dataset (PURE, UBFC-rPPG, generic video+csv) or a photo folder (<root>/<identity>/<photo>.jpg)"
+        ) from None

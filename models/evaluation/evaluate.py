@@ -13,6 +13,7 @@ Usage::
     results = [evaluate_clip(c, lambda: make_filter("blur"), attackers, judges)["direct"] for c in clips]
     summary = privacy_summary(results, templates_for(clips, results, attackers), attackers)
 """
+
 from __future__ import annotations
 
 import json
@@ -99,8 +100,9 @@ class RawSide:
         return track_clip(self.clip)
 
 
-def measure_run(run: ProtectedRun, raw: RawSide, attackers: dict[str, Embedder], judges: PulseJudges,
-                judge_names: tuple[str, ...], every: int = 10) -> ClipResult:
+def measure_run(
+    run: ProtectedRun, raw: RawSide, attackers: dict[str, Embedder], judges: PulseJudges, judge_names: tuple[str, ...], every: int = 10
+) -> ClipResult:
     """Measure one protected run (identity on every ``every``-th face frame). An output equal to
     the raw frames (``off`` sent directly) reuses the raw side's pulses and embeddings."""
     clip = raw.clip
@@ -109,8 +111,12 @@ def measure_run(run: ProtectedRun, raw: RawSide, attackers: dict[str, Embedder],
     step = max(1, n // 30)
     sample = run.face_frames[::step]
     result = ClipResult(
-        clip.name, clip.identity, run.filter_ms, float(np.mean([f is not None for f in run.fallbacks])),
-        fidelity.psnr(raw_crops, out_crops), fidelity.ssim(raw_crops[::step], out_crops[::step]),
+        clip.name,
+        clip.identity,
+        run.filter_ms,
+        float(np.mean([f is not None for f in run.fallbacks])),
+        fidelity.psnr(raw_crops, out_crops),
+        fidelity.ssim(raw_crops[::step], out_crops[::step]),
         fidelity.psnr(run.raw, run.out),
         fidelity.ssim(np.stack([run.raw[i] for i in sample]), np.stack([run.out[i] for i in sample])),
         fidelity.flicker(raw_crops, out_crops),
@@ -134,9 +140,16 @@ def measure_run(run: ProtectedRun, raw: RawSide, attackers: dict[str, Embedder],
     return result
 
 
-def evaluate_clip(clip: EvalClip | RawSide, make_filter: Callable[[], FaceFilter], attackers: dict[str, Embedder], judges: PulseJudges,
-                  judge_names: tuple[str, ...] = ("pos", "physnet"), paths: tuple[str, ...] = ("direct",), strength: float = 1.0,
-                  auto_strength: bool = False) -> dict[str, ClipResult]:
+def evaluate_clip(
+    clip: EvalClip | RawSide,
+    make_filter: Callable[[], FaceFilter],
+    attackers: dict[str, Embedder],
+    judges: PulseJudges,
+    judge_names: tuple[str, ...] = ("pos", "physnet"),
+    paths: tuple[str, ...] = ("direct",),
+    strength: float = 1.0,
+    auto_strength: bool = False,
+) -> dict[str, ClipResult]:
     """Protect a clip once as the runtime does (at ``strength``, raised by auto strength if
     ``auto_strength``) and measure it on each of
     ``paths``: ``direct`` and/or ``transport`` (after the I420 + H.264 path to the meeting app).
@@ -161,8 +174,9 @@ def templates_for(clips: list[EvalClip], results: list[ClipResult], attackers: d
     return out
 
 
-def privacy_summary(results: list[ClipResult], templates: dict[str, dict[str, np.ndarray]], attackers: dict[str, Embedder],
-                    raw_results: list[ClipResult] | None = None) -> dict[str, dict]:
+def privacy_summary(
+    results: list[ClipResult], templates: dict[str, dict[str, np.ndarray]], attackers: dict[str, Embedder], raw_results: list[ClipResult] | None = None
+) -> dict[str, dict]:
     """Per attacker: match rate, EER, rank-1, closed-set and parrot accuracy, jitter.
 
     ``raw_results`` (the unprotected run of the same clips) trains the closed-set classifier on

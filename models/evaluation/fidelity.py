@@ -6,6 +6,7 @@ change of the protected stream minus that of the raw stream, in 8-bit levels (0 
 adds no flicker); ``raw_detail``: how much of a raw face's fine detail an output frame still
 holds (the fail-closed measure); identity jitter lives in :mod:`.privacy`.
 """
+
 from __future__ import annotations
 
 import cv2

@@ -16,6 +16,7 @@ attacker receiving the stream could compute. Distances follow each recogniser's 
   clip (it has learned what protection looks like).
 * ``jitter``: mean distance between consecutive protected frames' embeddings.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -6,6 +6,7 @@ to a meeting app (one RGB -> I420 conversion, as the virtual camera delivers, th
 the strength each frame was filtered at; ``crops()`` cuts both with that same track, so crop
 metrics compare like with like.
 """
+
 from __future__ import annotations
 
 import io
@@ -65,8 +66,14 @@ def track_clip(clip: EvalClip) -> list[Analysis]:
         return [pipe.analyse(Frame(i, i / clip.fps, image)) for i, image in enumerate(clip.frames)]
 
 
-def protect_clip(clip: EvalClip, make_filter: Callable[[], FaceFilter], strength: float = 1.0, max_faces: int = 2,
-                 analyses: list[Analysis] | None = None, auto_strength: bool = False) -> ProtectedRun:
+def protect_clip(
+    clip: EvalClip,
+    make_filter: Callable[[], FaceFilter],
+    strength: float = 1.0,
+    max_faces: int = 2,
+    analyses: list[Analysis] | None = None,
+    auto_strength: bool = False,
+) -> ProtectedRun:
     """Every frame of ``clip`` through a fresh filter (fresh temporal state) and the runtime's
     frame processing; monitors off. ``analyses`` (from ``track_clip``) skips re-tracking.
     ``auto_strength``: as the runtime's, from ``strength`` up, the identity monitor (dlib, enrolled

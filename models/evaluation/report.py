@@ -7,6 +7,7 @@ pulse overlay, Bland-Altman of HR).
 "direct" (what the virtual camera outputs) or "transport" (after I420 + H.264, what the meeting
 app receives).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,13 +43,16 @@ def worst_unseen(privacy: dict[str, dict], seen: frozenset[str] | set[str]) -> d
     by_match = max(rows, key=lambda n: rows[n]["match_rate"])
     ranked = [n for n in rows if rows[n].get("rank1") is not None]
     by_rank = max(ranked, key=lambda n: rows[n]["rank1"]) if ranked else None
-    return {"match_rate": rows[by_match]["match_rate"], "match_rate_recogniser": by_match,
-            "rank1": rows[by_rank]["rank1"] if by_rank else None, "rank1_recogniser": by_rank,
-            "rank1_chance": rows[by_match].get("rank1_chance")}
+    return {
+        "match_rate": rows[by_match]["match_rate"],
+        "match_rate_recogniser": by_match,
+        "rank1": rows[by_rank]["rank1"] if by_rank else None,
+        "rank1_recogniser": by_rank,
+        "rank1_chance": rows[by_match].get("rank1_chance"),
+    }
 
 
-def summarise(results: list[ClipResult], raw: list[ClipResult], templates: dict, attackers: dict[str, Embedder],
-              seen: frozenset[str] = frozenset()) -> dict:
+def summarise(results: list[ClipResult], raw: list[ClipResult], templates: dict, attackers: dict[str, Embedder], seen: frozenset[str] = frozenset()) -> dict:
     """Privacy per attacker (each marked ``seen`` if the filter used it), the worst unseen
     recogniser, utility per judge, fidelity and speed of one filter on one dataset."""
     judges = sorted(results[0].pulse)
@@ -73,8 +77,10 @@ def summarise(results: list[ClipResult], raw: list[ClipResult], templates: dict,
         "privacy": privacy,
         "worst_unseen": worst_unseen(privacy, seen),
         "utility": utility,
-        "fidelity": {k: _mean([getattr(r, k) for r in results if np.isfinite(getattr(r, k))]) if any(np.isfinite(getattr(r, k)) for r in results)
-                     else float("inf") for k in ("crop_psnr", "crop_ssim", "frame_psnr", "frame_ssim", "flicker")},
+        "fidelity": {
+            k: _mean([getattr(r, k) for r in results if np.isfinite(getattr(r, k))]) if any(np.isfinite(getattr(r, k)) for r in results) else float("inf")
+            for k in ("crop_psnr", "crop_ssim", "frame_psnr", "frame_ssim", "flicker")
+        },
         "speed": {"filter_ms": float(np.median([r.filter_ms for r in results])), "fallback_share": _mean([r.fallback_share for r in results])},
         "clips": [r.scalars() for r in results],
     }
@@ -88,21 +94,37 @@ def _fmt(v: Any, pct: bool = False) -> str:
     return f"{100 * v:.1f} %" if pct else f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}"
 
 
-PRIVACY_ROWS = (("match_rate", "match rate at threshold", True), ("eer", "verification EER", True), ("rank1", "rank-1 identification", True),
-                ("closed_set_accuracy", "closed-set accuracy", True), ("parrot_accuracy", "parrot attacker accuracy", True),
-                ("jitter", "identity jitter (distance)", False))
-UTILITY_ROWS = (("dhr_bpm", "\\|ΔHR\\| raw vs protected (bpm)"), ("hr_mae_bpm", "HR MAE, 30 s windows (bpm)"), ("hr_rmse_bpm", "HR RMSE (bpm)"),
-                ("hr_r", "Pearson R of HR"), ("bvp_r", "BVP Pearson r"), ("ss", "spectral similarity"),
-                ("dhr_truth_protected_bpm", "\\|HR protected - truth\\| (bpm)"), ("dhr_truth_raw_bpm", "\\|HR raw - truth\\| (bpm)"))
-FIDELITY_ROWS = (("crop_psnr", "PSNR face crop (dB)"), ("crop_ssim", "SSIM face crop"), ("frame_psnr", "PSNR full frame (dB)"),
-                 ("frame_ssim", "SSIM full frame"), ("flicker", "added flicker (8-bit levels)"))
+PRIVACY_ROWS = (
+    ("match_rate", "match rate at threshold", True),
+    ("eer", "verification EER", True),
+    ("rank1", "rank-1 identification", True),
+    ("closed_set_accuracy", "closed-set accuracy", True),
+    ("parrot_accuracy", "parrot attacker accuracy", True),
+    ("jitter", "identity jitter (distance)", False),
+)
+UTILITY_ROWS = (
+    ("dhr_bpm", "\\|ΔHR\\| raw vs protected (bpm)"),
+    ("hr_mae_bpm", "HR MAE, 30 s windows (bpm)"),
+    ("hr_rmse_bpm", "HR RMSE (bpm)"),
+    ("hr_r", "Pearson R of HR"),
+    ("bvp_r", "BVP Pearson r"),
+    ("ss", "spectral similarity"),
+    ("dhr_truth_protected_bpm", "\\|HR protected - truth\\| (bpm)"),
+    ("dhr_truth_raw_bpm", "\\|HR raw - truth\\| (bpm)"),
+)
+FIDELITY_ROWS = (
+    ("crop_psnr", "PSNR face crop (dB)"),
+    ("crop_ssim", "SSIM face crop"),
+    ("frame_psnr", "PSNR full frame (dB)"),
+    ("frame_ssim", "SSIM full frame"),
+    ("flicker", "added flicker (8-bit levels)"),
+)
 
 
 def markdown(report: dict) -> str:
     cfg = report["config"]
     strength = f"strength {cfg.get('strength', 1.0):g}" + (", raised by auto strength" if cfg.get("auto_strength") else "")
-    lines = ["# deid-vcam evaluation", "",
-             f"Filters: {', '.join(report['filters'])} ({strength}). Streaming, through the runtime's own frame processing.", ""]
+    lines = ["# deid-vcam evaluation", "", f"Filters: {', '.join(report['filters'])} ({strength}). Streaming, through the runtime's own frame processing.", ""]
     for ds, paths in report["datasets"].items():
         for path, filters in paths.items():
             if path == "clips":
@@ -113,19 +135,35 @@ def markdown(report: dict) -> str:
             title = "virtual camera output" if path == "direct" else "after I420 + H.264 (1.5 Mbit/s), as the meeting app receives it"
             lines += [f"## {ds}: {title} ({paths['clips']} clips)", ""]
             attackers = list(filters[names[0]]["privacy"])
-            lines += ["### Privacy (lower is better)", "",
-                      "A filter's claim is its worst figure over the recognisers it never used (*unseen*); a *seen* "
-                      "recogniser is one it was trained, learned or adapts against, so its low figures prove little.", "", head, sep]
+            lines += [
+                "### Privacy (lower is better)",
+                "",
+                "A filter's claim is its worst figure over the recognisers it never used (*unseen*); a *seen* "
+                "recogniser is one it was trained, learned or adapts against, so its low figures prove little.",
+                "",
+                head,
+                sep,
+            ]
             worst = [filters[f].get("worst_unseen") or {} for f in names]
-            lines.append("| **worst unseen recogniser: match rate** | " + " | ".join(
-                f"**{_fmt(w.get('match_rate'), True)}** ({w.get('match_rate_recogniser')})" if w else "–" for w in worst) + " |")
-            lines.append("| **worst unseen recogniser: rank-1** (chance " + _fmt(worst[0].get("rank1_chance") if worst[0] else None, True) + ") | "
-                         + " | ".join(f"**{_fmt(w.get('rank1'), True)}** ({w.get('rank1_recogniser')})" if w else "–" for w in worst) + " |")
+            lines.append(
+                "| **worst unseen recogniser: match rate** | "
+                + " | ".join(f"**{_fmt(w.get('match_rate'), True)}** ({w.get('match_rate_recogniser')})" if w else "–" for w in worst)
+                + " |"
+            )
+            lines.append(
+                "| **worst unseen recogniser: rank-1** (chance "
+                + _fmt(worst[0].get("rank1_chance") if worst[0] else None, True)
+                + ") | "
+                + " | ".join(f"**{_fmt(w.get('rank1'), True)}** ({w.get('rank1_recogniser')})" if w else "–" for w in worst)
+                + " |"
+            )
             for a in attackers:
                 for key, label, pct in PRIVACY_ROWS:
-                    lines.append(f"| {a}: {label} | " + " | ".join(
-                        _fmt(filters[f]["privacy"][a].get(key), pct) + (" (seen)" if filters[f]["privacy"][a].get("seen") else "")
-                        for f in names) + " |")
+                    lines.append(
+                        f"| {a}: {label} | "
+                        + " | ".join(_fmt(filters[f]["privacy"][a].get(key), pct) + (" (seen)" if filters[f]["privacy"][a].get("seen") else "") for f in names)
+                        + " |"
+                    )
             lines += ["", "### Physiological utility", "", head, sep]
             for j in filters[names[0]]["utility"]:
                 for key, label in UTILITY_ROWS:
@@ -248,8 +286,9 @@ def write(results: Results, templates: dict, attackers: dict[str, Embedder], out
         raw = paths["direct"].get("off")
         report["datasets"][ds] = {"clips": len(next(iter(paths["direct"].values())))}
         for path, filters in paths.items():
-            report["datasets"][ds][path] = {f: summarise(res, raw or res, templates[ds], attackers, frozenset(config.get("seen", {}).get(f, ())))
-                                            for f, res in filters.items()}
+            report["datasets"][ds][path] = {
+                f: summarise(res, raw or res, templates[ds], attackers, frozenset(config.get("seen", {}).get(f, ()))) for f, res in filters.items()
+            }
     report["figures"] = figures(results, report, out)
     (out / "report.json").write_text(json.dumps(_plain(report), indent=1))
     (out / "report.md").write_text(markdown(report))

@@ -5,6 +5,7 @@ Each rPPG judge turns face crops (float32 [N, S, S, 3] RGB in [0, 1]) and skin m
 PhysNet (32x32 input) and PhysFormer (128x128) with their frozen PURE-trained weights. Long clips
 are cut into 10 s chunks for the networks (each chunk z-scored, then joined).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -82,8 +83,9 @@ class PulseAgreement:
 def agreement(raw: np.ndarray, prot: np.ndarray, fps: float, truth: np.ndarray | None = None) -> PulseAgreement:
     hr_raw, hr_prot = heart_rate(raw, fps), heart_rate(prot, fps)
     errors = hr_errors(windowed_hr(prot, fps), windowed_hr(raw, fps))
-    res = PulseAgreement(hr_raw, hr_prot, abs(hr_prot - hr_raw), errors.mae, errors.rmse,
-                         pearson(bandpass(raw, fps), bandpass(prot, fps)), spectral_similarity(raw, prot, fps))
+    res = PulseAgreement(
+        hr_raw, hr_prot, abs(hr_prot - hr_raw), errors.mae, errors.rmse, pearson(bandpass(raw, fps), bandpass(prot, fps)), spectral_similarity(raw, prot, fps)
+    )
     if truth is not None and len(truth) == len(raw):
         res.hr_truth = heart_rate(truth, fps)
         res.dhr_truth_raw, res.dhr_truth_protected = abs(hr_raw - res.hr_truth), abs(hr_prot - res.hr_truth)
