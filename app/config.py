@@ -21,14 +21,15 @@ else:  # Python 3.10
 import platformdirs
 import tomli_w
 
-from vcam.engine.backends import BACKENDS, PRECISIONS
+from vcam.engine.asset_files import asset
 from vcam.engine.errors import ConfigError
 from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH
-from vcam.engine.pulse_edit import PULSE_MODES, TARGET_HR_RANGE
+from vcam.engine.inference.backends import BACKENDS, PRECISIONS
+from vcam.engine.pulse.edit import PULSE_MODES, TARGET_HR_RANGE
 
 APP_NAME = "deid-vcam"
 HOLD_FLOOR_S = 0.5  # the fail-closed hold cannot be switched off: a face lost for a frame stays hidden
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "engine" / "assets" / "deid_default.onnx"
+DEFAULT_MODEL = asset("deid_default.onnx")
 
 
 def default_config_path() -> Path:

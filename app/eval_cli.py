@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_dataset(spec: str, seconds: float, per_identity: int) -> list:
-    from vcam.engine.sources import DemoSource
+    from vcam.engine.video.sources import DemoSource
     from vcam.models.evaluation.clips import EvalClip, load_clips
 
     if spec == "demo":

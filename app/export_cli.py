@@ -16,10 +16,10 @@ import json
 import sys
 from pathlib import Path
 
-from vcam.engine.backends import int8_companion
 from vcam.engine.crop import video_face_crops
 from vcam.engine.errors import ModelError, VcamError
-from vcam.engine.sources import DemoSource, VideoFileSource
+from vcam.engine.inference.backends import int8_companion
+from vcam.engine.video.sources import DemoSource, VideoFileSource
 
 from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
 
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"first (python benchmarks/train_default.py --model {int8}), quantisation can undo the perturbation"
             )
         if args.tensorrt:
-            from vcam.engine.tensorrt_backend import build_engine
+            from vcam.engine.inference.tensorrt_backend import build_engine
 
             for model, precision in ((path, "fp16" if args.fp16 else "fp32"),) + (((int8_companion(path), "int8"),) if args.int8 else ()):
                 print(f"TensorRT engine: {build_engine(model, precision)}")

@@ -15,7 +15,7 @@ from PySide6.QtGui import QCloseEvent, QImage, QPixmap
 from PySide6.QtWidgets import QApplication, QLabel
 
 from vcam.engine.errors import SinkError
-from vcam.engine.sinks import Sink
+from vcam.engine.video.sinks import Sink
 
 
 def has_display() -> bool:

@@ -20,11 +20,11 @@ import logging
 import sys
 from pathlib import Path
 
-from vcam.engine.backends import BACKENDS, PRECISIONS
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS
+from vcam.engine.inference.backends import BACKENDS, PRECISIONS
 from vcam.engine.pipeline import Pipeline
-from vcam.engine.pulse_edit import PULSE_MODES
+from vcam.engine.pulse.edit import PULSE_MODES
 
 from .cli import Parser, StopSignals, guarded, quiet_native_logs
 from .config import Config, resolve

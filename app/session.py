@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from vcam.engine.filters import FaceFilter, make_filter
 from vcam.engine.pipeline import Pipeline, PipelineConfig
-from vcam.engine.sinks import Sink, open_sink
-from vcam.engine.sources import open_source
+from vcam.engine.video.sinks import Sink, open_sink
+from vcam.engine.video.sources import open_source
 
 from .config import Config
 from .identity_seed import resolve_seed

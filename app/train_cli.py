@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return train_extra_missing("vcam-train", exc)
 
     def learn(cfg: TrainConfig) -> int:
-        from vcam.engine.identity_pattern import save_pattern
+        from vcam.engine.filters.identity_pattern import save_pattern
         from vcam.models.pattern import learn_pattern
 
         if args.pattern_steps < 1 or not 10.0 <= args.pattern_psnr <= 60.0 or min(args.pattern_ssim, args.pattern_sface) < 0:

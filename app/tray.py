@@ -17,9 +17,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QMenu, QPushButton, QSlider, QSystemTrayIcon, QVBoxLayout, QWidget
 
-from vcam.engine.devices import cameras, loopback_devices
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH
+from vcam.engine.video.devices import cameras, loopback_devices
 
 from .cli import Parser
 from .config import Config, resolve

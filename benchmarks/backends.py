@@ -26,10 +26,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vcam.engine.backends import OrtBackend, int8_companion, session_options
 from vcam.engine.crop import video_face_crops
-from vcam.engine.sources import DemoSource
-from vcam.engine.streaming_model import StreamingModel
+from vcam.engine.inference.backends import OrtBackend, int8_companion, session_options
+from vcam.engine.inference.streaming_model import StreamingModel
+from vcam.engine.video.sources import DemoSource
 from vcam.export.checkpoint import architecture_of
 from vcam.export.onnx_export import export_streaming
 from vcam.export.parity import precision_psnr

@@ -25,9 +25,9 @@ RECOGNISERS = ("dlib", "sface")
 
 def measure(name: str, calls: int) -> dict:
     """One recogniser's figures, in this process."""
-    from vcam.engine.identity_gradient import DescriptorGradient
     from vcam.engine.recognisers import CHIP_SIZE, SFACE_SIZE
-    from vcam.engine.sface_gradient import SFaceGradient
+    from vcam.engine.recognisers.dlib_gradient import DescriptorGradient
+    from vcam.engine.recognisers.sface_gradient import SFaceGradient
 
     cls, size = {"dlib": (DescriptorGradient, CHIP_SIZE), "sface": (SFaceGradient, SFACE_SIZE)}[name]
     before = rss_mb()

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from vcam.engine.crop import crop_face
+from vcam.engine.pulse.rppg import METHODS
+from vcam.engine.pulse.signals import heart_rate
 from vcam.engine.recognisers import DLIB_THRESHOLD, FaceEmbedder, SFaceEmbedder
-from vcam.engine.rppg import METHODS
-from vcam.engine.signals import heart_rate
 from vcam.engine.tracking import FaceTracker
 from vcam.models.dlib_resnet import DlibFaceNet
 from vcam.models.physformer import PhysFormer

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import tomllib
 
-from vcam.engine.identity_pattern import load_pattern
+from vcam.engine.filters.identity_pattern import load_pattern
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_default import DATA, GOALS, ROOT  # noqa: E402

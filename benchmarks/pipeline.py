@@ -29,16 +29,16 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from vcam.engine.backends import OrtBackend, session_options
 from vcam.engine.compositor import paste
 from vcam.engine.crop import crop_face
 from vcam.engine.filters import DeidFilter, FaceFilter, make_filter
+from vcam.engine.inference.backends import OrtBackend, session_options
+from vcam.engine.inference.streaming_model import StreamingModel
 from vcam.engine.monitors import RppgMonitor
 from vcam.engine.pipeline import Pipeline, PipelineConfig
-from vcam.engine.sinks import NullSink, letterbox
-from vcam.engine.sources import DemoSource
-from vcam.engine.streaming_model import StreamingModel
 from vcam.engine.tracking import FaceTracker
+from vcam.engine.video.sinks import NullSink, letterbox
+from vcam.engine.video.sources import DemoSource
 from vcam.export.onnx_export import export_streaming, export_windowed
 from vcam.models.autoencoder import DeidAutoencoder
 

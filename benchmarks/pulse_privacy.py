@@ -23,9 +23,9 @@ from vcam.engine.crop import crop_face
 from vcam.engine.filters import FILTERS, make_filter
 from vcam.engine.frames import Frame
 from vcam.engine.pipeline import Pipeline, PipelineConfig
-from vcam.engine.signals import heart_rate, snr_db
-from vcam.engine.sinks import NullSink
-from vcam.engine.sources import ArraySource, VideoFileSource
+from vcam.engine.pulse.signals import heart_rate, snr_db
+from vcam.engine.video.sinks import NullSink
+from vcam.engine.video.sources import ArraySource, VideoFileSource
 from vcam.models.evaluation.protect import h264_roundtrip
 from vcam.models.evaluation.utility import PulseJudges
 

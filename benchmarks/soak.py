@@ -21,8 +21,8 @@ from pathlib import Path
 
 from vcam.engine.filters import make_filter
 from vcam.engine.pipeline import Pipeline, PipelineConfig
-from vcam.engine.sinks import NullSink
-from vcam.engine.sources import DemoSource
+from vcam.engine.video.sinks import NullSink
+from vcam.engine.video.sources import DemoSource
 
 from memory import rss_mb
 

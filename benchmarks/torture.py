@@ -35,9 +35,9 @@ from vcam.engine.face_regions import face_oval_mask
 from vcam.engine.filters import BlurFilter, FaceFilter, make_filter
 from vcam.engine.frames import FaceTrack
 from vcam.engine.pipeline import Pipeline, PipelineConfig
-from vcam.engine.sinks import VideoFileSink
-from vcam.engine.sources import ArraySource
 from vcam.engine.tracking import FaceTracker
+from vcam.engine.video.sinks import VideoFileSink
+from vcam.engine.video.sources import ArraySource
 from vcam.models.evaluation.fidelity import raw_detail
 
 from table import emit

@@ -34,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vcam.engine.backends import OrtBackend
 from vcam.engine.filters import AdaptivePatternFilter, DeidFilter, FaceFilter, OffFilter, PatternFilter
-from vcam.engine.identity_gradient import DescriptorGradient
-from vcam.engine.identity_pattern import load_pattern
+from vcam.engine.filters.identity_pattern import load_pattern
+from vcam.engine.inference.backends import OrtBackend
+from vcam.engine.inference.streaming_model import StreamingModel
 from vcam.engine.recognisers import RECOGNISERS, ArcFaceAligner, FaceEmbedder
-from vcam.engine.sface_gradient import SFaceGradient
-from vcam.engine.streaming_model import StreamingModel
+from vcam.engine.recognisers.dlib_gradient import DescriptorGradient
+from vcam.engine.recognisers.sface_gradient import SFaceGradient
 from vcam.models.data.synthetic import photo_identities
 from vcam.models.evaluation.clips import EvalClip, photo_clips, video_clip
 from vcam.models.evaluation.evaluate import ClipResult, RawSide, evaluate_clip, privacy_summary, templates_for

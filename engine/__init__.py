@@ -6,8 +6,8 @@ C-contiguous. Face crops are ``float32`` ``(128, 128, 3)`` RGB in ``[0, 1]``.
 Usage::
 
     from vcam.engine.pipeline import Pipeline
-    from vcam.engine.sources import open_source
-    from vcam.engine.sinks import open_sink
+    from vcam.engine.video.sources import open_source
+    from vcam.engine.video.sinks import open_sink
     from vcam.engine.filters import make_filter
 
     with Pipeline(open_source("demo"), open_sink("out.mp4", fps=30), make_filter("blur")) as p:

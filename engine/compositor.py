@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .frames import FaceTrack
+from vcam.engine.frames import FaceTrack
 
 
 def _bayer(n: int) -> np.ndarray:

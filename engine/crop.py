@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .errors import SourceError
-from .frames import FaceTrack
-from .sources import Source
-from .tracking import CROP_SIZE, FaceTracker
+from vcam.engine.errors import SourceError
+from vcam.engine.frames import FaceTrack
+from vcam.engine.tracking import CROP_SIZE, FaceTracker
+from vcam.engine.video.sources import Source
 
 
 def crop_face(image: np.ndarray, track: FaceTrack, size: int = CROP_SIZE) -> np.ndarray:

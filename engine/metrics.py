@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .monitors import IdentityReading, RppgReading
+from vcam.engine.monitors import IdentityReading, RppgReading
 
 
 def _median(values: Sequence[float | None]) -> float | None:

@@ -6,8 +6,8 @@ Usage::
 
     from vcam.engine.filters import make_filter
     from vcam.engine.pipeline import Pipeline, PipelineConfig
-    from vcam.engine.sinks import open_sink
-    from vcam.engine.sources import open_source
+    from vcam.engine.video.sinks import open_sink
+    from vcam.engine.video.sources import open_source
 
     source = open_source("demo", 640, 480, frames=300)
     with Pipeline(source, open_sink("out.mp4", source.fps), make_filter("blur")) as pipe:
@@ -38,19 +38,19 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .auto_strength import AutoStrength
-from .capture import CaptureThread
-from .compositor import paste
-from .crop import crop_face
-from .face_regions import face_oval
-from .filters import FaceFilter, PixelateFilter
-from .frames import FaceTrack, Frame
-from .metrics import RunMetrics
-from .monitors import IdentityWorker, RppgMonitor, RppgReading
-from .pulse_edit import PulseEditor
-from .sinks import Sink
-from .sources import Source
-from .tracking import FaceTracker
+from vcam.engine.compositor import paste
+from vcam.engine.crop import crop_face
+from vcam.engine.face_regions import face_oval
+from vcam.engine.filters import FaceFilter, PixelateFilter
+from vcam.engine.frames import FaceTrack, Frame
+from vcam.engine.metrics import RunMetrics
+from vcam.engine.monitors import IdentityWorker, RppgMonitor, RppgReading
+from vcam.engine.monitors.auto_strength import AutoStrength
+from vcam.engine.pulse.edit import PulseEditor
+from vcam.engine.tracking import FaceTracker
+from vcam.engine.video.capture import CaptureThread
+from vcam.engine.video.sinks import Sink
+from vcam.engine.video.sources import Source
 
 log = logging.getLogger("vcam.pipeline")
 

@@ -12,8 +12,8 @@ import itertools
 import numpy as np
 from mediapipe.python.solutions import face_mesh as mp_face_mesh
 
-from .face_regions import NON_SKIN, face_oval, feathered_mask, skin_mask
-from .frames import FaceTrack
+from vcam.engine.face_regions import NON_SKIN, face_oval, feathered_mask, skin_mask
+from vcam.engine.frames import FaceTrack
 
 CROP_SIZE = 128
 _LEFT_EYE = NON_SKIN["left_eye"]

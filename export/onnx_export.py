@@ -4,7 +4,7 @@ step) and a windowed format (a whole clip, dynamic length T) for offline use.
 Graph: inputs ``frame`` [1, 3, S, S] float32 RGB [0, 1], ``reset`` [1] float32 (1.0 on a stream's
 first frame), ``state_0..state_{n-1}``; outputs ``output`` [1, 3, S, S] and ``state_i_out``.
 Metadata (``vcam.*`` keys) describes the contract; the runtime validates it
-(:mod:`vcam.engine.streaming_model`).
+(:mod:`vcam.engine.inference.streaming_model`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import onnx
 import torch
 
-from vcam.engine.streaming_model import FORMAT_STREAMING, FORMAT_WINDOWED
+from vcam.engine.inference.streaming_model import FORMAT_STREAMING, FORMAT_WINDOWED
 from vcam.models.autoencoder import DeidAutoencoder, StreamingWrapper, weights_sha256
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vcam.engine.backends import OrtBackend
-from vcam.engine.streaming_model import StreamingModel
+from vcam.engine.inference.backends import OrtBackend
+from vcam.engine.inference.streaming_model import StreamingModel
 from vcam.models.autoencoder import DeidAutoencoder
 
 

@@ -15,8 +15,8 @@ import onnx
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from vcam.engine.backends import OrtBackend
-from vcam.engine.streaming_model import StreamingModel
+from vcam.engine.inference.backends import OrtBackend
+from vcam.engine.inference.streaming_model import StreamingModel
 
 
 class _StreamFeeds(CalibrationDataReader):

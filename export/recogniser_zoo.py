@@ -20,6 +20,8 @@ from pathlib import Path
 
 import onnx
 
+from vcam.engine.asset_files import asset
+
 from .tfjs_onnx import convert
 
 
@@ -80,7 +82,7 @@ def build(name: str, source: Source, tarball: Path, folder: Path) -> onnx.ModelP
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m vcam.export.recogniser_zoo", description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "engine" / "assets" / "recognisers")
+    ap.add_argument("--out", type=Path, default=asset("recognisers"))
     ap.add_argument("names", nargs="*", default=list(SOURCES), help=f"recognisers (default: all of {', '.join(SOURCES)})")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vcam.engine.backends import InferenceBackend
-from vcam.engine.streaming_model import FORMAT_STREAMING
+from vcam.engine.inference.backends import InferenceBackend
+from vcam.engine.inference.streaming_model import FORMAT_STREAMING
 from vcam.export.onnx_export import model_metadata
 from vcam.models.autoencoder import DeidAutoencoder
 

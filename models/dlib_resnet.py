@@ -1,6 +1,6 @@
 """dlib's ResNet face recogniser (``dlib_face_recognition_resnet_model_v1.dat``) as a
 differentiable torch module, its weights read from dlib's serialised file by
-``vcam.engine.dlib_weights`` (no pickle, no dlib).
+``vcam.engine.recognisers.dlib_weights`` (no pickle, no dlib).
 
 Network (dlib ``dnn_face_recognition_ex.cpp``): input (RGB - mean) / 256, 150x150;
 con 32 7x7/2 -> affine -> relu -> max_pool 3x3/2 -> 3 x res(32) -> res_down(64) + 3 x res(64)
@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vcam.engine.dlib_weights import STAGES, DlibWeights, read_dlib_weights
 from vcam.engine.errors import ModelError
+from vcam.engine.recognisers.dlib_weights import STAGES, DlibWeights, read_dlib_weights
 
 
 def _pad_add(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Learning a universal identity pattern (``vcam.engine.identity_pattern``): one change in dlib's
+"""Learning a universal identity pattern (``vcam.engine.filters.identity_pattern``): one change in dlib's
 150x150 face-chip frame that, warped onto every training face by its own alignment and kept
 within a PSNR budget on the crop, pushes dlib's descriptor of each as far as possible from the
 original's (the mean distance, under random re-alignment as an attacker's own landmarks give),

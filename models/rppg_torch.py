@@ -1,5 +1,5 @@
 """Differentiable POS and CHROM (torch), the same maths as the runtime's numpy versions in
-``vcam.engine.rppg`` with ``band=None`` (checked to agree to 1e-5), for rPPG-preservation losses.
+``vcam.engine.pulse.rppg`` with ``band=None`` (checked to agree to 1e-5), for rPPG-preservation losses.
 
 ``skin_means(video, mask)``: ``[B, 3, T, H, W]`` and a mask broadcastable to ``[B, 1, T, H, W]``
 -> ``[B, T, 3]`` masked spatial means. ``pos`` / ``chrom``: ``[B, T, 3]`` -> ``[B, T]``, for any

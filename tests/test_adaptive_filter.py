@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from vcam.engine.filters import AdaptivePatternFilter, PatternFilter, make_filter
-from vcam.engine.identity_gradient import DescriptorGradient
-from vcam.engine.identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern
+from vcam.engine.filters.identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern
 from vcam.engine.recognisers import DLIB_THRESHOLD, FaceEmbedder, SFaceEmbedder
-from vcam.engine.sface_gradient import SFaceGradient
+from vcam.engine.recognisers.dlib_gradient import DescriptorGradient
+from vcam.engine.recognisers.sface_gradient import SFaceGradient
 from vcam.models.data.synthetic import make_clip
 
 from conftest import LFW, need

@@ -12,12 +12,12 @@ from vcam.engine.face_regions import face_oval
 from vcam.engine.filters import AnonymiseFilter, make_filter
 from vcam.engine.frames import Frame
 from vcam.engine.pipeline import Pipeline, PipelineConfig, face_box, obscure_frame
+from vcam.engine.pulse.rppg import pos
+from vcam.engine.pulse.signals import heart_rate, pearson
 from vcam.engine.recognisers import RECOGNISERS
-from vcam.engine.rppg import pos
-from vcam.engine.signals import heart_rate, pearson
-from vcam.engine.sinks import NullSink
-from vcam.engine.sources import ArraySource
 from vcam.engine.tracking import FaceTracker
+from vcam.engine.video.sinks import NullSink
+from vcam.engine.video.sources import ArraySource
 from vcam.engine.virtual_face import draw_person
 from vcam.models.evaluation.clips import photo_clips
 from vcam.models.evaluation.privacy import gallery_template

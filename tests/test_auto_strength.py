@@ -3,9 +3,9 @@ gliding between values, never below the user's strength nor above MAX_STRENGTH."
 
 import pytest
 
-from vcam.engine.auto_strength import AutoStrength
 from vcam.engine.filters import MAX_STRENGTH
 from vcam.engine.monitors import IdentityReading
+from vcam.engine.monitors.auto_strength import AutoStrength
 
 
 def reading(t: float, distance: float | None, enrolled: bool = True) -> IdentityReading:

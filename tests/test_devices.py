@@ -1,6 +1,6 @@
 """V4L2 device discovery from a sysfs tree laid out like Linux's /sys/class/video4linux."""
 
-from vcam.engine.devices import cameras, loopback_devices, video_devices
+from vcam.engine.video.devices import cameras, loopback_devices, video_devices
 
 
 def test_cameras_and_loopback_devices_are_told_apart(tmp_path) -> None:

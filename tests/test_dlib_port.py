@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from vcam.engine.dlib_weights import read_dlib_weights
 from vcam.engine.errors import ModelError
 from vcam.engine.recognisers import DLIB_THRESHOLD, FaceEmbedder
+from vcam.engine.recognisers.dlib_weights import read_dlib_weights
 from vcam.models.attack import attack_dlib
 from vcam.models.dlib_resnet import DlibFaceNet
 from vcam.models.face_align import CHIP_SIZE, chip_shift, chip_transform, jitter_transforms, sample_chips

@@ -8,8 +8,10 @@ import sys
 import pytest
 
 from vcam.app.eval_cli import filter_code, result_folders
-from vcam.engine import identity_pattern, onnx_graph, sface_gradient, sinks
+from vcam.engine.filters import identity_pattern
 from vcam.engine.native_log import NOISE
+from vcam.engine.recognisers import onnx_graph, sface_gradient
+from vcam.engine.video import sinks
 
 from conftest import EVM_VIDEO, need
 

@@ -6,9 +6,9 @@ import pytest
 
 from vcam.app.config import DEFAULT_MODEL
 from vcam.engine.filters import OffFilter, PixelateFilter, make_filter
-from vcam.engine.pulse import ppg_waveform
+from vcam.engine.pulse.signals import heart_rate
+from vcam.engine.pulse.synth import ppg_waveform
 from vcam.engine.recognisers import FaceEmbedder
-from vcam.engine.signals import heart_rate
 from vcam.models.evaluation import fidelity, privacy
 from vcam.models.evaluation.clips import load_clips, photo_clips, video_clip
 from vcam.models.evaluation.evaluate import ClipResult, evaluate_clip, parrot_accuracy, privacy_summary, templates_for

@@ -10,9 +10,9 @@ import tomllib
 import torch
 
 from vcam.app.config import DEFAULT_MODEL
-from vcam.engine.backends import OrtBackend, choose_backend
+from vcam.engine.inference.backends import OrtBackend, choose_backend
+from vcam.engine.inference.streaming_model import FORMAT_WINDOWED, StreamingModel
 from vcam.engine.native_log import NOISE
-from vcam.engine.streaming_model import FORMAT_WINDOWED, StreamingModel
 from vcam.models.autoencoder import DeidAutoencoder
 
 from conftest import EVM_VIDEO, ROOT, need

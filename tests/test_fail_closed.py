@@ -15,8 +15,8 @@ import pytest
 from vcam.engine.filters import BlurFilter, FaceFilter, OffFilter, make_filter
 from vcam.engine.frames import Frame
 from vcam.engine.pipeline import Pipeline, PipelineConfig, obscure_frame
-from vcam.engine.sinks import NullSink
-from vcam.engine.sources import DemoSource, VideoFileSource
+from vcam.engine.video.sinks import NullSink
+from vcam.engine.video.sources import DemoSource, VideoFileSource
 from vcam.models.evaluation.fidelity import raw_detail
 
 from conftest import EVM_VIDEO, FR_EXAMPLES, need, read_rgb, read_video

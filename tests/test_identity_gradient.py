@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from vcam.engine.errors import ModelError
-from vcam.engine.identity_gradient import DescriptorGradient
 from vcam.engine.recognisers import DLIB_THRESHOLD, FaceEmbedder
+from vcam.engine.recognisers.dlib_gradient import DescriptorGradient
 from vcam.models.dlib_resnet import DlibFaceNet
 
 from conftest import LFW, ascent_and_noise, need, read_rgb

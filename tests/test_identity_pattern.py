@@ -12,12 +12,12 @@ from pytorch_msssim import ssim
 
 from vcam.engine.errors import ModelError
 from vcam.engine.filters import PatternFilter, make_filter
+from vcam.engine.filters.identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern, save_pattern
 from vcam.engine.frames import Frame
-from vcam.engine.identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern, save_pattern
 from vcam.engine.pipeline import Pipeline, PipelineConfig
 from vcam.engine.recognisers import DLIB_THRESHOLD, FaceEmbedder, SFaceEmbedder, cosine_distance
-from vcam.engine.sinks import NullSink
-from vcam.engine.sources import VideoFileSource
+from vcam.engine.video.sinks import NullSink
+from vcam.engine.video.sources import VideoFileSource
 from vcam.models.data.synthetic import make_clip
 from vcam.models.pattern import learn_pattern, paste
 from vcam.models.train import TrainConfig

@@ -12,10 +12,10 @@ from vcam.engine.crop import crop_face
 from vcam.engine.filters import FILTERS, make_filter
 from vcam.engine.frames import Frame
 from vcam.engine.pipeline import Pipeline, PipelineConfig
-from vcam.engine.pulse_edit import PulseEditor
-from vcam.engine.signals import heart_rate, snr_db
-from vcam.engine.sinks import NullSink
-from vcam.engine.sources import ArraySource
+from vcam.engine.pulse.edit import PulseEditor
+from vcam.engine.pulse.signals import heart_rate, snr_db
+from vcam.engine.video.sinks import NullSink
+from vcam.engine.video.sources import ArraySource
 from vcam.models.evaluation.protect import h264_roundtrip
 from vcam.models.evaluation.utility import PulseJudges
 

@@ -9,9 +9,9 @@ import torch
 
 from vcam.engine.crop import crop_face
 from vcam.engine.errors import ModelError
-from vcam.engine.signals import heart_rate
-from vcam.engine.sources import DemoSource
+from vcam.engine.pulse.signals import heart_rate
 from vcam.engine.tracking import FaceTracker
+from vcam.engine.video.sources import DemoSource
 from vcam.models.physformer import PhysFormer
 from vcam.models.physnet import PhysNet, convert_keras
 from vcam.models.weights import ensure_weights

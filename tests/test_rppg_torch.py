@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from vcam.engine import rppg as np_rppg
 from vcam.engine.crop import crop_face
+from vcam.engine.pulse import rppg as np_rppg
 from vcam.engine.tracking import FaceTracker
 from vcam.models import rppg_torch
 

@@ -8,7 +8,7 @@ import torch
 
 from vcam.engine.errors import ModelError
 from vcam.engine.recognisers import SFaceEmbedder
-from vcam.engine.sface_gradient import SFaceGradient
+from vcam.engine.recognisers.sface_gradient import SFaceGradient
 from vcam.models.sface_torch import SFaceNet
 
 from conftest import LFW, ascent_and_noise, need, read_rgb

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 
 from vcam.engine.monitors import RppgMonitor
-from vcam.engine.pulse import SKIN_PULSE_DIRECTION, ppg_waveform
-from vcam.engine.rppg import chrom, pos
-from vcam.engine.signals import heart_rate, hr_errors, pearson, quality, resample_uniform, snr_db, spectral_similarity, windowed_hr
+from vcam.engine.pulse.rppg import chrom, pos
+from vcam.engine.pulse.signals import heart_rate, hr_errors, pearson, quality, resample_uniform, snr_db, spectral_similarity, windowed_hr
+from vcam.engine.pulse.synth import SKIN_PULSE_DIRECTION, ppg_waveform
 
 FS = 30.0
 

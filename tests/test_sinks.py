@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from vcam.engine.errors import SinkError
-from vcam.engine.sinks import NullSink, VideoFileSink, VirtualCamSink, letterbox, open_sink, virtualcam_error
+from vcam.engine.video.sinks import NullSink, VideoFileSink, VirtualCamSink, letterbox, open_sink, virtualcam_error
 
 
 def _frames(n: int, w: int = 321, h: int = 240) -> list[np.ndarray]:

@@ -1,12 +1,12 @@
 import numpy as np
 import pytest
 
-from vcam.engine.capture import CaptureThread
 from vcam.engine.errors import SourceError
-from vcam.engine.rppg import pos
-from vcam.engine.signals import heart_rate
-from vcam.engine.sources import AnimatedPhotoSource, DemoSource, VideoFileSource, open_source
+from vcam.engine.pulse.rppg import pos
+from vcam.engine.pulse.signals import heart_rate
 from vcam.engine.tracking import FaceTracker
+from vcam.engine.video.capture import CaptureThread
+from vcam.engine.video.sources import AnimatedPhotoSource, DemoSource, VideoFileSource, open_source
 
 from conftest import EVM_VIDEO, need
 

@@ -6,11 +6,11 @@ import onnx
 import pytest
 import torch
 
-from vcam.engine.backends import OrtBackend, choose_backend
 from vcam.engine.crop import crop_face
 from vcam.engine.errors import ModelError
 from vcam.engine.filters import DeidFilter, make_filter
-from vcam.engine.streaming_model import StreamingModel
+from vcam.engine.inference.backends import OrtBackend, choose_backend
+from vcam.engine.inference.streaming_model import StreamingModel
 from vcam.engine.tracking import FaceTracker
 from vcam.export.onnx_export import export_streaming, export_windowed
 from vcam.models.autoencoder import DeidAutoencoder, from_onnx
@@ -114,7 +114,7 @@ def test_backend_selection(onnx_path, tmp_path) -> None:
 
     import onnxruntime as ort
 
-    from vcam.engine import tensorrt_backend
+    from vcam.engine.inference import tensorrt_backend
 
     backend = choose_backend("auto", onnx_path)
     assert backend.reason.startswith("auto") and "INT8" not in backend.reason
@@ -135,7 +135,7 @@ def test_backend_selection(onnx_path, tmp_path) -> None:
 
 
 def test_tensorrt_backend_refuses_cleanly_or_matches_onnxruntime(onnx_path, evm_crops) -> None:
-    from vcam.engine import tensorrt_backend
+    from vcam.engine.inference import tensorrt_backend
 
     if not tensorrt_backend.available():
         with pytest.raises(ModelError, match="TensorRT is not installed|cuda-python|no CUDA GPU"):

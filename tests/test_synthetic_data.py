@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from vcam.engine.errors import VcamError
-from vcam.engine.rppg import pos
-from vcam.engine.signals import heart_rate, pearson
+from vcam.engine.pulse.rppg import pos
+from vcam.engine.pulse.signals import heart_rate, pearson
 from vcam.models.data.synthetic import make_clip, photo_identities, split_folds, split_identities
 from vcam.models.train import TrainConfig, build_clips
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from vcam.engine.filters import BlurFilter
 from vcam.engine.pipeline import FrameResult, Pipeline, PipelineConfig
-from vcam.engine.sinks import NullSink
-from vcam.engine.sources import VideoFileSource
-from vcam.engine.viewers import ViewerWatch, open_holders
+from vcam.engine.video.sinks import NullSink
+from vcam.engine.video.sources import VideoFileSource
+from vcam.engine.video.viewers import ViewerWatch, open_holders
 
 from conftest import EVM_VIDEO, need
 

@@ -16,15 +16,15 @@ raw face is ``off``. Each filter declares the recognisers it was built against
 (``FaceFilter.recognisers``): the evaluation and the live monitor judge it with the others.
 """
 
-from .adaptive import AdaptivePatternFilter
-from .anonymise import AnonymiseFilter
-from .base import MAX_STRENGTH, MIN_STRENGTH, FaceFilter, clamp_strength
-from .blur import BlurFilter
-from .deid import DeidFilter
-from .off import OffFilter
-from .pattern import PatternFilter, pattern_file
-from .pixelate import PixelateFilter
-from .registry import FILTERS, FilterSpec, make_filter
+from vcam.engine.filters.adaptive import AdaptivePatternFilter
+from vcam.engine.filters.anonymise import AnonymiseFilter
+from vcam.engine.filters.base import MAX_STRENGTH, MIN_STRENGTH, FaceFilter, clamp_strength
+from vcam.engine.filters.blur import BlurFilter
+from vcam.engine.filters.deid import DeidFilter
+from vcam.engine.filters.off import OffFilter
+from vcam.engine.filters.pattern import PatternFilter, pattern_file
+from vcam.engine.filters.pixelate import PixelateFilter
+from vcam.engine.filters.registry import FILTERS, FilterSpec, make_filter
 
 __all__ = [
     "FILTERS",

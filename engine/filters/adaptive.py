@@ -10,12 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..identity_gradient import DescriptorGradient, IdentityGradient
-from ..identity_pattern import load_pattern, warp_pattern
-from ..recognisers import CHIP_SIZE, SFACE_SIZE, ArcFaceAligner, FaceEmbedder
-from ..sface_gradient import SFaceGradient
-from .base import clamp_strength
-from .pattern import PatternFilter, learned_with, pattern_file
+from vcam.engine.filters.base import clamp_strength
+from vcam.engine.filters.identity_pattern import load_pattern, warp_pattern
+from vcam.engine.filters.pattern import PatternFilter, learned_with, pattern_file
+from vcam.engine.recognisers import CHIP_SIZE, SFACE_SIZE, ArcFaceAligner, FaceEmbedder
+from vcam.engine.recognisers.dlib_gradient import DescriptorGradient, IdentityGradient
+from vcam.engine.recognisers.sface_gradient import SFaceGradient
 
 
 def _local_contrast(chip: np.ndarray, window: int = 7) -> np.ndarray:

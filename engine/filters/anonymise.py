@@ -17,11 +17,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..face_regions import skin_colour
-from ..tracking import CROP_SIZE
-from ..virtual_face.identity import EYES, LIPS_INNER, VirtualPerson, draw_person
-from ..virtual_face.shape import UserShape, inner_weight
-from .base import FaceFilter, between, clamp_strength
+from vcam.engine.face_regions import skin_colour
+from vcam.engine.filters.base import FaceFilter, between, clamp_strength
+from vcam.engine.tracking import CROP_SIZE
+from vcam.engine.virtual_face.identity import EYES, LIPS_INNER, VirtualPerson, draw_person
+from vcam.engine.virtual_face.shape import UserShape, inner_weight
 
 _SCLERA_TINT = np.array([1.0, 0.97, 0.94], np.float32)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backends import choose_backend
-from ..errors import ModelError
-from ..streaming_model import StreamingModel
-from .base import FaceFilter, clamp_strength
+from vcam.engine.errors import ModelError
+from vcam.engine.filters.base import FaceFilter, clamp_strength
+from vcam.engine.inference.backends import choose_backend
+from vcam.engine.inference.streaming_model import StreamingModel
 
 
 class DeidFilter(FaceFilter):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import FaceFilter
+from vcam.engine.filters.base import FaceFilter
 
 
 class OffFilter(FaceFilter):

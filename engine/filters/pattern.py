@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelError
-from ..identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern, warp_pattern
-from ..recognisers import FaceEmbedder
-from .base import FaceFilter, clamp_strength
+from vcam.engine.errors import ModelError
+from vcam.engine.filters.base import FaceFilter, clamp_strength
+from vcam.engine.filters.identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern, warp_pattern
+from vcam.engine.recognisers import FaceEmbedder
 
 
 class PatternFilter(FaceFilter):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .base import FaceFilter, between
+from vcam.engine.filters.base import FaceFilter, between
 
 
 class PixelateFilter(FaceFilter):

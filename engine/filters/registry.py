@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ModelError
-from . import adaptive, anonymise, deid, pattern
-from .base import FaceFilter
-from .blur import BlurFilter
-from .off import OffFilter
-from .pixelate import PixelateFilter
+from vcam.engine.errors import ModelError
+from vcam.engine.filters import adaptive, anonymise, deid, pattern
+from vcam.engine.filters.base import FaceFilter
+from vcam.engine.filters.blur import BlurFilter
+from vcam.engine.filters.off import OffFilter
+from vcam.engine.filters.pixelate import PixelateFilter
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .arcface import ARCFACE_TEMPLATE, SFACE_SIZE, ArcFaceAligner
-from .base import Embedder, cosine_distance
-from .dlib_face import CHIP_PADDING, CHIP_SIZE, DLIB_THRESHOLD, FaceEmbedder, face_models_dir
-from .judges import FacepluginJudge, FaceResJudge, MobileFaceJudge
-from .sface import SFACE_COSINE_THRESHOLD, SFaceEmbedder, sface_model_path
+from vcam.engine.recognisers.arcface import ARCFACE_TEMPLATE, SFACE_SIZE, ArcFaceAligner
+from vcam.engine.recognisers.base import Embedder, cosine_distance
+from vcam.engine.recognisers.dlib_face import CHIP_PADDING, CHIP_SIZE, DLIB_THRESHOLD, FaceEmbedder, face_models_dir
+from vcam.engine.recognisers.judges import FacepluginJudge, FaceResJudge, MobileFaceJudge
+from vcam.engine.recognisers.sface import SFACE_COSINE_THRESHOLD, SFaceEmbedder, sface_model_path
 
 RECOGNISERS: dict[str, type[Embedder]] = {
     "dlib": FaceEmbedder,

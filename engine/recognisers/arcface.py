@@ -9,8 +9,8 @@ import cv2
 import dlib
 import numpy as np
 
-from ..errors import ModelError
-from .dlib_face import face_models_dir
+from vcam.engine.errors import ModelError
+from vcam.engine.recognisers.dlib_face import face_models_dir
 
 SFACE_SIZE = 112  # SFace's input: 112x112 px
 # ArcFace's 112x112 template: eye centres, nose tip, mouth corners (x, y).

@@ -9,8 +9,8 @@ from pathlib import Path
 import dlib
 import numpy as np
 
-from ..errors import ModelError
-from .base import Embedder
+from vcam.engine.errors import ModelError
+from vcam.engine.recognisers.base import Embedder
 
 DLIB_THRESHOLD = 0.6
 CHIP_SIZE = 150  # dlib's aligned face chip: 150x150 px, padding 0.25

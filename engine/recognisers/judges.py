@@ -12,17 +12,16 @@ thresholds on the same pairs (``benchmarks/recognisers.py`` measures both).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import onnx
 
-from ..backends import cpu_session, session_options
-from ..errors import ModelError
-from .arcface import ARCFACE_TEMPLATE, SFACE_SIZE, ArcFaceAligner
-from .base import Embedder, cosine_distance
+from vcam.engine.asset_files import asset
+from vcam.engine.errors import ModelError
+from vcam.engine.inference.backends import cpu_session, session_options
+from vcam.engine.recognisers.arcface import ARCFACE_TEMPLATE, SFACE_SIZE, ArcFaceAligner
+from vcam.engine.recognisers.base import Embedder, cosine_distance
 
-ASSETS = Path(__file__).resolve().parents[1] / "assets" / "recognisers"
+ASSETS = asset("recognisers")
 
 
 class OnnxJudge(Embedder):

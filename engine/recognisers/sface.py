@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from ..backends import cpu_session, session_options
-from ..errors import ModelError
-from .arcface import ArcFaceAligner
-from .base import Embedder, cosine_distance
+from vcam.engine.errors import ModelError
+from vcam.engine.inference.backends import cpu_session, session_options
+from vcam.engine.recognisers.arcface import ArcFaceAligner
+from vcam.engine.recognisers.base import Embedder, cosine_distance
 
 SFACE_COSINE_THRESHOLD = 0.363
 

@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 from mediapipe.python.solutions import face_mesh_connections as fmc
 
-from ..face_regions import chains, face_oval_mask
-from ..tracking import CROP_SIZE
-from .shape import virtual_depth, virtual_shape
-from .warp import MeshWarp
+from vcam.engine.face_regions import chains, face_oval_mask
+from vcam.engine.tracking import CROP_SIZE
+from vcam.engine.virtual_face.shape import virtual_depth, virtual_shape
+from vcam.engine.virtual_face.warp import MeshWarp
 
 LIPS_OUTER, LIPS_INNER = chains(fmc.FACEMESH_LIPS)
 EYES = (chains(fmc.FACEMESH_LEFT_EYE)[0], chains(fmc.FACEMESH_RIGHT_EYE)[0])

@@ -9,16 +9,16 @@ MediaPipe's relative depth in the same scale as a third column.
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 from mediapipe.python.solutions import face_mesh_connections as fmc
 
-from ..errors import ModelError
-from ..face_regions import chains, face_oval
-from ..tracking import CROP_SIZE
+from vcam.engine.asset_files import asset
+from vcam.engine.errors import ModelError
+from vcam.engine.face_regions import chains, face_oval
+from vcam.engine.tracking import CROP_SIZE
 
-MEAN_FACE = Path(__file__).resolve().parents[1] / "assets" / "mean_face.npz"
+MEAN_FACE = asset("mean_face.npz")
 
 
 def _indices(connections: frozenset) -> np.ndarray:

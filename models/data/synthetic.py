@@ -22,8 +22,8 @@ import numpy as np
 
 from vcam.engine.crop import crop_face
 from vcam.engine.errors import SourceError, VcamError
-from vcam.engine.sources import AnimatedPhotoSource
 from vcam.engine.tracking import FaceTracker
+from vcam.engine.video.sources import AnimatedPhotoSource
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 

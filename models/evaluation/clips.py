@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from vcam.engine.errors import SourceError, VcamError
-from vcam.engine.sources import AnimatedPhotoSource, VideoFileSource
+from vcam.engine.video.sources import AnimatedPhotoSource, VideoFileSource
 
 from ..data.datasets import VIDEO_SUFFIXES, load_dataset
 from ..data.synthetic import photo_identities

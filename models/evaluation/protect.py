@@ -24,8 +24,8 @@ from vcam.engine.frames import FaceTrack, Frame
 from vcam.engine.monitors import IdentityMonitor
 from vcam.engine.pipeline import Analysis, Pipeline, PipelineConfig, face_box
 from vcam.engine.recognisers import FaceEmbedder
-from vcam.engine.sinks import NullSink
-from vcam.engine.sources import ArraySource
+from vcam.engine.video.sinks import NullSink
+from vcam.engine.video.sources import ArraySource
 
 from .clips import EvalClip
 

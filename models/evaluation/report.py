@@ -20,8 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from vcam.engine.pulse.signals import pearson  # noqa: E402
 from vcam.engine.recognisers import Embedder  # noqa: E402
-from vcam.engine.signals import pearson  # noqa: E402
 
 from .evaluate import ClipResult, privacy_summary  # noqa: E402
 from .privacy import roc  # noqa: E402

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import torch
 
-from vcam.engine import rppg
-from vcam.engine.signals import bandpass, heart_rate, hr_errors, pearson, spectral_similarity, windowed_hr
+from vcam.engine.pulse import rppg
+from vcam.engine.pulse.signals import bandpass, heart_rate, hr_errors, pearson, spectral_similarity, windowed_hr
 
 JUDGES = ("pos", "chrom", "physnet", "physformer")
 CHUNK_S = 10.0

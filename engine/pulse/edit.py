@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 from scipy import signal
 
-from .face_regions import skin_colour
-from .pulse import SKIN_PULSE_DIRECTION, PulseSynth
+from vcam.engine.face_regions import skin_colour
+from vcam.engine.pulse.synth import SKIN_PULSE_DIRECTION, PulseSynth
 
 PULSE_MODES = ("keep", "hide", "replace")
 TREND_HZ = 0.35

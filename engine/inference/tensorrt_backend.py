@@ -22,8 +22,8 @@ import numpy as np
 import onnx
 import platformdirs
 
-from .backends import InferenceBackend
-from .errors import ModelError
+from vcam.engine.errors import ModelError
+from vcam.engine.inference.backends import InferenceBackend
 
 PRECISIONS = ("fp32", "fp16", "int8")
 

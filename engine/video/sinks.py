@@ -25,8 +25,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import SinkError
-from .viewers import ViewerWatch
+from vcam.engine.errors import SinkError
+from vcam.engine.video.viewers import ViewerWatch
 
 
 class Sink(ABC):

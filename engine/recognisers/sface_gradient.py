@@ -23,10 +23,10 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from .errors import ModelError
-from .identity_gradient import IdentityGradient
-from .onnx_graph import Graph, backward_conv, forward_conv
-from .recognisers import SFACE_SIZE, cosine_distance, sface_model_path
+from vcam.engine.errors import ModelError
+from vcam.engine.recognisers import SFACE_SIZE, cosine_distance, sface_model_path
+from vcam.engine.recognisers.dlib_gradient import IdentityGradient
+from vcam.engine.recognisers.onnx_graph import Graph, backward_conv, forward_conv
 
 _CHAIN_OPS = {"Sub", "Mul", "Conv", "BatchNormalization", "PRelu", "Dropout", "Flatten", "Gemm"}
 

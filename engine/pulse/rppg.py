@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .signals import HR_BAND_HZ, bandpass
+from vcam.engine.pulse.signals import HR_BAND_HZ, bandpass
 
 _POS_PROJECTION = np.array([[0.0, 1.0, -1.0], [-2.0, 1.0, 1.0]])
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import InferenceBackend
-from .errors import ModelError
+from vcam.engine.errors import ModelError
+from vcam.engine.inference.backends import InferenceBackend
 
 FORMAT_STREAMING = "vcam-streaming-v1"
 FORMAT_WINDOWED = "vcam-windowed-v1"

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .filters import MAX_STRENGTH
-from .monitors import IdentityReading
+from vcam.engine.filters import MAX_STRENGTH
+from vcam.engine.monitors import IdentityReading
 
 
 @dataclass

@@ -17,10 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import ModelError
-from .recognisers import CHIP_SIZE
+from vcam.engine.asset_files import asset
+from vcam.engine.errors import ModelError
+from vcam.engine.recognisers import CHIP_SIZE
 
-DEFAULT_PATTERN = Path(__file__).resolve().parent / "assets" / "identity_pattern.npz"
+DEFAULT_PATTERN = asset("identity_pattern.npz")
 # The adaptive filter's starting point: learned with an SSIM term at 33 dB (its card, identity_pattern.md).
 ADAPTIVE_START = DEFAULT_PATTERN.with_name("identity_pattern_ssim.npz")
 

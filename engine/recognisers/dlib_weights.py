@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelError
+from vcam.engine.errors import ModelError
 
 _TAGS = (b"con_4", b"affine_", b"fc_2", b"input_rgb_image_sized")
 # Channels of each residual stage and whether it starts with a down-sampling block.

@@ -19,10 +19,10 @@ import time
 
 import numpy as np
 
-from .errors import SourceError
-from .frames import Frame
-from .ring_buffer import RingBuffer
-from .sources import Source
+from vcam.engine.errors import SourceError
+from vcam.engine.frames import Frame
+from vcam.engine.ring_buffer import RingBuffer
+from vcam.engine.video.sources import Source
 
 
 class CaptureThread(threading.Thread):

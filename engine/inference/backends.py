@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from .errors import ModelError
+from vcam.engine.errors import ModelError
 
 PROVIDERS = {
     "cpu": "CPUExecutionProvider",
@@ -105,7 +105,7 @@ def int8_companion(path: Path) -> Path:
 
 def _usable(kind: str) -> bool:
     if kind == "tensorrt":
-        from . import tensorrt_backend
+        from vcam.engine.inference import tensorrt_backend
 
         return tensorrt_backend.available()
     return PROVIDERS[kind] in ort.get_available_providers()
@@ -136,7 +136,7 @@ def choose_backend(kind: str, path: Path, threads: int = 1, precision: str = "au
     if use_int8:
         reason += f", INT8 model {int8.name}"
     if kind == "tensorrt":
-        from .tensorrt_backend import TensorRTBackend
+        from vcam.engine.inference.tensorrt_backend import TensorRTBackend
 
         backend: InferenceBackend = TensorRTBackend(int8 if use_int8 else path, "int8" if use_int8 else "fp16")
     else:

@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import SourceError
-from .pulse import SKIN_PULSE_DIRECTION, ppg_waveform
+from vcam.engine.errors import SourceError
+from vcam.engine.pulse.synth import SKIN_PULSE_DIRECTION, ppg_waveform
 
 
 class Source(ABC):
@@ -168,8 +168,8 @@ class AnimatedPhotoSource(Source):
         anchor: str = "centre",
         name: str = "photo",
     ) -> None:
-        from .face_regions import skin_mask
-        from .tracking import FaceTracker
+        from vcam.engine.face_regions import skin_mask
+        from vcam.engine.tracking import FaceTracker
 
         self.name, self.fps, self.hr_bpm, self.frames = name, fps, hr_bpm, frames
         self._size = (width, height)

@@ -25,11 +25,11 @@ import onnx
 import onnx.utils
 import onnxruntime as ort
 
-from .backends import cpu_session, session_options
-from .dlib_weights import STAGES, DlibWeights, read_dlib_weights
-from .errors import ModelError
-from .onnx_graph import Conv, Graph, Shape, backward_conv, conv_out, forward_conv
-from .recognisers import CHIP_SIZE, face_models_dir
+from vcam.engine.errors import ModelError
+from vcam.engine.inference.backends import cpu_session, session_options
+from vcam.engine.recognisers import CHIP_SIZE, face_models_dir
+from vcam.engine.recognisers.dlib_weights import STAGES, DlibWeights, read_dlib_weights
+from vcam.engine.recognisers.onnx_graph import Conv, Graph, Shape, backward_conv, conv_out, forward_conv
 
 
 def build_gradient_graph(weights: DlibWeights) -> onnx.ModelProto:
