@@ -7,11 +7,12 @@ the key, the file and the allowed values.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,79 +26,109 @@ from vcam.engine.asset_files import asset
 from vcam.engine.errors import ConfigError
 from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH
 from vcam.engine.inference.backends import BACKENDS, PRECISIONS
+from vcam.engine.pipeline import PipelineConfig
 from vcam.engine.pulse.edit import PULSE_MODES, TARGET_HR_RANGE
 
 APP_NAME = "deid-vcam"
 HOLD_FLOOR_S = 0.5  # the fail-closed hold cannot be switched off: a face lost for a frame stays hidden
 DEFAULT_MODEL = asset("deid_default.onnx")
+T = TypeVar("T")
 
 
 def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
 
 
+@dataclass(frozen=True)
+class Setting:
+    """What a setting is, beside its default: the user's words for it (``--help``), the values it
+    may take, and the ``PipelineConfig`` fields it sets. ``vcam-run``'s options, the TOML keys and the
+    checks are all made from these, so a setting is declared once."""
+
+    help: str
+    choices: tuple[str, ...] = ()  # the allowed values ("" too if that is the default)
+    limits: tuple[float, float] | None = None  # the allowed range (inclusive)
+    why: str = ""  # said after a value out of range
+    pipeline: tuple[str, ...] = ()  # the PipelineConfig fields it sets
+
+
+def setting(default: T, help: str, **meta: Any) -> T:
+    """A ``Config`` field: ``default`` and its ``Setting``."""
+    return field(default=default, metadata={"setting": Setting(help, **meta)})
+
+
+def _spec(f: dataclasses.Field[Any]) -> Setting:
+    return cast(Setting, f.metadata["setting"])
+
+
 @dataclass
 class Config:
-    """Every setting, with its default. Field comments are the user documentation."""
+    """Every setting, with its default and its ``Setting`` (the user documentation)."""
 
-    source: str = "0"  # demo | camera index | /dev/videoN | video file
-    sink: str = "virtualcam"  # virtualcam | null | preview | <out.mp4>
-    filter: str = "anonymise"  # one of vcam.engine.filters.FILTERS
-    identity_seed: str = ""  # anonymise's virtual person: empty = yours (drawn once, kept) | random = a new one each run | an integer
-    pulse: str = "keep"  # keep | hide | replace: your heart rate in the outgoing video (replace shows target_hr)
-    target_hr: float = 72.0  # bpm shown with pulse = replace (40..180)
-    strength: float = 1.0  # 0.2 = mildest protection, 1 = as trained, 1.5 = amplified (the raw face is filter = "off")
-    auto_strength: bool = False  # raise the strength (up to 1.5) while the identity monitor still recognises you
-    model: str = ""  # streaming ONNX model (deid) or identity pattern .npz (pattern, adaptive); empty = the shipped ones
-    backend: str = "auto"  # auto | tensorrt | cuda | cpu
-    precision: str = "auto"  # auto = fp32 (fp16 on TensorRT) | fp32 | int8 (the <model>.int8.onnx companion)
-    threads: int = 2  # inference threads (2 measured best on a 2-core CPU)
-    width: int = 1280  # requested camera size / demo size
-    height: int = 720
-    fps: float = 30.0
-    mjpg: bool = True  # ask the camera for MJPG (needed for 720p30 on most USB webcams)
-    out_width: int = 1280  # virtual camera size (meeting apps expect 720p)
-    out_height: int = 720
-    vcam_device: str = ""  # e.g. /dev/video10; empty = first loopback device
-    vcam_backend: str = ""  # v4l2loopback | obs | unitycapture; empty = auto
-    max_faces: int = 2  # faces protected by the filter; more get pixelated
-    hold_s: float = 1.0  # after the face is lost, pixelate the whole frame this long (at least HOLD_FLOOR_S)
-    deadline_ms: float = 200.0  # live frames older than this get the fast fallback
-    ring_size: int = 64
-    realtime: bool = False  # pace file/demo sources at their frame rate
-    monitors: bool = True  # rPPG + identity monitors
-    idle: bool = True  # virtual camera on Linux: black frames, no processing while no app shows it
+    source: str = setting("0", "demo | camera index | /dev/videoN | video file")
+    sink: str = setting("virtualcam", "virtualcam | null | preview | output video path")
+    filter: str = setting("anonymise", "face filter", choices=tuple(FILTERS))
+    identity_seed: str = setting("", "anonymise's virtual person: N (a fixed one), random (a new one each run); default: your own, kept across runs")
+    pulse: str = setting("keep", "your heart rate in the outgoing video: keep, hide, or replace it with --target-hr", choices=PULSE_MODES, pipeline=("pulse",))
+    target_hr: float = setting(72.0, "bpm the video shows with --pulse replace", limits=TARGET_HR_RANGE, why="bpm", pipeline=("target_hr",))
+    strength: float = setting(
+        1.0,
+        "how strongly the filter acts: 0.2 mildest, 1 as trained, above 1 amplified",
+        limits=(MIN_STRENGTH, MAX_STRENGTH),
+        why="(for the raw face use filter off)",
+        pipeline=("strength",),
+    )
+    auto_strength: bool = setting(
+        False, "raise the strength (up to 1.5) while the identity monitor still recognises the face; --strength is the floor", pipeline=("auto_strength",)
+    )
+    model: str = setting("", "streaming ONNX model for --filter deid, or an identity pattern .npz for pattern and adaptive (default: the shipped ones)")
+    backend: str = setting("auto", "inference backend: auto = tensorrt, cuda, cpu in that order", choices=BACKENDS)
+    precision: str = setting(
+        "auto", "auto = fp32 (fp16 on tensorrt) | fp32 | int8 (the <model>.int8.onnx next to --model; validate its privacy first)", choices=PRECISIONS
+    )
+    threads: int = setting(2, "inference threads", limits=(1, 64))
+    width: int = setting(1280, "camera/demo width", limits=(16, 7680))
+    height: int = setting(720, "camera/demo height", limits=(16, 4320))
+    fps: float = setting(30.0, "camera/demo frame rate", limits=(1, 240))
+    mjpg: bool = setting(True, "ask the camera for MJPG (needed for 720p30 on most USB webcams)")
+    out_width: int = setting(1280, "virtual camera width (meeting apps expect 720p; even)", limits=(16, 7680))
+    out_height: int = setting(720, "virtual camera height (even)", limits=(16, 4320))
+    vcam_device: str = setting("", "virtual camera device, e.g. /dev/video10 (default: the first loopback device)")
+    vcam_backend: str = setting("", "pyvirtualcam backend (default: auto)", choices=("v4l2loopback", "obs", "unitycapture"))
+    max_faces: int = setting(2, "faces protected by the filter; more are pixelated", limits=(1, 16), pipeline=("max_faces",))
+    hold_s: float = setting(
+        1.0,
+        "after the face is lost, pixelate the whole frame this long",
+        limits=(HOLD_FLOOR_S, 60),
+        why="(the fail-closed hold cannot be switched off)",
+        pipeline=("hold_s",),
+    )
+    deadline_ms: float = setting(200.0, "live frames older than this get the fast fallback", limits=(10, 10000), pipeline=("deadline_ms",))
+    ring_size: int = setting(64, "frames buffered between capture and processing", limits=(2, 4096), pipeline=("ring_size",))
+    realtime: bool = setting(False, "pace a file/demo source at its frame rate", pipeline=("realtime",))
+    monitors: bool = setting(True, "the rPPG and identity monitors", pipeline=("rppg", "identity"))
+    idle: bool = setting(True, "virtual camera on Linux: black frames and no processing while no app shows it (after 3 s)", pipeline=("idle_without_viewers",))
 
     def model_path(self) -> Path:
         return Path(self.model).expanduser() if self.model else DEFAULT_MODEL
 
+    def pipeline_config(self) -> PipelineConfig:
+        """The pipeline's knobs, each from the setting that declares it."""
+        return PipelineConfig(**{name: getattr(self, f.name) for f in fields(self) for name in _spec(f).pipeline})
+
     def validate(self, origin: str = "config", origins: dict[str, str] | None = None) -> Config:
         """``self`` if every value is allowed, else ``ConfigError`` naming the key and where its value
         came from (``origins[key]``, else ``origin``)."""
+        checks = [_declared_check(f, getattr(self, f.name)) for f in fields(self)]
         model = Path(self.model).expanduser() if self.model else None
-        checks = [
-            ("filter", self.filter in FILTERS, f"one of {', '.join(FILTERS)}"),
+        checks += [
             (
                 "identity_seed",
                 self.identity_seed in ("", "random") or self.identity_seed.isdigit(),
                 "empty (your own virtual person), random or a non-negative integer",
             ),
-            ("pulse", self.pulse in PULSE_MODES, ", ".join(PULSE_MODES)),
-            ("target_hr", TARGET_HR_RANGE[0] <= self.target_hr <= TARGET_HR_RANGE[1], f"between {TARGET_HR_RANGE[0]:g} and {TARGET_HR_RANGE[1]:g} bpm"),
-            ("strength", MIN_STRENGTH <= self.strength <= MAX_STRENGTH, f"between {MIN_STRENGTH} and {MAX_STRENGTH} (for the raw face use filter off)"),
-            ("backend", self.backend in BACKENDS, ", ".join(BACKENDS)),
-            ("precision", self.precision in PRECISIONS, ", ".join(PRECISIONS)),
-            ("threads", 1 <= self.threads <= 64, "between 1 and 64"),
-            ("width", 16 <= self.width <= 7680, "between 16 and 7680"),
-            ("height", 16 <= self.height <= 4320, "between 16 and 4320"),
-            ("out_width", 16 <= self.out_width <= 7680 and self.out_width % 2 == 0, "even, between 16 and 7680"),
-            ("out_height", 16 <= self.out_height <= 4320 and self.out_height % 2 == 0, "even, between 16 and 4320"),
-            ("fps", 1.0 <= self.fps <= 240.0, "between 1 and 240"),
-            ("max_faces", 1 <= self.max_faces <= 16, "between 1 and 16"),
-            ("hold_s", HOLD_FLOOR_S <= self.hold_s <= 60.0, f"between {HOLD_FLOOR_S} and 60 (the fail-closed hold cannot be switched off)"),
-            ("deadline_ms", 10.0 <= self.deadline_ms <= 10000.0, "between 10 and 10000"),
-            ("ring_size", 2 <= self.ring_size <= 4096, "between 2 and 4096"),
-            ("vcam_backend", self.vcam_backend in ("", "v4l2loopback", "obs", "unitycapture"), "v4l2loopback, obs or unitycapture"),
+            ("out_width", self.out_width % 2 == 0, "even"),
+            ("out_height", self.out_height % 2 == 0, "even"),
             ("auto_strength", self.monitors or not self.auto_strength, "false when monitors is false (it follows the identity monitor)"),
             (
                 "model",
@@ -114,6 +145,39 @@ class Config:
 
     def to_toml(self) -> str:
         return tomli_w.dumps(dataclasses.asdict(self))
+
+
+def _declared_check(f: dataclasses.Field[Any], value: Any) -> tuple[str, bool, str]:
+    """(key, ok, what is allowed) from the field's ``Setting``."""
+    spec = _spec(f)
+    if spec.choices:
+        allowed = spec.choices + (("",) if f.default == "" else ())
+        return f.name, value in allowed, f"one of {', '.join(spec.choices)}"
+    if spec.limits:
+        lo, hi = spec.limits
+        return f.name, lo <= value <= hi, " ".join(filter(None, [f"between {lo:g} and {hi:g}", spec.why]))
+    return f.name, True, ""
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """One ``--option`` per setting, named after it (``--no-<name>`` for one that is on by
+    default); an option not given stays ``None``, so ``resolve`` knows what the command line set."""
+    kinds = {"str": str, "int": int, "float": float}
+    for f in fields(Config):
+        spec, flag = _spec(f), "--" + f.name.replace("_", "-")
+        if f.type == "bool":
+            on = bool(f.default)
+            parser.add_argument(
+                ("--no-" + flag[2:]) if on else flag, dest=f.name, action="store_const", const=not on, help=("turn off: " if on else "") + spec.help
+            )
+            continue
+        shown = f" (default: {f.default})" if f.default != "" and "default:" not in spec.help else ""
+        parser.add_argument(flag, dest=f.name, type=kinds[str(f.type)], choices=spec.choices or None, help=spec.help + shown)
+
+
+def values_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The command line's value (None: not given) of every setting."""
+    return {f.name: getattr(args, f.name) for f in fields(Config)}
 
 
 def _coerce(key: str, value: Any, origin: str) -> Any:

@@ -21,13 +21,10 @@ import sys
 from pathlib import Path
 
 from vcam.engine.errors import VcamError
-from vcam.engine.filters import FILTERS
-from vcam.engine.inference.backends import BACKENDS, PRECISIONS
 from vcam.engine.pipeline import Pipeline
-from vcam.engine.pulse.edit import PULSE_MODES
 
 from .cli import Parser, StopSignals, guarded, quiet_native_logs
-from .config import Config, resolve
+from .config import Config, add_options, resolve, values_of
 from .run_log import RunLog
 from .session import backend_info, build_pipeline
 from .status import StatusLine
@@ -38,45 +35,7 @@ PARTIAL_EXIT = 3
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="vcam-run", description="De-identify faces in a video stream while keeping the rPPG pulse.")
     a = p.add_argument
-    a("--source", help="demo | camera index | /dev/videoN | video file (default: 0)")
-    a("--sink", help="virtualcam | null | preview | output video path (default: virtualcam)")
-    a("--filter", choices=FILTERS, help=f"face filter (default: {Config.filter})")
-    a("--identity-seed", help="anonymise's virtual person: N (a fixed one), random (a new one each run); default: your own, kept across runs")
-    a("--pulse", choices=PULSE_MODES, help="your heart rate in the outgoing video: keep (default), hide, or replace it with --target-hr")
-    a("--target-hr", type=float, help="bpm the video shows with --pulse replace (40..180, default 72)")
-    a("--strength", type=float, help="0.2..1.5, how strongly the filter acts (default: 1 = as trained; above 1 amplifies it)")
-    a(
-        "--auto-strength",
-        action="store_const",
-        const=True,
-        help="raise the strength (up to 1.5) while the identity monitor still recognises the face; --strength is the floor",
-    )
-    a("--model", help="streaming ONNX model for --filter deid, or an identity pattern .npz for pattern and adaptive (default: the shipped ones)")
-    a("--backend", choices=BACKENDS, help="inference backend (default: auto = tensorrt, cuda, cpu in that order)")
-    a(
-        "--precision",
-        choices=PRECISIONS,
-        help="auto = fp32 (fp16 on tensorrt) | fp32 | int8 (the <model>.int8.onnx next to --model; validate its privacy first)",
-    )
-    a("--threads", type=int, help="inference threads (default: 2)")
-    a("--width", type=int, help="camera/demo width (default: 1280)")
-    a("--height", type=int, help="camera/demo height (default: 720)")
-    a("--fps", type=float, help="camera/demo frame rate (default: 30)")
-    a("--no-mjpg", dest="mjpg", action="store_const", const=False, help="do not request MJPG from the camera")
-    a("--out-width", type=int, help="virtual camera width (default: 1280)")
-    a("--out-height", type=int, help="virtual camera height (default: 720)")
-    a("--vcam-device", help="virtual camera device, e.g. /dev/video10")
-    a("--vcam-backend", help="pyvirtualcam backend: v4l2loopback, obs, unitycapture")
-    a("--max-faces", type=int, help="faces protected by the filter; more are pixelated (default: 2)")
-    a("--realtime", action="store_const", const=True, help="pace a file/demo source at its frame rate")
-    a("--no-monitors", dest="monitors", action="store_const", const=False, help="turn off the rPPG and identity monitors")
-    a(
-        "--no-idle",
-        dest="idle",
-        action="store_const",
-        const=False,
-        help="keep processing while no app shows the virtual camera (default: idle with black frames after 3 s)",
-    )
+    add_options(p)
     a("--frames", type=int, help="stop after N frames")
     a("--json", type=Path, help="write the config, per-second metrics and the summary to this file (JSON Lines, as the run goes)")
     a("--allow-partial", action="store_true", help="exit 0 even if a file source ends before its length (truncated or undecodable frames)")
@@ -85,12 +44,6 @@ def build_parser() -> argparse.ArgumentParser:
     a("--quiet", action="store_true", help="no live status line")
     a("--debug", action="store_true", help="log tracebacks of errors")
     return p
-
-
-def config_values(args: argparse.Namespace) -> dict:
-    """The command line's value (None: not given) of every setting of ``Config`` it has an option for:
-    the options' dest names are the settings' names, so there is no second list to keep in step."""
-    return {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if hasattr(args, f.name)}
 
 
 def _same_file(a: str | Path, b: str | Path) -> bool:
@@ -169,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="vcam-run: %(levelname)s: %(message)s")
 
         def body() -> int:
-            cfg = resolve(config_values(args), args.config)
+            cfg = resolve(values_of(args), args.config)
             if args.print_config:
                 print(cfg.to_toml(), end="")
                 return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from vcam.engine.filters import FaceFilter, make_filter
-from vcam.engine.pipeline import Pipeline, PipelineConfig
+from vcam.engine.pipeline import Pipeline
 from vcam.engine.video.sinks import Sink, open_sink
 from vcam.engine.video.sources import open_source
 
@@ -40,21 +40,7 @@ def build_pipeline(
     except BaseException:
         source.close()
         raise
-    pcfg = PipelineConfig(
-        strength=cfg.strength,
-        max_faces=cfg.max_faces,
-        hold_s=cfg.hold_s,
-        deadline_ms=cfg.deadline_ms,
-        ring_size=cfg.ring_size,
-        realtime=cfg.realtime,
-        rppg=cfg.monitors,
-        identity=cfg.monitors,
-        auto_strength=cfg.auto_strength,
-        idle_without_viewers=cfg.idle,
-        pulse=cfg.pulse,
-        target_hr=cfg.target_hr,
-    )
-    return Pipeline(source, sink, face_filter, pcfg)
+    return Pipeline(source, sink, face_filter, cfg.pipeline_config())
 
 
 def backend_info(face_filter: FaceFilter) -> dict[str, str]:

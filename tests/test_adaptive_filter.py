@@ -116,6 +116,7 @@ def test_a_settled_face_is_checked_only_every_few_frames(clips) -> None:
     assert settled_checks >= 4
 
 
+@pytest.mark.slow
 def test_stepping_against_sface_too_gets_each_unseen_face_past_sface(clips) -> None:
     """With SFace's gradient as a second judge, by the end of each clip SFace itself (onnxruntime,
     aligning the pasted face with its own landmarks) no longer matches the raw face, within the
@@ -137,6 +138,7 @@ def test_stepping_against_sface_too_gets_each_unseen_face_past_sface(clips) -> N
         assert last["alone"] < sface.threshold
 
 
+@pytest.mark.slow
 def test_in_the_background_sface_runs_beside_the_frame_loop_and_its_errors_surface(clips) -> None:
     """``background``: every SFace reading runs on the worker thread, never on the caller's, and
     its steps still get the face past SFace; a reading that fails raises from ``process`` on a

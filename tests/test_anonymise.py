@@ -35,6 +35,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> list:
     return [(clip, protect_clip(clip, lambda: make_filter("anonymise", identity_seed=7))) for clip in clips]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(RECOGNISERS))
 def test_no_recogniser_matches_the_person(runs, name: str) -> None:
     """Each zoo recogniser, given the face box, matches the anonymised face to the person's other
@@ -69,6 +70,7 @@ def test_still_a_face_in_the_users_pose(runs) -> None:
     assert np.mean(errors) <= 0.06
 
 
+@pytest.mark.slow
 def test_pulse_is_the_users() -> None:
     """The EVM video's heart rate read by POS from the anonymised face is within 1.5 bpm of the raw
     reading and the pulse waveforms correlate (r >= 0.9)."""

@@ -1,6 +1,7 @@
 """App-layer pieces that run in-process: config resolution, status line, the preview window,
 and the layering rule (the runtime never imports torch)."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -10,8 +11,11 @@ import pytest
 import tomllib
 
 from vcam.app.config import Config, resolve, save
+from vcam.app.run_cli import build_parser
+from vcam.app.run_cli import main as run_main
 from vcam.app.status import StatusLine, format_status
 from vcam.engine.errors import ConfigError
+from vcam.engine.pipeline import PipelineConfig
 
 
 def test_resolve_precedence(tmp_path) -> None:
@@ -43,6 +47,22 @@ def test_bad_config_files(tmp_path, text: str, message: str) -> None:
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         resolve({}, path)
+
+
+def test_every_setting_is_an_option_a_key_and_reaches_the_pipeline(tmp_path, capsys) -> None:
+    # Declared once in Config: each setting has its --option, the file takes it as a key, and the
+    # settings that declare pipeline knobs set exactly those (the rest keep PipelineConfig's own).
+    parser = build_parser()
+    options = {a.dest for a in parser._actions}
+    assert {f.name for f in dataclasses.fields(Config)} <= options
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("deadline_ms = 120\n", encoding="utf-8")
+    assert run_main(["--config", str(cfg), "--no-monitors", "--ring-size", "8", "--hold-s", "2", "--print-config"]) == 0
+    printed = tomllib.loads(capsys.readouterr().out)
+    assert (printed["deadline_ms"], printed["monitors"], printed["ring_size"], printed["hold_s"]) == (120.0, False, 8, 2.0)
+    pipe = Config(monitors=False, idle=False, ring_size=8, strength=0.5, pulse="hide").pipeline_config()
+    assert (pipe.rppg, pipe.identity, pipe.idle_without_viewers, pipe.ring_size, pipe.strength, pipe.pulse) == (False, False, False, 8, 0.5, "hide")
+    assert pipe.idle_after_s == PipelineConfig().idle_after_s
 
 
 def test_status_line_formats() -> None:

@@ -16,6 +16,8 @@ from vcam.models.face_align import CHIP_SIZE, chip_shift, chip_transform, jitter
 
 from conftest import LFW, need, read_rgb
 
+pytestmark = pytest.mark.slow  # the torch port against dlib on every LFW-10 photo: make test-fast leaves it out
+
 
 @pytest.fixture(scope="module")
 def lfw() -> dict:
@@ -42,6 +44,7 @@ def _describe(net: DlibFaceNet, chips: list[np.ndarray]) -> np.ndarray:
         return net(torch.from_numpy(np.stack(chips)).permute(0, 3, 1, 2).float()).numpy()
 
 
+@pytest.mark.slow
 def test_port_matches_dlib_on_all_lfw10_photos(lfw, net) -> None:
     rows = lfw["rows"]
     assert len(rows) == 100

@@ -92,6 +92,7 @@ def test_protect_clip_off_is_identity_and_pixelate_changes_the_face(evm_clip) ->
     assert all(np.array_equal(a, b) for a, b in zip(pix.out, shared.out, strict=True))
 
 
+@pytest.mark.slow
 def test_protect_clip_auto_strength_acts_once_enrolled(evm_clip) -> None:
     # At 0.2 dlib still matches the EVM face: after the 3 enrolment readings (one per second) the
     # first verdict raises the strength from the next frame on, gliding, as the runtime's loop does.
@@ -120,6 +121,7 @@ def test_transport_path_keeps_frames_close_and_the_pulse(evm_clip) -> None:
     assert a.bvp_r > 0.8
 
 
+@pytest.mark.slow
 def test_evaluate_photo_clips_off_matches_and_pixelate_hides() -> None:
     root = need(LFW)
     clips = photo_clips(root, ["George_W_Bush", "Tony_Blair"], seconds=6.0, size=256)[::4]

@@ -31,6 +31,7 @@ def export(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vcam.app.export_cli", *args], capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_streaming_int8_export_is_parity_checked_and_runs_on_request(run_dir, tmp_path) -> None:
     out = tmp_path / "m.onnx"
     res = export(

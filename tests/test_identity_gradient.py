@@ -29,6 +29,7 @@ def gradient() -> DescriptorGradient:
     return DescriptorGradient()
 
 
+@pytest.mark.slow
 def test_descriptors_are_dlibs_and_gradient_is_the_ports_autograd(chips, gradient) -> None:
     net = DlibFaceNet.from_file()
     for (chip, own), (_, other) in zip(chips, chips[1:] + chips[:1], strict=True):

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from vcam.engine.recognisers import FaceEmbedder
 from vcam.engine.tracking import FaceTracker
@@ -34,6 +35,7 @@ def test_a_morph_is_a_face_unlike_either_parent() -> None:
         assert morph_faces(np.zeros_like(a), b, tracker) is None
 
 
+@pytest.mark.slow
 def test_morph_identities_pair_training_people_and_join_training_only() -> None:
     ids = photo_identities(need(LFW))
     train_ids, val_ids = split_identities(list(ids), 0.2, 0)

@@ -47,6 +47,7 @@ def run(frames: list[np.ndarray], filter_name: str, pulse: str, target: float = 
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", [60.0, 90.0, 120.0])
 def test_replace_shows_the_target_to_every_reader(frames, target: float) -> None:
     """POS, CHROM and PhysNet read the target within 2 bpm; the true HR's peak is gone (SNR there
@@ -60,6 +61,7 @@ def test_replace_shows_the_target_to_every_reader(frames, target: float) -> None
     assert 10 * np.log10(1 / np.mean((out - raw) ** 2)) >= 40.0
 
 
+@pytest.mark.slow
 def test_hide_leaves_no_pulse_peak(frames) -> None:
     """After hide, POS's and CHROM's strongest in-band peak is under 3 dB SNR and the true HR's
     under 0 dB; before, both had a clear peak at the true HR."""
@@ -71,6 +73,7 @@ def test_hide_leaves_no_pulse_peak(frames) -> None:
         assert snr_db(after, 30.0, heart_rate(after, 30.0)) < 3.0 and snr_db(after, 30.0, EVM_HR_BPM) < 0.0, judge
 
 
+@pytest.mark.slow
 def test_both_survive_the_meeting_apps_codec(frames) -> None:
     """After I420 + H.264 at 1.5 Mbit/s POS still reads the target, and still finds no pulse at the
     real rate after hide."""

@@ -66,12 +66,14 @@ def test_physnet_recovers_a_pulse_injected_into_a_real_face(physnet: PhysNet, hr
     assert heart_rate(bvp, 30.0) == pytest.approx(truth, abs=1.0)
 
 
+@pytest.mark.slow
 def test_physformer_reads_the_real_evm_pulse(physformer: PhysFormer) -> None:
     with torch.no_grad():
         bvp = physformer(face_clip(read_video(EVM_VIDEO)))[0].numpy()
     assert heart_rate(bvp, 30.0) == pytest.approx(EVM_HR_BPM, abs=2.0)
 
 
+@pytest.mark.slow
 def test_physformer_recovers_a_pulse_injected_into_a_real_face(physformer: PhysFormer) -> None:
     # 20 s: on 10 s clips PhysFormer was within 1 bpm in 8 of 9 measured cases (worst 1.27).
     frames, truth = demo_frames(84.0, 600)

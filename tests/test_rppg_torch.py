@@ -48,6 +48,7 @@ def test_batches_and_any_length(name: str) -> None:
         getattr(rppg_torch, name)(rgb[:, :40], 30.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["pos", "chrom"])
 def test_gradients_match_finite_differences(name: str) -> None:
     torch.manual_seed(0)

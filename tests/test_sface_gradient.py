@@ -32,6 +32,7 @@ def gradient() -> SFaceGradient:
     return SFaceGradient()
 
 
+@pytest.mark.slow
 def test_descriptors_are_sfaces_and_gradient_is_the_ports_autograd(faces, gradient) -> None:
     net, embedder = SFaceNet.from_file(), SFaceEmbedder()
     for (face, own), (_, other) in zip(faces, faces[1:] + faces[:1], strict=True):

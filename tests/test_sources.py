@@ -80,6 +80,7 @@ def test_capture_thread_offline_keeps_every_frame_in_order() -> None:
     assert indices == list(range(40)) and cap.dropped == 0
 
 
+@pytest.mark.slow
 def test_capture_thread_live_mode_drops_instead_of_lagging() -> None:
     import time
 

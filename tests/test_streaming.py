@@ -157,6 +157,7 @@ def test_torch_backend_matches_onnxruntime(ae, onnx_path, evm_crops) -> None:
     assert np.abs(stream(ort_model, evm_crops[:10]) - stream(torch_model, evm_crops[:10])).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_int8_export_keeps_contract_and_quality(onnx_path, evm_crops, tmp_path) -> None:
     from vcam.export.parity import precision_psnr
     from vcam.export.quantize import quantize_streaming

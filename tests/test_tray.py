@@ -57,6 +57,7 @@ def test_slider_mapping_round_trips() -> None:
     assert all(strength_to_slider(slider_to_strength(v)) == v for v in range(0, 101, 5))
 
 
+@pytest.mark.slow
 def test_monitors_update_from_a_real_engine_run(qtbot, controller) -> None:
     app = TrayApp(controller, use_tray=False)
     qtbot.addWidget(app.window)
@@ -176,6 +177,7 @@ print("tray ok")
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (shutil.which("Xvfb") and shutil.which("trayer")), reason="needs Xvfb and trayer (installed by .ci/run)")
 def test_real_system_tray_under_xvfb_with_a_tray_host() -> None:
     display = f":{90 + os.getpid() % 9}"

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from vcam.engine.filters import BlurFilter
 from vcam.engine.pipeline import FrameResult, Pipeline, PipelineConfig
 from vcam.engine.video.sinks import NullSink
@@ -89,6 +91,7 @@ class RecordingSource(VideoFileSource):
         self.calls.append(("resume", time.monotonic()))
 
 
+@pytest.mark.slow
 def test_pipeline_idles_without_viewers_and_resumes_for_one(tmp_path) -> None:
     node = tmp_path / "video10"
     node.write_bytes(b"")
