@@ -13,11 +13,9 @@ Usage::
     with Pipeline(source, open_sink("out.mp4", source.fps), make_filter("blur")) as pipe:
         summary = pipe.run()
 
-Fail closed: while the filter protects (anything but ``off``), no raw face reaches the sink.
-Faces beyond ``max_faces``, faces whose filter raised, and every face of a frame that is already
-older than ``deadline_ms`` when its processing starts get the safe fallback (pixelation) at full
-strength. If no face is found but one was seen less than ``hold_s`` ago, or if anything in the
-frame's processing raised, the whole frame is pixelated.
+Fail closed: while the filter protects (anything but ``off``), no raw face reaches the sink: the
+rules for faces and frames are ``fail_closed.FailClosed``'s (pixelation is the safe fallback, at
+full strength), and a frame whose processing raised is pixelated whole.
 
 Idle: while a sink that knows its viewers (the Linux virtual camera) has had none for
 ``idle_after_s``, the source is released (a webcam's light goes off), frames are neither tracked
@@ -41,6 +39,7 @@ import numpy as np
 from vcam.engine.compositor import paste
 from vcam.engine.crop import crop_face
 from vcam.engine.face_regions import face_oval
+from vcam.engine.fail_closed import FailClosed
 from vcam.engine.filters import FaceFilter, PixelateFilter
 from vcam.engine.frames import FaceTrack, Frame
 from vcam.engine.metrics import RunMetrics
@@ -128,7 +127,7 @@ class Pipeline:
         self.rppg = RppgMonitor(fs=source.fps) if self.config.rppg else None
         self._rppg_pool = ThreadPoolExecutor(1, thread_name_prefix="vcam-rppg")  # readings off the frame loop
         self.metrics = RunMetrics()
-        self._last_face_t: float | None = None
+        self.fail_closed = FailClosed(self.config.max_faces, self.config.hold_s)
         self._next_identity = 0.0
         self._stop = False
         self._stop_now = False
@@ -192,19 +191,17 @@ class Pipeline:
         fallback = None
         primary = None
         for i, (track, raw) in enumerate(zip(tracks, analysis.crops, strict=True)):
-            safe_only = protect and (i >= self.config.max_faces or late)
+            skipped = self.fail_closed.skip_filter(protect, i, late)
             mesh = track.crop_mesh()
             crop = None
-            if not safe_only:
+            if skipped is None:
                 try:
                     crop = face_filter.process(raw, track.track_id, strength, mesh)
                 except Exception as exc:
-                    if not protect:
-                        raise
+                    fallback = self.fail_closed.filter_failed(protect, exc)
                     log.warning("filter failed on track %d: %s", track.track_id, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-                    fallback = "filter error"
             else:
-                fallback = "deadline" if late else "too many faces"
+                fallback = skipped
             residual = crop is not None and (face_filter.residual or crop is raw)  # off: a pulse edit is added at full resolution
             if crop is None:
                 crop = self.fallback.process(raw, track.track_id)
@@ -217,9 +214,7 @@ class Pipeline:
         face_filter.forget({t.track_id for t in tracks})
         if pulse is not None:
             pulse.forget({t.track_id for t in tracks})
-        if tracks:
-            self._last_face_t = frame.timestamp
-        elif protect and self._last_face_t is not None and frame.timestamp - self._last_face_t < self.config.hold_s:
+        if self.fail_closed.hide_frame(protect, frame.timestamp, len(tracks)):
             out, fallback = obscure_frame(image), "face lost"
         if primary is not None:
             self._monitor(frame, out, *primary)

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from vcam.engine.fail_closed import FailClosed
 from vcam.engine.filters import BlurFilter, FaceFilter, OffFilter, make_filter
 from vcam.engine.frames import Frame
 from vcam.engine.pipeline import Pipeline, PipelineConfig, obscure_frame
@@ -47,6 +48,25 @@ def pipeline(face_filter: FaceFilter, **cfg) -> Pipeline:
 def assert_not_identifiable(raw: np.ndarray, out: np.ndarray, track) -> None:
     kept = raw_detail(raw, out, track)
     assert kept < 0.3, f"raw face detail reached the output (correlation {kept:.2f})"
+
+
+def test_the_policy_sends_late_extra_and_failing_faces_to_the_fallback_only_while_protecting() -> None:
+    rules = FailClosed(max_faces=2, hold_s=1.0)
+    assert [rules.skip_filter(True, i, late=False) for i in range(3)] == [None, None, "too many faces"]
+    assert rules.skip_filter(True, 0, late=True) == "deadline"
+    assert rules.skip_filter(False, 5, late=True) is None  # off: nothing to fall back to
+    assert rules.filter_failed(True, RuntimeError("x")) == "filter error"
+    with pytest.raises(RuntimeError):
+        rules.filter_failed(False, RuntimeError("x"))
+
+
+def test_the_policy_hides_a_frame_only_within_the_hold_after_a_face() -> None:
+    rules = FailClosed(max_faces=2, hold_s=1.0)
+    assert not rules.hide_frame(True, 0.0, faces=0)  # no face seen yet: nothing to hide
+    assert not rules.hide_frame(True, 1.0, faces=1)
+    assert rules.hide_frame(True, 1.5, faces=0) and rules.hide_frame(True, 1.99, faces=0)
+    assert not rules.hide_frame(True, 2.01, faces=0)  # the hold is over
+    assert not rules.hide_frame(False, 1.5, faces=0)  # off never hides
 
 
 def test_the_leak_measure_detects_a_raw_face() -> None:
