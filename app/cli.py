@@ -31,9 +31,10 @@ class Parser(argparse.ArgumentParser):
     """``argparse.ArgumentParser`` whose usage errors print one line instead of usage + error, with
     ``--version`` on every command."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, versioned: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
+        if versioned:  # False for a parent parser of shared options
+            self.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
 
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)

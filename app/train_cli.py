@@ -1,18 +1,22 @@
-"""``vcam-train``: train the de-identification AE (needs the ``train`` extra).
+"""``vcam-train``: train the de-identification AE, learn an identity pattern, or check weights
+(needs the ``train`` extra).
 
-    vcam-train --photos <root>/<identity>/<photo>.jpg-folder --out runs/default [--config train.toml]
-               [--extra-photos folder-or-manifest.json] [--epochs N] [--clip-len T] [--resume]
-    vcam-train --check runs/default-or-model.onnx [--strength 1 1.2] [--photos ...] [--config ...]
+    vcam-train ae --photos <root>/<identity>/<photo>.jpg-folder --out runs/default [--config train.toml]
+                  [--extra-photos folder-or-manifest.json] [--epochs N] [--clip-len T] [--resume]
+    vcam-train pattern --photos ... --out runs/pattern --psnr 33 [--steps 300] [--ssim W] [--sface W]
+    vcam-train check runs/default-or-model.onnx [--strength 1 1.2] [--photos ...] [--config ...]
 
-The TOML file holds any ``TrainConfig`` field; command-line values override it. Prints one line
-per epoch (losses, validation PSNR / pulse correlation / dlib match rate); bad input is one line.
-``--check`` trains nothing: it runs the training's validation on the given weights, with the config
-they recorded (a run's config.json, an exported model's metadata) under the TOML and command-line
-values, and prints one JSON line per strength.
+The TOML file holds any ``TrainConfig`` field; command-line values override it. ``ae`` prints one
+line per epoch (losses, validation PSNR / pulse correlation / dlib match rate); ``pattern`` writes
+``<out>/identity_pattern.npz`` (``--filter pattern``); ``check`` trains nothing: it runs the
+training's validation on the given weights, with the config they recorded (a run's config.json, an
+exported model's metadata) under the TOML and command-line values, and prints one JSON line per
+strength. Bad input is one line.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import sys
@@ -26,36 +30,40 @@ from vcam.engine.errors import VcamError
 from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
 from .config import read_toml
 
+DATA_OPTIONS = ("photos", "extra_photos", "out", "epochs", "clip_len", "seed", "data_seed", "val_fold")  # TrainConfig fields
+
+
+def build_parser() -> argparse.ArgumentParser:
+    data = Parser(add_help=False, versioned=False)  # the TrainConfig options every subcommand takes
+    data.add_argument("--config", type=Path, help="TOML file with TrainConfig fields")
+    data.add_argument("--photos", help="folder with one sub-folder of photos per identity")
+    data.add_argument(
+        "--extra-photos", help="more identities for training only (folder, or JSON {identity: [photo paths]}); config extra_identities picks some"
+    )
+    data.add_argument("--out", help="run folder (config.json, checkpoint.pt, log.jsonl)")
+    data.add_argument("--epochs", type=int)
+    data.add_argument("--clip-len", type=int)
+    data.add_argument("--seed", type=int, help="initialisation, batch order and sampling (and the data, unless --data-seed)")
+    data.add_argument("--data-seed", type=int, help="the identity split and the clips: repeat a run on the same data with another --seed")
+    data.add_argument("--val-fold", type=int, metavar="K", help="hold out the split's K-th disjoint group of identities (k-fold; default 0)")
+    ap = Parser(prog="vcam-train", description=__doc__.splitlines()[0])
+    commands = ap.add_subparsers(dest="command", required=True, metavar="{ae,pattern,check}")
+    ae = commands.add_parser("ae", parents=[data], help="train the de-identification autoencoder")
+    ae.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    ae.add_argument("--stop-after", type=int, metavar="EPOCH", help="stop after this epoch (0-based) keeping the full LR schedule; --resume continues")
+    pattern = commands.add_parser("pattern", parents=[data], help="learn a universal identity pattern within a PSNR budget")
+    pattern.add_argument("--psnr", type=float, required=True, metavar="DB", help="the pattern's PSNR budget on the faces (10..60 dB)")
+    pattern.add_argument("--steps", type=int, default=300, metavar="N", help="optimisation steps (default 300)")
+    pattern.add_argument("--ssim", type=float, default=0.0, metavar="W", help="weight of (1 - SSIM) of the patterned faces (default 0)")
+    pattern.add_argument("--sface", type=float, default=0.0, metavar="W", help="weight of SFace's cosine distance beside dlib's (default 0)")
+    check = commands.add_parser("check", parents=[data], help="validate weights on the validation clips (trains nothing)")
+    check.add_argument("weights", metavar="WEIGHTS", help="run folder, checkpoint.pt or vcam-export ONNX")
+    check.add_argument("--strength", type=float, nargs="+", metavar="S", help="the runtime strengths to validate at (default 1)")
+    return ap
+
 
 def main(argv: list[str] | None = None) -> int:
-    ap = Parser(prog="vcam-train", description=__doc__.splitlines()[0])
-    ap.add_argument("--config", type=Path, help="TOML file with TrainConfig fields")
-    ap.add_argument("--photos", help="folder with one sub-folder of photos per identity")
-    ap.add_argument("--extra-photos", help="more identities for training only (folder, or JSON {identity: [photo paths]}); config extra_identities picks some")
-    ap.add_argument("--out", help="run folder (config.json, checkpoint.pt, log.jsonl)")
-    ap.add_argument("--epochs", type=int)
-    ap.add_argument("--clip-len", type=int)
-    ap.add_argument("--seed", type=int, help="initialisation, batch order and sampling (and the data, unless --data-seed)")
-    ap.add_argument("--data-seed", type=int, help="the identity split and the clips: repeat a run on the same data with another --seed")
-    ap.add_argument("--val-fold", type=int, metavar="K", help="hold out the split's K-th disjoint group of identities (k-fold; default 0)")
-    ap.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
-    ap.add_argument("--stop-after", type=int, metavar="EPOCH", help="stop after this epoch (0-based) keeping the full LR schedule; --resume continues")
-    ap.add_argument(
-        "--check", metavar="WEIGHTS", help="train nothing: validate these weights (run folder, checkpoint.pt or vcam-export ONNX) on the validation clips"
-    )
-    ap.add_argument("--strength", type=float, nargs="+", metavar="S", help="with --check: the runtime strengths to validate at (default 1)")
-    ap.add_argument(
-        "--pattern-psnr",
-        type=float,
-        metavar="DB",
-        help="learn a universal identity pattern within this PSNR budget instead of the AE: <out>/identity_pattern.npz (--filter pattern)",
-    )
-    ap.add_argument("--pattern-steps", type=int, default=300, metavar="N", help="with --pattern-psnr: optimisation steps (default 300)")
-    ap.add_argument("--pattern-ssim", type=float, default=0.0, metavar="W", help="with --pattern-psnr: weight of (1 - SSIM) of the patterned faces (default 0)")
-    ap.add_argument(
-        "--pattern-sface", type=float, default=0.0, metavar="W", help="with --pattern-psnr: weight of SFace's cosine distance beside dlib's (default 0)"
-    )
-    args = ap.parse_args(argv)
+    args = build_parser().parse_args(argv)
     quiet_native_logs()
     console = Console()
     try:
@@ -63,20 +71,31 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError as exc:
         return train_extra_missing("vcam-train", exc)
 
-    def learn(cfg: TrainConfig) -> int:
+    def config() -> TrainConfig:
+        """The TrainConfig of the recorded weights (check), the TOML file and the command line, in that order."""
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        values = {k: v for k, v in recorded_config(args.weights).items() if k in known} if args.command == "check" else {}
+        if args.config:
+            values.update(read_toml(args.config))
+        values.update({k: v for k in DATA_OPTIONS if (v := getattr(args, k)) is not None})
+        if unknown := sorted(set(values) - known):
+            raise VcamError(f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        if "photos" not in values:
+            raise VcamError("--photos is required (a folder with one sub-folder of photos per identity)")
+        return TrainConfig(**values)
+
+    def learn_pattern(cfg: TrainConfig) -> int:
         from vcam.engine.filters.identity_pattern import save_pattern
         from vcam.models.pattern import learn_pattern
 
-        if args.pattern_steps < 1 or not 10.0 <= args.pattern_psnr <= 60.0 or min(args.pattern_ssim, args.pattern_sface) < 0:
-            raise VcamError("--pattern-psnr must be 10..60 dB, --pattern-steps >= 1, --pattern-ssim and --pattern-sface >= 0")
         with console.status("learning the identity pattern (clips, judges, steps)") as status:
             pattern, record = learn_pattern(
                 cfg,
-                args.pattern_psnr,
-                args.pattern_steps,
-                ssim_weight=args.pattern_ssim,
-                sface_weight=args.pattern_sface,
-                log=lambda r: status.update(f"step {r['step']}/{args.pattern_steps}: dlib distance {r['distance']:.3f} at {r['psnr_db']:.1f} dB"),
+                args.psnr,
+                args.steps,
+                ssim_weight=args.ssim,
+                sface_weight=args.sface,
+                log=lambda r: status.update(f"step {r['step']}/{args.steps}: dlib distance {r['distance']:.3f} at {r['psnr_db']:.1f} dB"),
             )
         out = Path(cfg.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -86,46 +105,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     def body() -> int:
-        known = {f.name for f in dataclasses.fields(TrainConfig)}
-        if args.strength is not None and (args.check is None or min(args.strength) < 0):
-            raise VcamError("--strength needs --check and values >= 0")
-        values = {k: v for k, v in recorded_config(args.check).items() if k in known} if args.check else {}
-        if args.config:
-            values.update(read_toml(args.config))
-        values.update(
-            {
-                k: v
-                for k, v in {
-                    "photos": args.photos,
-                    "extra_photos": args.extra_photos,
-                    "out": args.out,
-                    "epochs": args.epochs,
-                    "clip_len": args.clip_len,
-                    "seed": args.seed,
-                    "data_seed": args.data_seed,
-                    "val_fold": args.val_fold,
-                }.items()
-                if v is not None
-            }
-        )
-        if unknown := sorted(set(values) - known):
-            raise VcamError(f"unknown setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
-        if "photos" not in values:
-            raise VcamError("--photos is required (a folder with one sub-folder of photos per identity)")
-        if values.get("clip_len", 64) % 4:
-            raise VcamError("clip_len must be divisible by 4 (PhysNet's temporal pooling)")
-        for name, least in (("morph_identities", 0), ("validate_every", 1), ("val_fold", 0)):
-            if not isinstance(value := values.get(name, least), int) or value < least:
-                raise VcamError(f"{name} must be a whole number >= {least}")
-        cfg = TrainConfig(**values)
-        if args.check:
+        if args.command == "pattern" and (args.steps < 1 or not 10.0 <= args.psnr <= 60.0 or min(args.ssim, args.sface) < 0):
+            raise VcamError("--psnr must be 10..60 dB, --steps >= 1, --ssim and --sface >= 0")
+        if args.command == "check" and args.strength is not None and min(args.strength) < 0:
+            raise VcamError("--strength values must be >= 0")
+        cfg = config()
+        if args.command == "check":
             with console.status("checking (validation clips, attackers' references, one pass per strength)"):
-                records = check(cfg, args.check, tuple(args.strength or (1.0,)))
+                records = check(cfg, args.weights, tuple(args.strength or (1.0,)))
             for r in records:
                 print(json.dumps(r), flush=True)
             return 0
-        if args.pattern_psnr is not None:
-            return learn(cfg)
+        if args.command == "pattern":
+            return learn_pattern(cfg)
 
         with Progress(
             TextColumn("{task.description}"),

@@ -4,7 +4,7 @@ and run ``train_default.py`` on each, then report every fold and the spread over
 
     python benchmarks/pattern_folds.py [--folds 0 1 2 3 4] [--jobs 2] [--out runs/folds-30db] [--json] \
         [--config models/configs/pattern.toml] [--strength 1] [--auto-strength] [--adaptive] \
-        -- --pattern-psnr 30 [--pattern-steps 300] [--pattern-ssim 0] [--pattern-sface 0] [--seed 0]
+        -- --psnr 30 [--steps 300] [--ssim 0] [--sface 0] [--seed 0]
 
 Everything after ``--`` goes to ``vcam-train`` (with ``--config``, LFW-10 and the
 face_recognition extra identities, ``--val-fold K``, ``OMP_NUM_THREADS=1``); ``--strength``,
@@ -47,6 +47,7 @@ def learn_args(config: Path, train_args: list[str], fold: int, out: Path) -> lis
         sys.executable,
         "-m",
         "vcam.app.train_cli",
+        "pattern",
         "--config",
         str(config),
         "--photos",
@@ -69,10 +70,10 @@ def recipe(config: Path, train_args: list[str]) -> dict:
         {"seed": 0}
         | tomllib.loads(config.read_text(encoding="utf-8"))
         | {
-            "psnr_db": float(flags["--pattern-psnr"]),
-            "steps": int(flags.get("--pattern-steps", 300)),
-            "ssim_weight": float(flags.get("--pattern-ssim", 0.0)),
-            "sface_weight": float(flags.get("--pattern-sface", 0.0)),
+            "psnr_db": float(flags["--psnr"]),
+            "steps": int(flags.get("--steps", 300)),
+            "ssim_weight": float(flags.get("--ssim", 0.0)),
+            "sface_weight": float(flags.get("--sface", 0.0)),
         }
         | {key: int(flags[flag]) for flag, key in (("--seed", "seed"), ("--data-seed", "data_seed")) if flag in flags}
     )
@@ -162,8 +163,8 @@ def main() -> int:
     ap.add_argument("--adaptive", action="store_true", help="report the adaptive filter starting from each fold's pattern")
     ap.add_argument("--dlib-only", action="store_true", help="with --adaptive: stepping against dlib only")
     args, train_args = ap.parse_args(argv[:split]), argv[split + 1 :]
-    if "--pattern-psnr" not in train_args or len(train_args) % 2:
-        ap.error("give vcam-train's pattern flags after --, e.g. -- --pattern-psnr 30 (flag value pairs)")
+    if "--psnr" not in train_args or len(train_args) % 2:
+        ap.error("give vcam-train's pattern flags after --, e.g. -- --psnr 30 (flag value pairs)")
     if args.jobs < 1:
         ap.error("--jobs must be >= 1")
     try:

@@ -90,6 +90,14 @@ class TrainConfig:
     validate_every: int = 1  # validate after every Nth epoch and after the last (~105 s each on the default data)
     init_from: str | None = None  # a run directory, checkpoint.pt or vcam-export ONNX whose AE weights training starts from
 
+    def __post_init__(self) -> None:
+        """VcamError naming the first value a run cannot use."""
+        if self.clip_len % 4:
+            raise VcamError("clip_len must be divisible by 4 (PhysNet's temporal pooling)")
+        for name, least in (("morph_identities", 0), ("validate_every", 1), ("val_fold", 0)):
+            if not isinstance(value := getattr(self, name), int) or isinstance(value, bool) or value < least:
+                raise VcamError(f"{name} must be a whole number >= {least}")
+
     @classmethod
     def from_record(cls, record: dict) -> TrainConfig:
         """The config a run recorded (config.json, a model's ``vcam.training_config``), without the extra keys."""
@@ -394,7 +402,7 @@ def load_weights(ae: DeidAutoencoder, path: str, role: str = "init_from") -> str
     return sha
 
 
-def recorded_config(path: str, role: str = "--check") -> dict:
+def recorded_config(path: str, role: str = "check") -> dict:
     """The training config the weights at ``path`` recorded: a run directory's (or its
     checkpoint's) config.json, or a ``vcam-export`` ONNX file's ``vcam.training_config``;
     ``{}`` if there is none. Raises VcamError (starting with ``role``) if ``path`` does not exist

@@ -136,10 +136,10 @@ def test_shipped_pattern_was_learned_with_the_committed_config_and_its_cards_com
     committed = tomllib.loads((root / "models" / "configs" / "pattern.toml").read_text())
     assert {k: meta["training_config"][k] for k in committed} == committed
     blocks = re.findall(r"```sh\n([^`]*)```", (root / "engine" / "assets" / "identity_pattern.md").read_text())
-    (command,) = [b for b in blocks if f"engine/assets/{shipped.name}\n" in b and "vcam-train --config models/configs/pattern.toml " in b]
-    flags = dict(re.findall(r"--(pattern-\w+) (\S+)", command))
+    (command,) = [b for b in blocks if f"engine/assets/{shipped.name}\n" in b and "vcam-train pattern --config models/configs/pattern.toml " in b]
+    flags = dict(re.findall(r"--(psnr|steps|ssim|sface) (\S+)", command))
     assert (meta["psnr_db"], meta["steps"], meta.get("ssim_weight", 0.0), meta.get("sface_weight", 0.0)) == tuple(
-        float(flags.get(k, d)) for k, d in (("pattern-psnr", "nan"), ("pattern-steps", 300), ("pattern-ssim", 0), ("pattern-sface", 0))
+        float(flags.get(k, d)) for k, d in (("psnr", "nan"), ("steps", 300), ("ssim", 0), ("sface", 0))
     )
 
 

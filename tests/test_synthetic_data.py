@@ -30,8 +30,10 @@ def test_validation_folds_partition_the_identities_and_fold_0_is_the_plain_split
     assert all(sorted([*t, *v]) == sorted(ids) and not set(t) & set(v) for t, v in folds)
     with pytest.raises(ValueError, match="fold 5 out of range"):
         split_identities(ids, 0.2, seed=3, fold=5)
-    with pytest.raises(VcamError, match="fold -1 out of range"):
-        TrainConfig(photos="x", val_fold=-1).split(ids)
+    with pytest.raises(VcamError, match="fold 5 out of range"):
+        TrainConfig(photos="x", val_fold=5).split(ids)
+    with pytest.raises(VcamError, match="val_fold must be a whole number >= 0"):
+        TrainConfig(photos="x", val_fold=-1)
     assert split_folds(1, 0.2) == 1 and split_identities(ids[:1], 0.2) == (ids[:1], [])  # one identity: all of it trains
 
 

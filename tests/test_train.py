@@ -106,21 +106,23 @@ def test_vcam_train_bad_input_is_one_line_and_writes_nothing(tmp_path) -> None:
     (tmp_path / "every.toml").write_text("validate_every = 0\n")
     photos = lfw_subset(tmp_path)  # 4 identities, one validated per fold: folds 0..3
     for args, message in (
-        (["--photos", str(tmp_path / "none")], "photo folder not found"),
-        ([], "--photos is required"),
-        (["--photos", str(tmp_path), "--clip-len", "30"], "divisible by 4"),
-        (["--photos", str(tmp_path), "--config", "init.toml"], "init_from: no checkpoint"),
-        (["--photos", str(tmp_path), "--config", "onnx.toml"], "model.onnx is not an ONNX file"),
-        (["--photos", str(tmp_path), "--config", "every.toml"], "validate_every must be a whole number"),
-        (["--check", "model.onnx"], "--check: model.onnx is not an ONNX file"),
-        (["--check", "no-such-run"], "--check: no checkpoint at no-such-run"),
-        (["--strength", "1", "--photos", str(tmp_path)], "--strength needs --check"),
-        (["--photos", str(tmp_path), "--pattern-psnr", "5"], "--pattern-psnr must be 10..60 dB"),
-        (["--photos", str(tmp_path), "--pattern-psnr", "30", "--pattern-ssim", "-1"], "--pattern-ssim and --pattern-sface >= 0"),
-        (["--photos", str(tmp_path), "--pattern-psnr", "30", "--pattern-sface", "-1"], "--pattern-ssim and --pattern-sface >= 0"),
-        (["--photos", str(tmp_path), "--val-fold", "-1"], "val_fold must be a whole number >= 0"),
+        (["ae", "--photos", str(tmp_path / "none")], "photo folder not found"),
+        (["ae"], "--photos is required"),
+        ([], "the following arguments are required: {ae,pattern,check}"),
+        (["ae", "--photos", str(tmp_path), "--clip-len", "30"], "divisible by 4"),
+        (["ae", "--photos", str(tmp_path), "--config", "init.toml"], "init_from: no checkpoint"),
+        (["ae", "--photos", str(tmp_path), "--config", "onnx.toml"], "model.onnx is not an ONNX file"),
+        (["ae", "--photos", str(tmp_path), "--config", "every.toml"], "validate_every must be a whole number"),
+        (["check", "model.onnx"], "check: model.onnx is not an ONNX file"),
+        (["check", "no-such-run"], "check: no checkpoint at no-such-run"),
+        (["ae", "--strength", "1", "--photos", str(tmp_path)], "unrecognized arguments: --strength"),
+        (["pattern", "--photos", str(tmp_path)], "the following arguments are required: --psnr"),
+        (["pattern", "--photos", str(tmp_path), "--psnr", "5"], "--psnr must be 10..60 dB"),
+        (["pattern", "--photos", str(tmp_path), "--psnr", "30", "--ssim", "-1"], "--ssim and --sface >= 0"),
+        (["pattern", "--photos", str(tmp_path), "--psnr", "30", "--sface", "-1"], "--ssim and --sface >= 0"),
+        (["ae", "--photos", str(tmp_path), "--val-fold", "-1"], "val_fold must be a whole number >= 0"),
         (
-            ["--photos", str(photos), "--val-fold", "4", "--pattern-psnr", "30"],
+            ["pattern", "--photos", str(photos), "--val-fold", "4", "--psnr", "30"],
             "validation fold 4 out of range: 4 identities at val_fraction 0.2 make 4 folds (0..3)",
         ),
     ):
@@ -173,7 +175,7 @@ def test_check_reproduces_the_runs_last_validation_from_the_run_and_its_export(t
     assert exported.returncode == 0, exported.stderr
     for weights in (run, model):  # the config comes from what the weights recorded
         res = subprocess.run(
-            [sys.executable, "-m", "vcam.app.train_cli", "--check", str(weights), "--strength", "1", "0"], capture_output=True, text=True, cwd=tmp_path
+            [sys.executable, "-m", "vcam.app.train_cli", "check", str(weights), "--strength", "1", "0"], capture_output=True, text=True, cwd=tmp_path
         )
         assert res.returncode == 0, res.stderr
         full, off = (json.loads(line) for line in res.stdout.splitlines())

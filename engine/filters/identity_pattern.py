@@ -5,7 +5,7 @@
     change = warp_pattern(pattern, FaceEmbedder().chip_matrix(crop_u8, (0, 0, 127, 127)), (128, 128))
 
 File format (``.npz``): ``pattern`` float16 (150, 150, 3) RGB change in [0, 1] units and ``meta``,
-a JSON string (how it was learned: ``vcam-train --pattern-psnr``).
+a JSON string (how it was learned: ``vcam-train pattern``).
 """
 
 from __future__ import annotations
