@@ -82,7 +82,7 @@ class TrainConfig:
     k_frames: int = 8
     chip_jitter: float = 0.0
     composite_mask: bool = False  # losses see the AE's change only inside the compositor's face-oval mask, as the runtime pastes it
-    bf16: bool = False  # the AE's training passes under bfloat16 autocast (~1.5x faster steps on CPUs with AVX512-BF16/AMX); validation and export stay float32
+    bf16: bool = False  # the AE's training passes under bfloat16 autocast (for CPUs with AVX512-BF16/AMX); validation and export stay float32
     seed: int = 0  # initialisation, batch order, frame sampling, jitter (and the data, unless data_seed is set)
     data_seed: int | None = None  # the identity split, the clips and the morphs; repeat runs on the same data vary only seed
     val_fold: int = 0  # which of the split's disjoint validation groups is held out (k-fold: 0 .. 1 / val_fraction - 1)

@@ -68,8 +68,8 @@ def h5_tensors(data: bytes) -> dict[str, np.ndarray]:
 
 def load_frozen(net: Net, name: str, convert: Callable[[dict[str, np.ndarray]], dict[str, torch.Tensor]], cache: Path | None = None) -> Net:
     """``net`` with weight set ``name`` loaded, in eval mode, without gradients (a frozen judge).
-    Weights are kept channels-last (3-D): PhysFormer on a 10 s clip runs 1.9x faster on this CPU
-    (5.4 -> 2.9 s; outputs equal to 1e-5), PhysNet 1.5x; inputs may stay in the default layout."""
+    Weights are kept channels-last (3-D), the faster layout for these networks on CPU (outputs equal
+    to 1e-5); inputs may stay in the default layout."""
     net.load_state_dict(ensure_weights(name, convert, cache))
     net.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]  # documented, missing from torch's overloads
     return net.eval().requires_grad_(False)

@@ -7,7 +7,7 @@ it comes back down a smaller step, never below the user's strength (the floor). 
 gets the least perturbation that this recogniser no longer matches, rising within seconds and
 relaxing slowly. The applied strength glides to each new value at ``glide_per_s`` instead of
 jumping: a step in the perturbation is a step in the face's mean colour, which the pulse
-readers see (on the validation clips, jumps cost BVP r 0.985 -> 0.970).
+readers see (engine/assets/deid_default.md measures what jumps cost the pulse).
 
 Usage::
 

