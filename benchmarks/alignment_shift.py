@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vcam.engine.recognisers import FaceEmbedder
+from vcam.engine.recognisers import DlibRecogniser
 from vcam.models.face_align import chip_shift, chip_transform, jitter_transforms
 from vcam.models.train import TrainConfig, attacker_frames, load_weights, protect, recorded_config, validation_set
 
@@ -39,7 +39,7 @@ def attacker_shifts(model: Path, photos: Path, strength: float) -> tuple[list[fl
     cfg = TrainConfig.from_record({**recorded_config(str(model), "alignment_shift"), "photos": str(photos), "out": ""})
     ae = cfg.autoencoder()
     load_weights(ae, str(model), "alignment_shift")
-    embedder, shifts = FaceEmbedder(), []
+    embedder, shifts = DlibRecogniser(), []
     for clip in validation_set(cfg):
         with torch.no_grad():
             video, out = protect(ae, [clip], cfg.composite_mask, strength=strength)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vcam.engine.recognisers import Embedder, FaceEmbedder, SFaceEmbedder
+from vcam.engine.recognisers import DlibRecogniser, Recogniser, SFaceRecogniser
 from vcam.models.attack import attack_dlib
 from vcam.models.dlib_resnet import DlibFaceNet
 from vcam.models.face_align import chip_transform
@@ -60,7 +60,7 @@ def as_uint8(images: torch.Tensor) -> list[np.ndarray]:
     return attacker_frames(images.transpose(0, 1)[None], every=1)
 
 
-def judged(originals: torch.Tensor, protected: torch.Tensor, attackers: dict[str, Embedder]) -> dict[str, float]:
+def judged(originals: torch.Tensor, protected: torch.Tensor, attackers: dict[str, Recogniser]) -> dict[str, float]:
     """PSNR (uint8, crop) and per attacker the match rate against the original frame, each
     aligning the face itself; dlib's mean distance too."""
     raw, out = as_uint8(originals), as_uint8(protected)
@@ -77,8 +77,8 @@ def judged(originals: torch.Tensor, protected: torch.Tensor, attackers: dict[str
 
 def run(model: Path, photos: Path, budgets: list[float], frames: int, steps: int, jitter: float, draws: int) -> dict:
     originals, outputs, masks = last_frames(model, photos, frames)
-    dlib = FaceEmbedder()
-    attackers: dict[str, Embedder] = {"dlib": dlib, "sface": SFaceEmbedder()}
+    dlib = DlibRecogniser()
+    attackers: dict[str, Recogniser] = {"dlib": dlib, "sface": SFaceRecogniser()}
     net = DlibFaceNet.from_file().eval()
     box = (0, 0, originals.shape[3] - 1, originals.shape[2] - 1)
     tf = torch.from_numpy(np.stack([chip_transform(dlib, im, box) for im in as_uint8(originals)])).float()

@@ -24,7 +24,7 @@ import torch
 from vcam.engine.crop import crop_face
 from vcam.engine.pulse.rppg import METHODS
 from vcam.engine.pulse.signals import heart_rate
-from vcam.engine.recognisers import DLIB_THRESHOLD, FaceEmbedder, SFaceEmbedder
+from vcam.engine.recognisers import DLIB_THRESHOLD, DlibRecogniser, SFaceRecogniser
 from vcam.engine.tracking import FaceTracker
 from vcam.models.dlib_resnet import DlibFaceNet
 from vcam.models.physformer import PhysFormer
@@ -38,7 +38,7 @@ def _rgb(path: Path) -> np.ndarray:
 
 
 def dlib_parity() -> dict:
-    embedder, detector, net, sface = FaceEmbedder(), dlib.get_frontal_face_detector(), DlibFaceNet.from_file(), SFaceEmbedder()
+    embedder, detector, net, sface = DlibRecogniser(), dlib.get_frontal_face_detector(), DlibFaceNet.from_file(), SFaceRecogniser()
     names, chips, theirs, sface_desc = [], [], [], []
     for path in sorted((DATA / "faces" / "lfw10").glob("*/*.jpg")):
         img = _rgb(path)

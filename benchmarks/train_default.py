@@ -38,7 +38,7 @@ from vcam.engine.filters import AdaptivePatternFilter, DeidFilter, FaceFilter, O
 from vcam.engine.filters.identity_pattern import load_pattern
 from vcam.engine.inference.backends import OrtBackend
 from vcam.engine.inference.streaming_model import StreamingModel
-from vcam.engine.recognisers import RECOGNISERS, ArcFaceAligner, FaceEmbedder
+from vcam.engine.recognisers import RECOGNISERS, ArcFaceAligner, DlibRecogniser
 from vcam.engine.recognisers.dlib_gradient import DescriptorGradient
 from vcam.engine.recognisers.sface_gradient import SFaceGradient
 from vcam.models.data.synthetic import photo_identities
@@ -113,7 +113,7 @@ def protection(model: Path, adaptive: bool = False, dlib_only: bool = False, bac
     SFace, or against dlib only; SFace's readings in the frame loop, or in the ``background`` as live)."""
     if model.suffix == ".npz":
         pattern, meta = load_pattern(model)
-        embedder = FaceEmbedder()
+        embedder = DlibRecogniser()
         if adaptive:
             gradient, sface = DescriptorGradient(), None if dlib_only else SFaceGradient()
             aligner = None if dlib_only else ArcFaceAligner()

@@ -16,15 +16,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vcam.engine.recognisers import CHIP_SIZE, FaceEmbedder, SFaceEmbedder
+from vcam.engine.recognisers import CHIP_SIZE, DlibRecogniser, SFaceRecogniser
 
 
-def chip_transform(embedder: FaceEmbedder, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-    """2x3 chip -> image matrix of the face in ``box`` of ``image`` (uint8 RGB): ``FaceEmbedder.chip_matrix``."""
+def chip_transform(embedder: DlibRecogniser, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """2x3 chip -> image matrix of the face in ``box`` of ``image`` (uint8 RGB): ``DlibRecogniser.chip_matrix``."""
     return embedder.chip_matrix(image, box)
 
 
-def sface_transform(embedder: SFaceEmbedder, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+def sface_transform(embedder: SFaceRecogniser, image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     """2x3 face -> image matrix of SFace's aligned 112x112 face in ``box`` of ``image`` (uint8 RGB)."""
     return cv2.invertAffineTransform(embedder.alignment(image, box))
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_msssim import ssim
 
-from vcam.engine.recognisers import CHIP_SIZE, FaceEmbedder, SFaceEmbedder
+from vcam.engine.recognisers import CHIP_SIZE, DlibRecogniser, SFaceRecogniser
 
 from .dlib_resnet import DlibFaceNet
 from .face_align import jitter_transforms, sample_chips
@@ -72,7 +72,7 @@ def learn_pattern(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     clips, _, ids = build_clips(cfg)
-    train = _prepare(clips, ids, FaceEmbedder(), SFaceEmbedder() if sface_weight else None)
+    train = _prepare(clips, ids, DlibRecogniser(), SFaceRecogniser() if sface_weight else None)
     faces = [(c, t) for c in train for t in range(0, c.video.shape[1], 8)]
     frames = torch.stack([c.video[:, t] for c, t in faces])
     masks = torch.stack([c.paste_mask(t, cfg.composite_mask) for c, t in faces])

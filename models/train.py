@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from pytorch_msssim import ssim
 
 from vcam.engine.errors import VcamError
-from vcam.engine.recognisers import Embedder, FaceEmbedder, SFaceEmbedder
+from vcam.engine.recognisers import DlibRecogniser, Recogniser, SFaceRecogniser
 
 from .autoencoder import DeidAutoencoder, from_onnx, onnx_metadata
 from .data.morph import morph_identities
@@ -146,7 +146,7 @@ class TrainClip:
         return tf
 
 
-def _prepare(clips: list[Clip], ids: list[str], embedder: FaceEmbedder | None, sface: SFaceEmbedder | None) -> list[TrainClip]:
+def _prepare(clips: list[Clip], ids: list[str], embedder: DlibRecogniser | None, sface: SFaceRecogniser | None) -> list[TrainClip]:
     """Tensors of ``clips`` with the alignment transforms of the embedders given (``None``: none)."""
     out = []
     for c in clips:
@@ -292,7 +292,7 @@ def loss_terms(
             ref = judges.sface(sample_chips(originals, stf, SFACE_SIZE))
         prot = judges.sface(sample_chips(protected, stf_out, SFACE_SIZE, outside=originals))
         terms["open_id_sface"] = open_set_identity(
-            *_with_centroids(prot, ref, judges.centroids.get("sface"), labels), SFaceEmbedder.threshold, w.open_set_margin, cosine=True
+            *_with_centroids(prot, ref, judges.centroids.get("sface"), labels), SFaceRecogniser.threshold, w.open_set_margin, cosine=True
         )
     return terms
 
@@ -316,7 +316,7 @@ def attacker_frames(video: torch.Tensor, every: int = 8) -> list[np.ndarray]:
     return [(video[0, :, t].permute(1, 2, 0).contiguous().numpy() * 255).round().astype(np.uint8) for t in range(0, video.shape[2], every)]
 
 
-def _descriptors(video: torch.Tensor, attackers: dict[str, Embedder]) -> dict[str, list[np.ndarray]]:
+def _descriptors(video: torch.Tensor, attackers: dict[str, Recogniser]) -> dict[str, list[np.ndarray]]:
     """Per attacker, the descriptors of ``attacker_frames(video)``, the whole crop as the face box."""
     out: dict[str, list[np.ndarray]] = {name: [] for name in attackers}
     for frame in attacker_frames(video):
@@ -325,7 +325,7 @@ def _descriptors(video: torch.Tensor, attackers: dict[str, Embedder]) -> dict[st
     return out
 
 
-def attacker_references(clips: list[TrainClip], attackers: dict[str, Embedder]) -> dict[str, list[tuple[str, np.ndarray]]]:
+def attacker_references(clips: list[TrainClip], attackers: dict[str, Recogniser]) -> dict[str, list[tuple[str, np.ndarray]]]:
     """Per attacker, (identity, descriptor) of every 8th original frame of ``clips``, in order
     (the originals do not change, so a run computes them once)."""
     refs: dict[str, list[tuple[str, np.ndarray]]] = {name: [] for name in attackers}
@@ -340,7 +340,7 @@ def validate(
     ae: DeidAutoencoder,
     physnet: PhysNet,
     clips: list[TrainClip],
-    attackers: dict[str, Embedder],
+    attackers: dict[str, Recogniser],
     refs: dict[str, list[tuple[str, np.ndarray]]],
     composite_mask: bool = False,
     strength: float = 1.0,
@@ -434,7 +434,7 @@ def check(cfg: TrainConfig, weights: str, strengths: tuple[float, ...] = (1.0,))
     ae = cfg.autoencoder()
     sha = load_weights(ae, weights, "--check")
     val_set = validation_set(cfg)
-    attackers: dict[str, Embedder] = {"dlib": FaceEmbedder(), "sface": SFaceEmbedder()}
+    attackers: dict[str, Recogniser] = {"dlib": DlibRecogniser(), "sface": SFaceRecogniser()}
     refs = attacker_references(val_set, attackers)
     physnet = PhysNet.pretrained("pure")
     head = {"weights": weights, "sha256": sha, "composite_mask": cfg.composite_mask, "clips": len(val_set)}
@@ -469,8 +469,8 @@ def train(
     train_clips, val_clips, train_ids = build_clips(cfg)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps({**dataclasses.asdict(cfg), "commit": source_commit(), **init}, indent=2))
-    embedder, sface = FaceEmbedder(), SFaceEmbedder()
-    attackers: dict[str, Embedder] = {"dlib": embedder, "sface": sface}
+    embedder, sface = DlibRecogniser(), SFaceRecogniser()
+    attackers: dict[str, Recogniser] = {"dlib": embedder, "sface": sface}
     with_sface = sface if cfg.delta_sface > 0 else None
     train_set, val_set = _prepare(train_clips, train_ids, embedder, with_sface), _prepare(val_clips, train_ids, None, None)
     judges = Judges(train_set, sface=with_sface is not None, centroids=cfg.open_set_centroid)

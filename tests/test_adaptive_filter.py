@@ -9,7 +9,7 @@ import pytest
 
 from vcam.engine.filters import AdaptivePatternFilter, PatternFilter, make_filter
 from vcam.engine.filters.identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern
-from vcam.engine.recognisers import DLIB_THRESHOLD, FaceEmbedder, SFaceEmbedder
+from vcam.engine.recognisers import DLIB_THRESHOLD, DlibRecogniser, SFaceRecogniser
 from vcam.engine.recognisers.dlib_gradient import DescriptorGradient
 from vcam.engine.recognisers.sface_gradient import SFaceGradient
 from vcam.models.data.synthetic import make_clip
@@ -36,7 +36,7 @@ def _pasted(f, clip, track: int, strength: float = 1.0) -> list[np.ndarray]:
     return [crop + clip.blend[t].astype(np.float32)[..., None] * (f.process(crop, track, strength) - crop) for t, crop in enumerate(clip.frames)]
 
 
-def _distance(dlib: FaceEmbedder, raw: np.ndarray, out: np.ndarray) -> float:
+def _distance(dlib: DlibRecogniser, raw: np.ndarray, out: np.ndarray) -> float:
     raw_u8, out_u8 = ((x * 255).round().astype(np.uint8) for x in (raw, out))
     return dlib.distance(dlib.describe(raw_u8, (0, 0, 127, 127)), dlib.describe(out_u8, (0, 0, 127, 127)))
 
@@ -45,7 +45,7 @@ def test_adapts_each_unseen_face_past_dlib_within_the_budget(clips) -> None:
     """By the end of each clip dlib (aligning the face itself) is far past its threshold, further
     than the plain pattern at the same PSNR; no frame's change exceeds the budget."""
     pattern = load_pattern(DEFAULT_PATTERN)[0]
-    dlib, gradient = FaceEmbedder(), DescriptorGradient()
+    dlib, gradient = DlibRecogniser(), DescriptorGradient()
     adaptive = AdaptivePatternFilter(pattern, gradient, dlib, psnr_db=34.5)
     ours, plain = [], []
     for track, clip in enumerate(clips):
@@ -121,7 +121,7 @@ def test_stepping_against_sface_too_gets_each_unseen_face_past_sface(clips) -> N
     """With SFace's gradient as a second judge, by the end of each clip SFace itself (onnxruntime,
     aligning the pasted face with its own landmarks) no longer matches the raw face, within the
     same budget; stepping against dlib alone leaves SFace matching."""
-    pattern, dlib, gradient, sface = load_pattern(ADAPTIVE_START)[0], FaceEmbedder(), DescriptorGradient(), SFaceEmbedder()
+    pattern, dlib, gradient, sface = load_pattern(ADAPTIVE_START)[0], DlibRecogniser(), DescriptorGradient(), SFaceRecogniser()
     both = AdaptivePatternFilter(pattern, gradient, dlib, sface=SFaceGradient(), aligner=sface.aligner)
     alone = AdaptivePatternFilter(pattern, gradient, dlib)
     box = (0, 0, 127, 127)
@@ -154,7 +154,7 @@ def test_in_the_background_sface_runs_beside_the_frame_loop_and_its_errors_surfa
             threads.append(threading.current_thread().name)
             return super().describe(face)
 
-    sface = SFaceEmbedder()
+    sface = SFaceRecogniser()
     f = AdaptivePatternFilter(load_pattern(ADAPTIVE_START)[0], sface=Logged(), aligner=sface.aligner, background=True)
     clip = clips[1]
     frames, out = list(clip.frames) * 4, []

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vcam.engine.errors import ModelError
-from vcam.engine.recognisers import DLIB_THRESHOLD, FaceEmbedder
+from vcam.engine.recognisers import DLIB_THRESHOLD, DlibRecogniser
 from vcam.engine.recognisers.dlib_weights import read_dlib_weights
 from vcam.models.attack import attack_dlib
 from vcam.models.dlib_resnet import DlibFaceNet
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow  # the torch port against dlib on every LFW-10 pho
 @pytest.fixture(scope="module")
 def lfw() -> dict:
     """Per photo: identity, image, dlib's face box, dlib's chip and dlib's own descriptor."""
-    embedder, detector = FaceEmbedder(), dlib.get_frontal_face_detector()
+    embedder, detector = DlibRecogniser(), dlib.get_frontal_face_detector()
     rows = []
     for path in sorted(need(LFW).glob("*/*.jpg")):
         img = read_rgb(path)

@@ -8,7 +8,7 @@ from vcam.app.config import DEFAULT_MODEL
 from vcam.engine.filters import OffFilter, PixelateFilter, make_filter
 from vcam.engine.pulse.signals import heart_rate
 from vcam.engine.pulse.synth import ppg_waveform
-from vcam.engine.recognisers import FaceEmbedder
+from vcam.engine.recognisers import DlibRecogniser
 from vcam.models.evaluation import fidelity, privacy
 from vcam.models.evaluation.clips import load_clips, photo_clips, video_clip
 from vcam.models.evaluation.evaluate import ClipResult, evaluate_clip, parrot_accuracy, privacy_summary, templates_for
@@ -51,7 +51,7 @@ def test_classifier_and_rank1_on_separable_embeddings() -> None:
     x = np.concatenate([c + 0.05 * rng.standard_normal((20, 8)) for c in centres.values()])
     y = ["a"] * 20 + ["b"] * 20
     assert privacy.EmbeddingClassifier(x, y).accuracy(x, y) == 1.0
-    emb = FaceEmbedder.__new__(FaceEmbedder)  # distance() needs no model
+    emb = DlibRecogniser.__new__(DlibRecogniser)  # distance() needs no model
     assert privacy.rank1(emb, x, y, centres) == 1.0
     assert privacy.rank1(emb, x, y[::-1], centres) == 0.0
 
@@ -126,7 +126,7 @@ def test_evaluate_photo_clips_off_matches_and_pixelate_hides() -> None:
     root = need(LFW)
     clips = photo_clips(root, ["George_W_Bush", "Tony_Blair"], seconds=6.0, size=256)[::4]
     assert {c.identity for c in clips} == {"George_W_Bush", "Tony_Blair"} and all(c.bvp is not None for c in clips)
-    attackers, judges = {"dlib": FaceEmbedder()}, PulseJudges()
+    attackers, judges = {"dlib": DlibRecogniser()}, PulseJudges()
     off = [evaluate_clip(c, OffFilter, attackers, judges, ("pos",))["direct"] for c in clips]
     pix = [evaluate_clip(c, PixelateFilter, attackers, judges, ("pos",))["direct"] for c in clips]
     templates = templates_for(clips, off, attackers)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vcam.engine.errors import ModelError
-from vcam.engine.recognisers import DLIB_THRESHOLD, FaceEmbedder
+from vcam.engine.recognisers import DLIB_THRESHOLD, DlibRecogniser
 from vcam.engine.recognisers.dlib_gradient import DescriptorGradient
 from vcam.models.dlib_resnet import DlibFaceNet
 
@@ -16,7 +16,7 @@ from conftest import LFW, ascent_and_noise, need, read_rgb
 @pytest.fixture(scope="module")
 def chips() -> list[tuple[np.ndarray, np.ndarray]]:
     """(dlib's uint8 chip, dlib's own descriptor) of one photo of each LFW-10 person (LFW faces are centred)."""
-    embedder = FaceEmbedder()
+    embedder = DlibRecogniser()
     rows = []
     for person in sorted(p for p in need(LFW).iterdir() if p.is_dir()):
         chip = embedder.chip(read_rgb(sorted(person.glob("*.jpg"))[0]), (70, 70, 180, 180))
@@ -49,7 +49,7 @@ def test_descriptors_are_dlibs_and_gradient_is_the_ports_autograd(chips, gradien
 def test_gradient_steps_move_a_face_past_dlibs_threshold(chips, gradient) -> None:
     """Five normalised steps of 2 levels RMS each (42 dB per step) take every face past dlib's
     own match threshold; a random change as large does not."""
-    embedder = FaceEmbedder()
+    embedder = DlibRecogniser()
     rng = np.random.default_rng(0)
     for chip, own in chips:
         moved, noisy = ascent_and_noise(gradient, chip, own, lambda f, r: embedder.distance(embedder.describe_chip(f), r), rng)

@@ -15,7 +15,7 @@ from vcam.engine.filters import PatternFilter, make_filter
 from vcam.engine.filters.identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern, save_pattern
 from vcam.engine.frames import Frame
 from vcam.engine.pipeline import Pipeline, PipelineConfig
-from vcam.engine.recognisers import DLIB_THRESHOLD, FaceEmbedder, SFaceEmbedder, cosine_distance
+from vcam.engine.recognisers import DLIB_THRESHOLD, DlibRecogniser, SFaceRecogniser, cosine_distance
 from vcam.engine.video.sinks import NullSink
 from vcam.engine.video.sources import VideoFileSource
 from vcam.models.data.synthetic import make_clip
@@ -90,7 +90,7 @@ def test_learning_keeps_the_budget_and_moves_the_training_faces_and_its_ssim_ter
     assert (record["ssim_weight"], smooth_record["ssim_weight"]) == (0.0, 30.0)
     clip = make_clip(sorted((photos / sorted(p.name for p in photos.iterdir())[0]).glob("*.jpg"))[0], "x", 8)
     frame, mask = torch.from_numpy(clip.frames[0]).permute(2, 0, 1)[None], torch.from_numpy(clip.blend[0]).float()[None, None]
-    tf = torch.from_numpy(FaceEmbedder().chip_matrix((clip.frames[0] * 255).round().astype(np.uint8), (0, 0, 127, 127))).float()[None]
+    tf = torch.from_numpy(DlibRecogniser().chip_matrix((clip.frames[0] * 255).round().astype(np.uint8), (0, 0, 127, 127))).float()[None]
     ssims = []
     for pattern in (plain, smooth):
         change = paste(torch.from_numpy(pattern).permute(2, 0, 1)[None], tf, mask)
@@ -105,7 +105,7 @@ def test_the_sface_term_moves_sfaces_descriptors_further(tmp_path) -> None:
     unseen identity's too, further from the raw face's than the dlib-only pattern does."""
     photos = lfw_subset(tmp_path, identities=3)
     cfg = TrainConfig(photos=str(photos), out=str(tmp_path / "run"), clip_len=8, val_fraction=0.34, chip_jitter=2.0, composite_mask=True)
-    sface, dlib = SFaceEmbedder(), FaceEmbedder()
+    sface, dlib = SFaceRecogniser(), DlibRecogniser()
     distances = {}
     for weight in (0.0, 3.0):
         pattern, record = learn_pattern(cfg, psnr_db=30.0, steps=12, batch=4, lr=5e-3, sface_weight=weight)
@@ -146,7 +146,7 @@ def test_shipped_pattern_was_learned_with_the_committed_config_and_its_cards_com
 def test_shipped_pattern_hides_unseen_faces_from_dlib() -> None:
     """Runtime tracker crops of the validation identities' real photos, the shipped pattern as the
     filter pastes it: dlib, aligning each face itself, matches few to the unprotected crop."""
-    f, dlib = make_filter("pattern"), FaceEmbedder()
+    f, dlib = make_filter("pattern"), DlibRecogniser()
     distances, psnrs = [], []
     photos = [(person, photo) for person in VALIDATION for photo in sorted((need(LFW) / person).glob("*.jpg"))]
     for track, (person, photo) in enumerate(photos):  # one track per face: the placement is smoothed within a track
@@ -166,7 +166,7 @@ def test_shipped_pattern_hides_unseen_faces_from_dlib() -> None:
 def test_pipeline_pastes_the_pattern_only_on_the_face_of_a_real_video(name: str) -> None:
     """The real EVM face video through the runtime: dlib no longer matches the output face to the
     raw one, and the frame away from the face box is untouched (the plain and the adaptive pattern)."""
-    frames, dlib = read_video(need(EVM_VIDEO), limit=3), FaceEmbedder()
+    frames, dlib = read_video(need(EVM_VIDEO), limit=3), DlibRecogniser()
     config = PipelineConfig(rppg=False, identity=False)
     with Pipeline(VideoFileSource(need(EVM_VIDEO)), NullSink(), make_filter(name), config) as p:
         for i, raw in enumerate(frames):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vcam.engine.recognisers import FaceEmbedder
+from vcam.engine.recognisers import DlibRecogniser
 from vcam.engine.tracking import FaceTracker
 from vcam.models.data.morph import morph_faces, morph_identities
 from vcam.models.data.synthetic import photo_identities, split_identities
@@ -10,7 +10,7 @@ from vcam.models.train import TrainConfig, build_clips
 from conftest import LFW, need, read_rgb
 
 
-def _descriptor(embedder: FaceEmbedder, tracker: FaceTracker, image: np.ndarray) -> np.ndarray:
+def _descriptor(embedder: DlibRecogniser, tracker: FaceTracker, image: np.ndarray) -> np.ndarray:
     (lm,) = tracker.detect(image)
     x0, y0 = lm.min(0)
     x1, y1 = lm.max(0)
@@ -20,7 +20,7 @@ def _descriptor(embedder: FaceEmbedder, tracker: FaceTracker, image: np.ndarray)
 def test_a_morph_is_a_face_unlike_either_parent() -> None:
     ids = photo_identities(need(LFW))
     names = sorted(ids)
-    embedder = FaceEmbedder()
+    embedder = DlibRecogniser()
     with FaceTracker(max_faces=1, static=True) as tracker:
         for na, nb in ((names[0], names[3]), (names[2], names[6])):
             a, b = read_rgb(ids[na][1]), read_rgb(ids[nb][2])

@@ -13,8 +13,8 @@ import pytest
 
 from vcam.app.config import DEFAULT_MODEL
 from vcam.engine.filters import FILTERS, make_filter
-from vcam.engine.recognisers import RECOGNISERS, Embedder, SFaceEmbedder, live_recognisers, unseen
-from vcam.engine.recognisers.judges import ASSETS
+from vcam.engine.recognisers import RECOGNISERS, Recogniser, SFaceRecogniser, live_recognisers, unseen
+from vcam.engine.recognisers.zoo import ASSETS
 from vcam.export.recogniser_zoo import SOURCES
 
 from conftest import FR_EXAMPLES, LFW, need, read_rgb
@@ -34,7 +34,7 @@ def lfw_faces() -> list[tuple[str, np.ndarray, tuple[int, int, int, int]]]:
 @pytest.mark.parametrize("name", list(RECOGNISERS))
 def test_recogniser_verifies_lfw10_pairs(name, lfw_faces) -> None:
     """Each recogniser, at its own threshold, tells LFW-10's 780 pairs apart: a judge below 97 % is no judge."""
-    embedder: Embedder = RECOGNISERS[name]()
+    embedder: Recogniser = RECOGNISERS[name]()
     assert embedder.name == name
     desc = [embedder.describe(img, box) for _, img, box in lfw_faces]
     assert desc[0].ndim == 1 and len(desc[0]) >= 128
@@ -49,7 +49,7 @@ def test_recogniser_verifies_lfw10_pairs(name, lfw_faces) -> None:
 @pytest.mark.parametrize("name", list(RECOGNISERS))
 def test_recogniser_takes_a_view_of_another_layout(name, lfw_faces) -> None:
     """A channels-first tensor's transposed view (not C-contiguous) is described like its copy."""
-    embedder: Embedder = RECOGNISERS[name]()
+    embedder: Recogniser = RECOGNISERS[name]()
     _, img, box = lfw_faces[0]
     view = np.ascontiguousarray(img.transpose(2, 0, 1)).transpose(1, 2, 0)
     assert not view.flags.c_contiguous
@@ -59,7 +59,7 @@ def test_recogniser_takes_a_view_of_another_layout(name, lfw_faces) -> None:
 def test_sface_aligns_to_the_arcface_template() -> None:
     img = read_rgb(FR_EXAMPLES / "obama.jpg")
     r = max(dlib.get_frontal_face_detector()(img, 1), key=lambda r: r.area())
-    sface = SFaceEmbedder()
+    sface = SFaceRecogniser()
     face = sface.aligned(img, (r.left(), r.top(), r.right(), r.bottom()))
     assert face.shape == (112, 112, 3) and face.dtype == np.uint8
     # The recogniser sees the same person in the full-resolution and the 240p photo.

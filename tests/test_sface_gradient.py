@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vcam.engine.errors import ModelError
-from vcam.engine.recognisers import SFaceEmbedder
+from vcam.engine.recognisers import SFaceRecogniser
 from vcam.engine.recognisers.sface_gradient import SFaceGradient
 from vcam.models.sface_torch import SFaceNet
 
@@ -17,7 +17,7 @@ from conftest import LFW, ascent_and_noise, need, read_rgb
 @pytest.fixture(scope="module")
 def faces() -> list[tuple[np.ndarray, np.ndarray]]:
     """(SFace's uint8 aligned face, SFace's own descriptor on onnxruntime) of one photo of each LFW-10 person."""
-    detector, embedder = dlib.get_frontal_face_detector(), SFaceEmbedder()
+    detector, embedder = dlib.get_frontal_face_detector(), SFaceRecogniser()
     rows = []
     for person in sorted(p for p in need(LFW).iterdir() if p.is_dir()):
         img = read_rgb(sorted(person.glob("*.jpg"))[0])
@@ -34,7 +34,7 @@ def gradient() -> SFaceGradient:
 
 @pytest.mark.slow
 def test_descriptors_are_sfaces_and_gradient_is_the_ports_autograd(faces, gradient) -> None:
-    net, embedder = SFaceNet.from_file(), SFaceEmbedder()
+    net, embedder = SFaceNet.from_file(), SFaceRecogniser()
     for (face, own), (_, other) in zip(faces, faces[1:] + faces[:1], strict=True):
         distance, grad, descriptor = gradient(face.astype(np.float32), other)
         scale = np.abs(own).max()
@@ -54,7 +54,7 @@ def test_descriptors_are_sfaces_and_gradient_is_the_ports_autograd(faces, gradie
 def test_gradient_steps_move_a_face_past_sfaces_threshold(faces, gradient) -> None:
     """Five normalised steps of 2 levels RMS each take every face past SFace's own match
     threshold (onnxruntime's SFace on the uint8 result); a random change as large does not."""
-    embedder = SFaceEmbedder()
+    embedder = SFaceRecogniser()
     rng = np.random.default_rng(0)
 
     for face, own in faces:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from vcam.engine.recognisers import SFaceEmbedder
+from vcam.engine.recognisers import SFaceRecogniser
 from vcam.models.face_align import sample_chips, sface_transform
 from vcam.models.sface_torch import SFACE_SIZE, SFaceNet
 
@@ -26,7 +26,7 @@ def faces() -> list[tuple[str, np.ndarray, tuple[int, int, int, int]]]:
 
 
 def test_port_matches_onnxruntime(faces) -> None:
-    embedder, net = SFaceEmbedder(), SFaceNet.from_file()
+    embedder, net = SFaceRecogniser(), SFaceNet.from_file()
     aligned = np.stack([embedder.aligned(img, box) for _, img, box in faces]).astype(np.float32).transpose(0, 3, 1, 2)
     with torch.no_grad():
         ours = net(torch.from_numpy(aligned)).numpy()
@@ -41,7 +41,7 @@ def test_port_matches_onnxruntime(faces) -> None:
 def test_differentiable_alignment_gives_the_runtime_face(faces) -> None:
     """Sampling the face through ``sface_transform`` with grid_sample is what cv2.warpAffine
     gives, and gradients reach the image's pixels."""
-    embedder, net = SFaceEmbedder(), SFaceNet.from_file()
+    embedder, net = SFaceRecogniser(), SFaceNet.from_file()
     _, img, box = faces[0]
     image = torch.from_numpy(img).permute(2, 0, 1)[None].float().requires_grad_(True)
     tf = torch.from_numpy(sface_transform(embedder, img, box)).float()[None]

@@ -13,7 +13,7 @@ import numpy as np
 from vcam.engine.filters.base import clamp_strength
 from vcam.engine.filters.identity_pattern import load_pattern, warp_pattern
 from vcam.engine.filters.pattern import PatternFilter, learned_with, pattern_file
-from vcam.engine.recognisers import CHIP_SIZE, SFACE_SIZE, ArcFaceAligner, FaceEmbedder
+from vcam.engine.recognisers import CHIP_SIZE, SFACE_SIZE, ArcFaceAligner, DlibRecogniser
 from vcam.engine.recognisers.dlib_gradient import DescriptorGradient, IdentityGradient
 from vcam.engine.recognisers.sface_gradient import SFaceGradient
 
@@ -110,7 +110,7 @@ class AdaptivePatternFilter(PatternFilter):
         self,
         pattern: np.ndarray,
         gradient: DescriptorGradient | None = None,
-        embedder: FaceEmbedder | None = None,
+        embedder: DlibRecogniser | None = None,
         psnr_db: float = 34.0,
         step: float = 0.1,
         target: float = 1.2,

@@ -2,7 +2,7 @@
 150x150 face-chip frame, warped onto any face crop by that crop's own dlib 5-point alignment.
 
     pattern, meta = load_pattern(DEFAULT_PATTERN)
-    change = warp_pattern(pattern, FaceEmbedder().chip_matrix(crop_u8, (0, 0, 127, 127)), (128, 128))
+    change = warp_pattern(pattern, DlibRecogniser().chip_matrix(crop_u8, (0, 0, 127, 127)), (128, 128))
 
 File format (``.npz``): ``pattern`` float16 (150, 150, 3) RGB change in [0, 1] units and ``meta``,
 a JSON string (how it was learned: ``vcam-train pattern``).
@@ -46,5 +46,5 @@ def save_pattern(path: Path, pattern: np.ndarray, meta: dict) -> None:
 
 def warp_pattern(pattern: np.ndarray, chip_to_crop: np.ndarray, size: tuple[int, ...]) -> np.ndarray:
     """float32 (H, W, 3) change for a crop of ``size`` (W, H): ``pattern`` moved by the 2x3
-    chip -> crop matrix (``FaceEmbedder.chip_matrix``), zero where the chip does not reach."""
+    chip -> crop matrix (``DlibRecogniser.chip_matrix``), zero where the chip does not reach."""
     return cv2.warpAffine(pattern, chip_to_crop, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)

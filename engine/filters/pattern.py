@@ -10,7 +10,7 @@ import numpy as np
 from vcam.engine.errors import ModelError
 from vcam.engine.filters.base import FaceFilter, clamp_strength
 from vcam.engine.filters.identity_pattern import ADAPTIVE_START, DEFAULT_PATTERN, load_pattern, warp_pattern
-from vcam.engine.recognisers import FaceEmbedder
+from vcam.engine.recognisers import DlibRecogniser
 
 
 class PatternFilter(FaceFilter):
@@ -23,11 +23,11 @@ class PatternFilter(FaceFilter):
     residual = True
 
     def __init__(
-        self, pattern: np.ndarray, embedder: FaceEmbedder | None = None, smoothing: float = 0.8, learned_with: frozenset[str] = frozenset({"dlib"})
+        self, pattern: np.ndarray, embedder: DlibRecogniser | None = None, smoothing: float = 0.8, learned_with: frozenset[str] = frozenset({"dlib"})
     ) -> None:
         self.pattern = np.ascontiguousarray(pattern, dtype=np.float32)
         self.recognisers = learned_with
-        self.embedder = embedder or FaceEmbedder()
+        self.embedder = embedder or DlibRecogniser()
         self.smoothing = smoothing
         self._placement: dict[int, np.ndarray] = {}
 

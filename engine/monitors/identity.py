@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vcam.engine.recognisers import RECOGNISERS, Embedder, live_recognisers
+from vcam.engine.recognisers import RECOGNISERS, Recogniser, live_recognisers
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class IdentityMonitor:
     recogniser in ``embedders`` (the first one drives ``distance``); ``unseen`` names those the
     active filter never used."""
 
-    def __init__(self, embedders: list[Embedder], enrol_count: int = 3, unseen: tuple[str, ...] = ()) -> None:
+    def __init__(self, embedders: list[Recogniser], enrol_count: int = 3, unseen: tuple[str, ...] = ()) -> None:
         self.embedders = embedders
         self.enrol_count = enrol_count
         self.unseen = unseen
@@ -94,7 +94,7 @@ def _identity_process(jobs: mp.Queue, results: mp.Queue, enrol_count: int, paren
     _die_with_parent(parent)
     if hasattr(os, "nice"):
         os.nice(10)
-    loaded: dict[str, Embedder] = {}
+    loaded: dict[str, Recogniser] = {}
     monitor, current = None, None
     while (job := jobs.get()) is not None:
         try:

@@ -1,5 +1,5 @@
 """The face recognisers the project knows, one module each, and their registry by name for the
-evaluation, the live identity monitor and the benchmarks. Every recogniser implements ``Embedder``
+evaluation, the live identity monitor and the benchmarks. Every recogniser implements ``Recogniser``
 (:mod:`.base`): align the face in a box, describe it, compare descriptors, match by its own threshold.
 
 ``dlib`` and ``sface`` are what the protecting filters are tuned against; the others
@@ -13,17 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from vcam.engine.recognisers.arcface import ARCFACE_TEMPLATE, SFACE_SIZE, ArcFaceAligner
-from vcam.engine.recognisers.base import Embedder, cosine_distance
-from vcam.engine.recognisers.dlib_face import CHIP_PADDING, CHIP_SIZE, DLIB_THRESHOLD, FaceEmbedder, face_models_dir
-from vcam.engine.recognisers.judges import FacepluginJudge, FaceResJudge, MobileFaceJudge
-from vcam.engine.recognisers.sface import SFACE_COSINE_THRESHOLD, SFaceEmbedder, sface_model_path
+from vcam.engine.recognisers.base import Recogniser, cosine_distance
+from vcam.engine.recognisers.dlib_face import CHIP_PADDING, CHIP_SIZE, DLIB_THRESHOLD, DlibRecogniser, face_models_dir
+from vcam.engine.recognisers.sface import SFACE_COSINE_THRESHOLD, SFaceRecogniser, sface_model_path
+from vcam.engine.recognisers.zoo import FacepluginRecogniser, FaceResRecogniser, MobileFaceRecogniser
 
-RECOGNISERS: dict[str, type[Embedder]] = {
-    "dlib": FaceEmbedder,
-    "sface": SFaceEmbedder,
-    "faceplugin": FacepluginJudge,
-    "faceres": FaceResJudge,
-    "mobileface": MobileFaceJudge,
+RECOGNISERS: dict[str, type[Recogniser]] = {
+    "dlib": DlibRecogniser,
+    "sface": SFaceRecogniser,
+    "faceplugin": FacepluginRecogniser,
+    "faceres": FaceResRecogniser,
+    "mobileface": MobileFaceRecogniser,
 }
 
 
@@ -41,12 +41,12 @@ __all__ = [
     "SFACE_COSINE_THRESHOLD",
     "SFACE_SIZE",
     "ArcFaceAligner",
-    "Embedder",
-    "FaceEmbedder",
-    "FacepluginJudge",
-    "FaceResJudge",
-    "MobileFaceJudge",
-    "SFaceEmbedder",
+    "Recogniser",
+    "DlibRecogniser",
+    "FacepluginRecogniser",
+    "FaceResRecogniser",
+    "MobileFaceRecogniser",
+    "SFaceRecogniser",
     "cosine_distance",
     "face_models_dir",
     "live_recognisers",

@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 
-class Embedder(ABC):
+class Recogniser(ABC):
     """A face recogniser: descriptor of a face in a box, distance, same-person threshold."""
 
     name: str

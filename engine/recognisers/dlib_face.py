@@ -10,7 +10,7 @@ import dlib
 import numpy as np
 
 from vcam.engine.errors import ModelError
-from vcam.engine.recognisers.base import Embedder
+from vcam.engine.recognisers.base import Recogniser
 
 DLIB_THRESHOLD = 0.6
 CHIP_SIZE = 150  # dlib's aligned face chip: 150x150 px, padding 0.25
@@ -26,7 +26,7 @@ def face_models_dir() -> Path:
     return Path(spec.origin).parent / "models"
 
 
-class FaceEmbedder(Embedder):
+class DlibRecogniser(Recogniser):
     """dlib's ResNet descriptor on chips aligned with dlib's 5-point shape predictor."""
 
     threshold = DLIB_THRESHOLD

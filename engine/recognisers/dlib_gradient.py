@@ -172,7 +172,7 @@ class IdentityGradient:
 
 
 class DescriptorGradient(IdentityGradient):
-    """dlib's Euclidean descriptor distance on its 150x150 chip (``FaceEmbedder.chip``) and its gradient."""
+    """dlib's Euclidean descriptor distance on its 150x150 chip (``DlibRecogniser.chip``) and its gradient."""
 
     def __init__(self, path: Path | None = None, threads: int = 1) -> None:
         """Build from dlib's model file (default: ``face_recognition_models``'); raises

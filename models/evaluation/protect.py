@@ -23,7 +23,7 @@ from vcam.engine.filters import FaceFilter, OffFilter
 from vcam.engine.frames import FaceTrack, Frame
 from vcam.engine.monitors import IdentityMonitor
 from vcam.engine.pipeline import Analysis, Pipeline, PipelineConfig, face_box
-from vcam.engine.recognisers import FaceEmbedder
+from vcam.engine.recognisers import DlibRecogniser
 from vcam.engine.video.sinks import NullSink
 from vcam.engine.video.sources import ArraySource
 
@@ -80,7 +80,7 @@ def protect_clip(
     from the raw frames) reading the outgoing frame once per second of the clip; in-process, so
     each reading acts from the next frame on (live, a reading takes ~0.1-0.3 s more)."""
     analyses = analyses if analyses is not None else track_clip(clip)
-    monitor = IdentityMonitor([FaceEmbedder()]) if auto_strength else None
+    monitor = IdentityMonitor([DlibRecogniser()]) if auto_strength else None
     every = max(1, round(clip.fps))
     outs, tracks, fallbacks, times, strengths = [], [], [], [], []
     with _pipeline(clip, make_filter(), strength, max_faces, auto_strength) as pipe:

