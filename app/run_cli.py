@@ -22,6 +22,7 @@ from pathlib import Path
 
 from vcam.engine.errors import VcamError
 from vcam.engine.pipeline import Pipeline
+from vcam.engine.video import devices
 
 from .cli import Parser, StopSignals, guarded, quiet_native_logs
 from .config import Config, add_options, resolve, values_of
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--allow-partial", action="store_true", help="exit 0 even if a file source ends before its length (truncated or undecodable frames)")
     a("--config", type=Path, help="config file (default: the user config dir's deid-vcam/config.toml)")
     a("--print-config", action="store_true", help="print the effective config as TOML and exit")
+    a("--list-devices", action="store_true", help="list the cameras and virtual cameras of this machine and exit")
     a("--quiet", action="store_true", help="no live status line")
     a("--debug", action="store_true", help="log tracebacks of errors")
     return p
@@ -122,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="vcam-run: %(levelname)s: %(message)s")
 
         def body() -> int:
+            if args.list_devices:
+                print(devices.describe())
+                return 0
             cfg = resolve(values_of(args), args.config)
             if args.print_config:
                 print(cfg.to_toml(), end="")

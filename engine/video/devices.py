@@ -39,3 +39,15 @@ def cameras(sysfs: Path = SYSFS) -> list[VideoDevice]:
 
 def loopback_devices(sysfs: Path = SYSFS) -> list[VideoDevice]:
     return [d for d in video_devices(sysfs) if d.loopback]
+
+
+def describe(sysfs: Path = SYSFS) -> str:
+    """The cameras and virtual cameras of this machine as lines for a user, with what to do when
+    either list is empty."""
+    lines = ["cameras (--source):"]
+    lines += [f"  {d.path}  {d.name}" for d in cameras(sysfs)] or ["  none found (--source demo or a video file still work)"]
+    lines.append("virtual cameras (--vcam-device):")
+    lines += [f"  {d.path}  {d.name}" for d in loopback_devices(sysfs)] or [
+        "  none found: load v4l2loopback (vcam-run --sink virtualcam explains how), or use --sink preview or a file"
+    ]
+    return "\n".join(lines)
