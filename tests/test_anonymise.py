@@ -54,6 +54,7 @@ def test_no_recogniser_matches_the_person(runs, name: str) -> None:
     assert hits / frames <= 0.10
 
 
+@pytest.mark.slow
 def test_still_a_face_in_the_users_pose(runs) -> None:
     """MediaPipe finds a face in every anonymised frame, its outline (face-oval landmarks) within 6 %
     of the inter-ocular distance of the raw frame's on average: the head's pose and outline are kept

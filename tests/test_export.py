@@ -58,6 +58,7 @@ def test_windowed_export_from_run_folder(run_dir, tmp_path) -> None:
     assert meta["vcam.format"] == FORMAT_WINDOWED
 
 
+@pytest.mark.slow  # four whole vcam-export runs
 @pytest.mark.parametrize(
     "args, message",
     [
