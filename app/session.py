@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from vcam.engine.filters import FaceFilter, make_filter
 from vcam.engine.pipeline import Pipeline
@@ -26,7 +27,9 @@ def open_output(cfg: Config, fps: float, on_preview_close: Callable[[], None] | 
         from .preview import PreviewSink
 
         return PreviewSink(on_close=on_preview_close)
-    return open_sink(cfg.sink, fps, cfg.out_width, cfg.out_height, cfg.vcam_device or None, cfg.vcam_backend or None)
+    # A file source processed frame by frame (not paced) sends every frame: its sound stays in step.
+    audio = Path(cfg.source) if Path(cfg.source).is_file() and not cfg.realtime else None
+    return open_sink(cfg.sink, fps, cfg.out_width, cfg.out_height, cfg.vcam_device or None, cfg.vcam_backend or None, audio)
 
 
 def build_pipeline(

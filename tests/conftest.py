@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -87,3 +88,32 @@ def isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     for var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
     return home
+
+
+def video_with_sound(path, frames: int = 45, fps: int = 15, rate: int = 44100) -> None:
+    """A small H.264 + AAC file: grey frames and a 440 Hz tone as long as the video."""
+    out = av.open(str(path), "w")
+    video = out.add_stream("libx264", rate=fps)
+    video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+    sound = out.add_stream("aac", rate=rate)
+    sound.layout = "mono"
+    done = 0
+    for i in range(frames):
+        for packet in video.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 + i, np.uint8), format="rgb24")):
+            out.mux(packet)
+        while done < (i + 1) / fps * rate:
+            tone = (0.3 * np.sin(2 * np.pi * 440 * (np.arange(1024) + done) / rate)).astype(np.float32)[None]
+            frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, done
+            for packet in sound.encode(frame):
+                out.mux(packet)
+            done += 1024
+    for stream in (video, sound):
+        for packet in stream.encode(None):
+            out.mux(packet)
+    out.close()
+
+
+def decoded_sound(path) -> np.ndarray:
+    with av.open(str(path)) as c:
+        return np.concatenate([f.to_ndarray().ravel() for f in c.decode(c.streams.audio[0])])

@@ -11,11 +11,12 @@ from importlib import metadata
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from vcam.app.run_log import read_run_log
 
-from conftest import EVM_HR_BPM, EVM_VIDEO, need
+from conftest import EVM_HR_BPM, EVM_VIDEO, decoded_sound, need, video_with_sound
 
 pytestmark = pytest.mark.slow  # whole runs: make test-fast leaves them out
 
@@ -132,6 +133,14 @@ def test_pulse_replace_shows_the_target_and_says_so(tmp_path) -> None:
     s = read_run_log(tmp_path / "p.json")["summary"]
     assert s["pulse"] == "replace" and s["target_hr"] == 95.0
     assert s["hr_protected_bpm"] == pytest.approx(95.0, abs=2.0) and s["hr_raw_bpm"] == pytest.approx(EVM_HR_BPM, abs=1.5)
+
+
+def test_a_recordings_sound_comes_through_unchanged(tmp_path) -> None:
+    talk, out = tmp_path / "talk.mp4", tmp_path / "protected.mp4"
+    video_with_sound(talk)
+    res = vcam_run("--source", str(talk), "--sink", str(out), "--filter", "blur", "--no-monitors", "--quiet")
+    assert res.returncode == 0, res.stderr
+    assert np.array_equal(decoded_sound(out), decoded_sound(talk)) and count_frames(out) == 45
 
 
 def test_demo_source_to_file(tmp_path) -> None:

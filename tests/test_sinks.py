@@ -5,6 +5,8 @@ import pytest
 from vcam.engine.errors import SinkError
 from vcam.engine.video.sinks import NullSink, VideoFileSink, VirtualCamSink, letterbox, open_sink, virtualcam_error
 
+from conftest import decoded_sound, video_with_sound
+
 
 def _frames(n: int, w: int = 321, h: int = 240) -> list[np.ndarray]:
     yy, xx = np.mgrid[0:h, 0:w]
@@ -84,3 +86,28 @@ def test_virtual_camera_missing_device_and_backend() -> None:
 )
 def test_pyvirtualcam_messages_map_to_actionable_lines(message: str, expected: str) -> None:
     assert expected in virtualcam_error(message, "/dev/video3")
+
+
+def test_file_sink_copies_the_sources_sound_unchanged_and_cuts_it_where_the_frames_end(tmp_path) -> None:
+    source = tmp_path / "talk.mp4"
+    video_with_sound(source)
+    for frames in (45, 15):
+        out = tmp_path / f"protected{frames}.mp4"
+        sink = VideoFileSink(out, fps=15, audio_from=source)
+        for _ in range(frames):
+            sink.send(np.zeros((48, 64, 3), np.uint8))
+        sink.close()
+        raw, copied = decoded_sound(source), decoded_sound(out)
+        with av.open(str(out)) as c:
+            assert c.streams.audio[0].codec_context.name == "aac" and c.streams.video[0].codec_context.name == "h264"
+        if frames == 45:  # the whole sound, sample for sample (the same packets, the encoder's priming kept)
+            assert np.array_equal(copied, raw)
+        else:  # cut at the last frame's end (one second), within one AAC frame
+            assert np.array_equal(copied, raw[: len(copied)]) and 44100 <= len(copied) <= 44100 + 2 * 1024
+    silent, out = tmp_path / "silent.mp4", tmp_path / "still_silent.mp4"
+    for path, audio_from in ((silent, None), (out, silent)):  # a source without sound: video only, no error
+        sink = VideoFileSink(path, fps=15, audio_from=audio_from)
+        sink.send(np.zeros((48, 64, 3), np.uint8))
+        sink.close()
+    with av.open(str(out)) as c:
+        assert not c.streams.audio and len(c.streams.video) == 1

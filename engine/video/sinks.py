@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from vcam.engine.errors import SinkError
+from vcam.engine.video.audio_copy import AudioCopy
 from vcam.engine.video.viewers import ViewerWatch
 
 
@@ -160,16 +161,21 @@ class VirtualCamSink(Sink):
 # MP4/MOV written as fragments of at most a second after an empty header: a file cut off by a
 # kill or a power loss still plays up to its last whole fragment.
 FRAGMENTED = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "frag_duration": "1000000", "flush_packets": "1"}
+# With copied sound the header waits for the first fragment, so it can hold the audio encoder's
+# priming (an edit list): the sound then decodes to the source's samples exactly.
+FRAGMENTED_WITH_AUDIO = {**FRAGMENTED, "movflags": "frag_keyframe+delay_moov+default_base_moof"}
 
 
 class VideoFileSink(Sink):
     """H.264 MP4 (or any container PyAV knows by the suffix) written on a background thread; MP4
     and MOV are fragmented (``FRAGMENTED``). The file is opened when the sink is made, so an
-    unwritable path fails before the first frame."""
+    unwritable path fails before the first frame. With ``audio_from`` (the source video file, when
+    every one of its frames is sent) its sound is copied in unchanged, kept in step with the frames
+    sent, and cut where they end."""
 
     name = "file"
 
-    def __init__(self, path: str | Path, fps: float = 30.0, crf: int = 18) -> None:
+    def __init__(self, path: str | Path, fps: float = 30.0, crf: int = 18, audio_from: Path | None = None) -> None:
         import av
 
         self.path = Path(path)
@@ -183,13 +189,15 @@ class VideoFileSink(Sink):
                 pass
         except OSError as exc:
             raise SinkError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        options = FRAGMENTED if self.path.suffix.lower() in (".mp4", ".mov") else {}
+        fragmented = FRAGMENTED if audio_from is None else FRAGMENTED_WITH_AUDIO
+        options = fragmented if self.path.suffix.lower() in (".mp4", ".mov") else {}
         try:
             self._container = av.open(str(self.path), mode="w", options=options)
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             raise SinkError(f"cannot write {self.path}: {exc}") from None
-        self.fps, self.crf = fps, crf
+        self.fps, self.crf, self._audio_from = fps, crf, audio_from
         self._stream: Any = None  # the VideoStream of av, opened at the first frame (its size)
+        self._audio: AudioCopy | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=8)
         self._thread = threading.Thread(target=self._write, name="vcam-writer", daemon=True)
         self._thread.start()
@@ -203,14 +211,20 @@ class VideoFileSink(Sink):
         self._stream.width, self._stream.height = width, height
         self._stream.pix_fmt = "yuv420p"
         self._stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+        if self._audio_from is not None:
+            self._audio = AudioCopy.open(self._audio_from, self._container)
 
     def _write(self) -> None:
         import av
 
         try:
+            written = 0
             while (image := self._queue.get()) is not None:
                 for packet in self._stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                     self._container.mux(packet)
+                written += 1
+                if self._audio is not None:
+                    self._audio.mux_until(self._container, written / self.fps)
         except BaseException as exc:  # surfaced on the next send/close
             self.error = exc
             while self._queue.get() is not None:
@@ -232,6 +246,10 @@ class VideoFileSink(Sink):
         if self._stream is not None and self.error is None:
             for packet in self._stream.encode(None):
                 self._container.mux(packet)
+            if self._audio is not None:
+                self._audio.mux_until(self._container, self.frames / self.fps)
+        if self._audio is not None:
+            self._audio.close()
         if self._stream is None:  # nothing was sent: no empty file left behind, an older one kept
             if self._created:
                 self.path.unlink(missing_ok=True)
@@ -241,13 +259,21 @@ class VideoFileSink(Sink):
             raise SinkError(f"writing {self.path} failed: {self.error}")
 
 
-def open_sink(spec: str, fps: float = 30.0, width: int = 1280, height: int = 720, device: str | None = None, backend: str | None = None) -> Sink:
-    """``spec``: ``virtualcam``, ``null``, or an output video path (``.mp4``, ``.mkv``, ...).
-    ``preview`` is built by the app layer (it needs Qt)."""
+def open_sink(
+    spec: str,
+    fps: float = 30.0,
+    width: int = 1280,
+    height: int = 720,
+    device: str | None = None,
+    backend: str | None = None,
+    audio_from: Path | None = None,
+) -> Sink:
+    """``spec``: ``virtualcam``, ``null``, or an output video path (``.mp4``, ``.mkv``, ...), which
+    gets the sound of ``audio_from`` if given. ``preview`` is built by the app layer (it needs Qt)."""
     if spec == "virtualcam":
         return VirtualCamSink(width, height, fps, device, backend)
     if spec == "null":
         return NullSink()
     if Path(spec).suffix.lower() not in (".mp4", ".mkv", ".mov", ".avi"):
         raise SinkError(f"unknown sink {spec!r}: use virtualcam, null, preview or a video path ending in .mp4/.mkv/.mov/.avi")
-    return VideoFileSink(spec, fps)
+    return VideoFileSink(spec, fps, audio_from=audio_from)
