@@ -75,7 +75,9 @@ def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool, si
     signals.defer()  # outputs open from here: a signal must let them be finalised
     pipe = build_pipeline(cfg, frames, on_preview_close=lambda: pipe.stop() if pipe else None)
     signals.attach(pipe)
-    status = StatusLine(enabled=not quiet, auto_strength=cfg.auto_strength)
+    expected = getattr(pipe.source, "frame_count", 0) or 0  # a file's length; 0 for a live source
+    expected = min(expected, frames) if frames else expected
+    status = StatusLine(enabled=not quiet, auto_strength=cfg.auto_strength, total=expected or frames)
     if (info := backend_info(pipe.filter)) and not quiet:
         print(f"vcam-run: model on {info['backend']} ({info['backend_reason']})", file=sys.stderr)
     log = RunLog(json_path) if json_path is not None else None
@@ -95,8 +97,6 @@ def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool, si
                 signals.attach(None)
                 status.finish()
             summary.update(backend_info(pipe.filter))
-        expected = getattr(pipe.source, "frame_count", 0) or 0
-        expected = min(expected, frames) if frames else expected
         partial = signals.signum is None and 0 < summary["frames"] < expected
         summary.update({"frames_expected": expected or None, "partial": partial, "signal": signals.signum})
         if log:

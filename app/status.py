@@ -16,8 +16,19 @@ def matched_by(matches: dict[str, bool] | None) -> str:
     return ", ".join(name for name, hit in (matches or {}).items() if hit)
 
 
-def format_status(r: dict, auto_strength: bool = False) -> str:
-    """One status line from a per-second metrics record (with the strength if ``auto_strength``)."""
+def progress(r: dict, total: int | None) -> str:
+    """ "frame 120/450 (27 %, 0:11 left) | " for a source of ``total`` frames, "" for a live one."""
+    if not total:
+        return ""
+    done = min(r.get("frames", 0), total)
+    left = (total - done) / r["fps"] if r.get("fps") else None
+    eta = "--" if left is None else f"{int(left) // 60}:{int(left) % 60:02d}"
+    return f"frame {done}/{total} ({100 * done // total} %, {eta} left) | "
+
+
+def format_status(r: dict, auto_strength: bool = False, total: int | None = None) -> str:
+    """One status line from a per-second metrics record (with the strength if ``auto_strength``,
+    and the progress through a source of ``total`` frames)."""
     if r.get("source_lost"):
         return f"{r['fps']:5.1f} fps | camera lost ({r['source_lost']}): black frames, retrying every second"
     if r.get("idle"):
@@ -29,15 +40,15 @@ def format_status(r: dict, auto_strength: bool = False) -> str:
     ident = "enrolling" if dist is None else f"{dist:.2f}{f' [{judge}: unseen]' if judge else ''} ({f'MATCH: {by}' if by else 'no match'})"
     auto = f" | strength {r['strength']:.2f} (auto)" if auto_strength else ""
     return (
-        f"{r['fps']:5.1f} fps | latency {_num(r.get('p50_latency_ms'))} ms | HR raw/protected {hr} | "
+        f"{progress(r, total)}{r['fps']:5.1f} fps | latency {_num(r.get('p50_latency_ms'))} ms | HR raw/protected {hr} | "
         f"identity distance {ident}{auto} | dropped {r.get('dropped_frames', 0)}"
     )
 
 
 class StatusLine:
-    def __init__(self, enabled: bool = True, stream: TextIO | None = None, auto_strength: bool = False) -> None:
+    def __init__(self, enabled: bool = True, stream: TextIO | None = None, auto_strength: bool = False, total: int | None = None) -> None:
         self.stream = stream or sys.stderr
-        self.enabled, self.auto_strength = enabled, auto_strength
+        self.enabled, self.auto_strength, self.total = enabled, auto_strength, total
         self.tty = self.stream.isatty()
         self._count = 0
 
@@ -46,10 +57,10 @@ class StatusLine:
             return
         self._count += 1
         if self.tty:
-            self.stream.write("\r\x1b[2K" + format_status(record, self.auto_strength))
+            self.stream.write("\r\x1b[2K" + format_status(record, self.auto_strength, self.total))
             self.stream.flush()
         elif self._count % 5 == 0:
-            print(format_status(record, self.auto_strength), file=self.stream)
+            print(format_status(record, self.auto_strength, self.total), file=self.stream)
 
     def finish(self) -> None:
         if self.enabled and self.tty and self._count:

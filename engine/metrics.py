@@ -62,6 +62,7 @@ class RunMetrics:
         now = time.monotonic()
         record = {
             "t": round(now - self.start, 3),
+            "frames": self.frames,  # sent so far
             "fps": round(self._sec_frames / max(now - self._sec_start, 1e-9), 2),
             "p50_latency_ms": _median(self._sec_lat),
             "dropped_frames": dropped,

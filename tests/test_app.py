@@ -80,6 +80,9 @@ def test_status_line_formats() -> None:
     )
     assert "29.7 fps" in line and "72/72 bpm" in line and "0.83 (no match)" in line and "dropped 2" in line
     assert "0.83 (MATCH: sface)" in format_status({"fps": 30.0, "identity_distance": 0.83, "identity_matches": {"dlib": False, "sface": True}})
+    # A file shows how far it is and how long is left (at the last second's rate); a camera does not.
+    assert format_status({"fps": 30.0, "frames": 120}, total=450).startswith("frame 120/450 (26 %, 0:11 left) | ")
+    assert format_status({"fps": 30.0, "frames": 120}).startswith(" 30.0 fps")
     done = StatusLine.summary_line(
         {
             "frames": 10,
