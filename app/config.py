@@ -12,7 +12,7 @@ import dataclasses
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -22,12 +22,14 @@ else:  # Python 3.10
 import platformdirs
 import tomli_w
 
+if TYPE_CHECKING:
+    from vcam.engine.pipeline import PipelineConfig
+
 from vcam.engine.asset_files import asset
 from vcam.engine.errors import ConfigError
 from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH
 from vcam.engine.inference.backends import BACKENDS, PRECISIONS
-from vcam.engine.pipeline import PipelineConfig
-from vcam.engine.pulse.edit import PULSE_MODES, TARGET_HR_RANGE
+from vcam.engine.pulse.modes import PULSE_MODES, TARGET_HR_RANGE
 
 APP_NAME = "deid-vcam"
 HOLD_FLOOR_S = 0.5  # the fail-closed hold cannot be switched off: a face lost for a frame stays hidden
@@ -114,6 +116,8 @@ class Config:
 
     def pipeline_config(self) -> PipelineConfig:
         """The pipeline's knobs, each from the setting that declares it."""
+        from vcam.engine.pipeline import PipelineConfig
+
         return PipelineConfig(**{name: getattr(self, f.name) for f in fields(self) for name in _spec(f).pipeline})
 
     def validate(self, origin: str = "config", origins: dict[str, str] | None = None) -> Config:

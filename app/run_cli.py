@@ -19,16 +19,17 @@ import dataclasses
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vcam.engine.errors import VcamError
-from vcam.engine.pipeline import Pipeline
 from vcam.engine.video import devices
 
 from .cli import Parser, StopSignals, guarded, quiet_native_logs
 from .config import Config, add_options, resolve, values_of
-from .run_log import RunLog
-from .session import backend_info, build_pipeline
 from .status import StatusLine
+
+if TYPE_CHECKING:
+    from vcam.engine.pipeline import Pipeline
 
 PARTIAL_EXIT = 3
 
@@ -66,6 +67,9 @@ def check_outputs(cfg: Config, json_path: Path | None) -> None:
 
 def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool, signals: StopSignals, allow_partial: bool = False) -> int:
     """Build the pipeline from ``cfg`` and run it; returns the exit code."""
+    from .run_log import RunLog  # the runtime loads from here on: --help and bad settings stay quick
+    from .session import backend_info, build_pipeline
+
     if frames is not None and frames < 1:
         raise VcamError("--frames must be >= 1")
     check_outputs(cfg, json_path)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vcam.engine.filters import FaceFilter, make_filter
-from vcam.engine.pipeline import Pipeline
 from vcam.engine.video.sinks import Sink, open_sink
 from vcam.engine.video.sources import open_source
 
 from .config import Config
 from .identity_seed import resolve_seed
+
+if TYPE_CHECKING:
+    from vcam.engine.pipeline import Pipeline
 
 
 def filter_for(cfg: Config, name: str | None = None) -> FaceFilter:
@@ -35,12 +38,19 @@ def open_output(cfg: Config, fps: float, on_preview_close: Callable[[], None] | 
 def build_pipeline(
     cfg: Config, frames: int | None = None, face_filter: FaceFilter | None = None, on_preview_close: Callable[[], None] | None = None
 ) -> Pipeline:
-    """Filter, source, sink and pipeline for ``cfg``; nothing is left open if a step fails."""
-    face_filter = face_filter or filter_for(cfg)
+    """Source, sink, filter and pipeline for ``cfg``, the devices first (a missing camera or virtual
+    camera is reported before any model loads); nothing is left open if a step fails."""
     source = open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.mjpg, frames)
     try:
         sink = open_output(cfg, source.fps, on_preview_close)
     except BaseException:
+        source.close()
+        raise
+    try:
+        face_filter = face_filter or filter_for(cfg)
+        from vcam.engine.pipeline import Pipeline  # the runtime's heavy part, after the devices answered
+    except BaseException:
+        sink.close()
         source.close()
         raise
     return Pipeline(source, sink, face_filter, cfg.pipeline_config())

@@ -173,3 +173,22 @@ def test_guarded_turns_errors_and_bugs_into_one_line(capsys, monkeypatch) -> Non
     ]
     assert guarded("vcam-x", bug, debug=True) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_help_and_a_missing_camera_answer_before_the_runtime_loads() -> None:
+    # vcam-run --help and a camera that is not there are answered without loading the pipeline,
+    # the tracker or any model (the heavy imports), so the user hears about it at once.
+    code = (
+        "import sys, contextlib, io\n"
+        "from vcam.app.run_cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        "        main(['--help'])\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "code = main(['--source', '/dev/video98', '--sink', 'null'])\n"
+        "heavy = [m for m in ('vcam.engine.pipeline', 'vcam.engine.tracking', 'mediapipe', 'vcam.engine.filters.anonymise') if m in sys.modules]\n"
+        "sys.exit(f'exit {code}, loaded {heavy}' if heavy or code != 2 else 0)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "no camera device /dev/video98" in res.stderr, res.stderr

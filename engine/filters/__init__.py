@@ -16,15 +16,39 @@ raw face is ``off``. Each filter declares the recognisers it was built against
 (``FaceFilter.recognisers``): the evaluation and the live monitor judge it with the others.
 """
 
-from vcam.engine.filters.adaptive import AdaptivePatternFilter
-from vcam.engine.filters.anonymise import AnonymiseFilter
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from vcam.engine.filters.base import MAX_STRENGTH, MIN_STRENGTH, FaceFilter, clamp_strength
-from vcam.engine.filters.blur import BlurFilter
-from vcam.engine.filters.deid import DeidFilter
-from vcam.engine.filters.off import OffFilter
-from vcam.engine.filters.pattern import PatternFilter, pattern_file
-from vcam.engine.filters.pixelate import PixelateFilter
 from vcam.engine.filters.registry import FILTERS, FilterSpec, make_filter
+
+if TYPE_CHECKING:
+    from vcam.engine.filters.adaptive import AdaptivePatternFilter
+    from vcam.engine.filters.anonymise import AnonymiseFilter
+    from vcam.engine.filters.blur import BlurFilter
+    from vcam.engine.filters.deid import DeidFilter
+    from vcam.engine.filters.off import OffFilter
+    from vcam.engine.filters.pattern import PatternFilter, pattern_file
+    from vcam.engine.filters.pixelate import PixelateFilter
+
+# The filter classes load with their modules on first use: reading the names (FILTERS) stays light.
+_CLASSES = {
+    "AdaptivePatternFilter": "adaptive",
+    "AnonymiseFilter": "anonymise",
+    "BlurFilter": "blur",
+    "DeidFilter": "deid",
+    "OffFilter": "off",
+    "PatternFilter": "pattern",
+    "pattern_file": "pattern",
+    "PixelateFilter": "pixelate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLASSES:
+        return getattr(importlib.import_module(f"vcam.engine.filters.{_CLASSES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FILTERS",

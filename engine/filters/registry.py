@@ -3,16 +3,19 @@ the evaluation and the benchmarks read. A filter is one module; adding one is on
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from vcam.engine.errors import ModelError
-from vcam.engine.filters import adaptive, anonymise, deid, pattern
 from vcam.engine.filters.base import FaceFilter
-from vcam.engine.filters.blur import BlurFilter
-from vcam.engine.filters.off import OffFilter
-from vcam.engine.filters.pixelate import PixelateFilter
+
+
+def _module(name: str) -> Any:
+    """The filter module ``name``, imported when a filter is built (not when the names are read)."""
+    return importlib.import_module(f"vcam.engine.filters.{name}")
 
 
 @dataclass(frozen=True)
@@ -48,25 +51,28 @@ _CLOAK = (
 _OBSCURE = "Hides the face's detail from every recogniser, but a recogniser can still often pick you out of a small group."
 FILTERS: dict[str, FilterSpec] = {
     "anonymise": FilterSpec(
-        lambda o: anonymise.build(o.identity_seed),
+        lambda o: _module("anonymise").build(o.identity_seed),
         "Anonymise (nobody will recognise you)",
         False,
         "Your face becomes a virtual person who does not exist, with your expressions and your pulse: "
         "recognisers get nothing from your face itself; your hair, outline and background stay yours.",
     ),
     "adaptive": FilterSpec(
-        lambda o: adaptive.build(o.model, o.background), "Cloak (adapts to your face; unseen recognisers: 79 %)", True, _CLOAK.format("dlib and SFace", "79 %")
+        lambda o: _module("adaptive").build(o.model, o.background),
+        "Cloak (adapts to your face; unseen recognisers: 79 %)",
+        True,
+        _CLOAK.format("dlib and SFace", "79 %"),
     ),
     "deid": FilterSpec(
-        lambda o: deid.build(o.model, o.backend, o.threads, o.precision, o.allow_untrained),
+        lambda o: _module("deid").build(o.model, o.backend, o.threads, o.precision, o.allow_untrained),
         "Cloak (the paper's autoencoder; unseen recognisers: 98 %)",
         True,
         _CLOAK.format("dlib", "98 %"),
     ),
-    "pattern": FilterSpec(lambda o: pattern.build(o.model), "Cloak (fixed pattern; unseen recognisers: 97 %)", True, _CLOAK.format("dlib", "97 %")),
-    "blur": FilterSpec(lambda o: BlurFilter(), "Blur", False, _OBSCURE),
-    "pixelate": FilterSpec(lambda o: PixelateFilter(), "Pixelate", False, _OBSCURE),
-    "off": FilterSpec(lambda o: OffFilter(), "Off (your real face)", True, "No protection: every recogniser knows you."),
+    "pattern": FilterSpec(lambda o: _module("pattern").build(o.model), "Cloak (fixed pattern; unseen recognisers: 97 %)", True, _CLOAK.format("dlib", "97 %")),
+    "blur": FilterSpec(lambda o: _module("blur").BlurFilter(), "Blur", False, _OBSCURE),
+    "pixelate": FilterSpec(lambda o: _module("pixelate").PixelateFilter(), "Pixelate", False, _OBSCURE),
+    "off": FilterSpec(lambda o: _module("off").OffFilter(), "Off (your real face)", True, "No protection: every recogniser knows you."),
 }
 
 

@@ -19,12 +19,11 @@ import numpy as np
 from scipy import signal
 
 from vcam.engine.face_regions import skin_colour
+from vcam.engine.pulse.modes import PULSE_MODES, TARGET_HR_RANGE
 from vcam.engine.pulse.synth import SKIN_PULSE_DIRECTION, PulseSynth
 
-PULSE_MODES = ("keep", "hide", "replace")
 TREND_HZ = 0.35
 MAX_GAIN = 0.1
-TARGET_HR_RANGE = (40.0, 180.0)
 PULSE_AMPLITUDE = 0.015  # relative peak-to-peak skin colour change of the embedded pulse (green: x 0.77)
 
 
