@@ -23,6 +23,17 @@ def has_display() -> bool:
     return not sys.platform.startswith("linux") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"))
 
 
+def missing_display() -> str | None:
+    """Why Qt could not open a window here (Linux without an X11 or Wayland display and no other
+    platform asked for in QT_QPA_PLATFORM), or None."""
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if not sys.platform.startswith("linux") or (platform and platform.split(":")[0] not in ("xcb", "wayland")):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return "no display to show windows on (DISPLAY and WAYLAND_DISPLAY are unset): start it in your desktop session, or use vcam-run"
+
+
 def qt_application() -> QApplication:
     """The process's QApplication. OpenCV's Qt build (pulled in by MediaPipe) points
     ``QT_QPA_PLATFORM_PLUGIN_PATH`` at its own Qt plugins on import, which PySide6 cannot load

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vcam.engine.errors import SinkError
 from vcam.engine.filters import FaceFilter, make_filter
 from vcam.engine.video.sinks import Sink, open_sink
 from vcam.engine.video.sources import open_source
@@ -27,7 +28,10 @@ def filter_for(cfg: Config, name: str | None = None) -> FaceFilter:
 def open_output(cfg: Config, fps: float, on_preview_close: Callable[[], None] | None = None) -> Sink:
     """The sink named by ``cfg.sink`` (the preview window lives in the app layer)."""
     if cfg.sink == "preview":
-        from .preview import PreviewSink
+        from .preview import PreviewSink, missing_display
+
+        if problem := missing_display():
+            raise SinkError(f"--sink preview: {problem}")
 
         return PreviewSink(on_close=on_preview_close)
     # A file source processed frame by frame (not paced) sends every frame: its sound stays in step.

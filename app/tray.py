@@ -26,7 +26,7 @@ from .config import Config, resolve
 from .controller import EngineController
 from .first_run import FirstRunChoice
 from .monitor_window import MonitorWindow
-from .preview import qt_application
+from .preview import missing_display, qt_application
 
 STATE_COLOURS = {"off": "#9e9e9e", "protecting": "#2e7d32", "idle": "#5c8a99", "degraded": "#f9a825", "error": "#c62828"}
 AUTO_STRENGTH_LABEL = "Auto: stronger while recognisable"
@@ -283,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sink", help="override the output for this session, e.g. preview (not saved)")
     args = ap.parse_args(argv)
     overrides = {k: v for k, v in {"source": args.source, "sink": args.sink}.items() if v is not None}
+    if problem := missing_display():
+        print(f"vcam-tray: error: {problem}", file=sys.stderr)
+        return 2
     try:
         cfg: Config = resolve(overrides, args.config)
         saved = resolve({}, args.config)

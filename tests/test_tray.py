@@ -227,3 +227,10 @@ def test_first_run_asks_how_to_appear_and_remembers(qtbot, tmp_path) -> None:
     assert tomllib.loads((tmp_path / "config.toml").read_text())["filter"] == "adaptive"
     again = TrayApp(EngineController(Config(source="demo", sink="null", filter="adaptive"), tmp_path / "config.toml"), use_tray=False)
     assert again.first_run is None
+
+
+def test_without_a_display_the_tray_and_the_preview_say_so_in_one_line() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    for cmd in (["vcam.app.tray"], ["vcam.app.run_cli", "--source", "demo", "--sink", "preview"]):
+        res = subprocess.run([sys.executable, "-m", *cmd], capture_output=True, text=True, env=env, timeout=120)
+        assert res.returncode == 2 and res.stderr.count("\n") == 1 and "no display to show windows on" in res.stderr, res.stderr
