@@ -23,7 +23,8 @@ from collections import deque
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QCheckBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QVBoxLayout, QWidget
 
 from .preview import FrameLabel
 from .status import matched_by
@@ -63,11 +64,34 @@ def identity_verdict(matches: dict[str, bool], unseen: list[str]) -> str:
     )
 
 
+def hidden_from(matches: dict[str, bool]) -> str:
+    """The verdict in one line: "Hidden from 3 of 3 recognisers" (those that would not match you)."""
+    hidden = sum(not hit for hit in matches.values())
+    return f"Hidden from {hidden} of {len(matches)} recognisers"
+
+
+def tooltip(state: str, r: dict | None) -> str:
+    """The tray icon's tooltip: the state, then the identity verdict and the heart rates of the last second."""
+    lines = [f"deid-vcam: {state}"]
+    if r and r.get("identity_matches"):
+        lines.append(hidden_from(r["identity_matches"]))
+    if r and not r.get("rppg_warming_up", True) and r.get("hr_protected_bpm") is not None:
+        lines.append(f"heart rate sent: {r['hr_protected_bpm']:.0f} bpm (yours: {r.get('hr_raw_bpm') or 0:.0f})")
+    return "\n".join(lines)
+
+
+def difference_view(raw: np.ndarray, out: np.ndarray, gain: float = 4.0) -> np.ndarray:
+    """What the protection changed, made visible: |out - raw| of each pixel, ``gain`` times brighter."""
+    diff = np.abs(out.astype(np.int16) - raw.astype(np.int16)) * gain
+    return np.clip(diff, 0, 255).astype(np.uint8)
+
+
 class MonitorWindow(QWidget):
     def __init__(self, with_preview: bool = True) -> None:
         super().__init__()
         self.setWindowTitle("deid-vcam monitors")
-        pg.setConfigOptions(antialias=False, background="w", foreground="k")
+        text = self.palette().color(QPalette.ColorRole.WindowText)
+        pg.setConfigOptions(antialias=False, background=None, foreground=text)  # the desktop theme's colours
         layout = QVBoxLayout(self)
 
         pulse_box = QGroupBox("Pulse (POS): raw vs protected")
@@ -91,8 +115,11 @@ class MonitorWindow(QWidget):
         pulse.addLayout(hr_row)
         layout.addWidget(pulse_box)
 
-        id_box = QGroupBox("Identity: distance of the outgoing face to you (dlib)")
+        id_box = QGroupBox("Identity: would face recognisers know the outgoing face is you?")
         ident = QVBoxLayout(id_box)
+        self.verdict = QLabel("enrolling...")  # "Hidden from N of M recognisers", big
+        self.verdict.setStyleSheet("font-size: 22px; font-weight: bold")
+        ident.addWidget(self.verdict)
         self.gauge = QProgressBar()
         self.gauge.setRange(0, int(GAUGE_MAX * 100))
         self.gauge.setTextVisible(True)
@@ -111,6 +138,7 @@ class MonitorWindow(QWidget):
         self.stats = QLabel("waiting for the camera...")
         layout.addWidget(self.stats)
         self.preview_raw = self.preview_out = None
+        self.show_changes = QCheckBox("Show what changed (the difference, 4x brighter)")
         if with_preview:
             grid = QGridLayout()
             self.preview_raw, self.preview_out = FrameLabel(), FrameLabel()
@@ -118,6 +146,7 @@ class MonitorWindow(QWidget):
             grid.addWidget(QLabel("outgoing"), 0, 1)
             grid.addWidget(self.preview_raw, 1, 0)
             grid.addWidget(self.preview_out, 1, 1)
+            grid.addWidget(self.show_changes, 2, 0, 1, 2)
             layout.addLayout(grid)
         self._id_t: deque[float] = deque(maxlen=HISTORY_S)
         self._id_d: deque[float] = deque(maxlen=HISTORY_S)
@@ -136,7 +165,7 @@ class MonitorWindow(QWidget):
         for label, name, hr, q in ((self.hr_raw, "raw", r.get("hr_raw_bpm"), q_raw), (self.hr_prot, "protected", r.get("hr_protected_bpm"), q_prot)):
             label.setText(f"{name} {'--' if hr is None or warming else f'{hr:.0f}'} bpm")
             dim = warming or hr is None or q is None or q < LOW_QUALITY
-            label.setStyleSheet(f"font-size: 20px; font-weight: bold; color: {'#999' if dim else '#000'}")
+            label.setStyleSheet(f"font-size: 20px; font-weight: bold; color: {'#999' if dim else 'palette(window-text)'}")
         text, colour = _badge(None if warming else q_prot)
         self.quality.setText(f"signal: {text}")
         self.quality.setStyleSheet(f"color: white; background: {colour}; border-radius: 4px; padding: 2px 6px")
@@ -153,6 +182,8 @@ class MonitorWindow(QWidget):
             self.gauge.setFormat(f"distance {dist:.2f}  (threshold {threshold:.2f})")
             self.gauge.setStyleSheet(f"QProgressBar::chunk {{ background: {_identity_colour(matches, unseen)}; }}")
             self.id_label.setText(identity_verdict(matches, unseen))
+            self.verdict.setText(hidden_from(matches))
+            self.verdict.setStyleSheet(f"font-size: 22px; font-weight: bold; color: {_identity_colour(matches, unseen)}")
             self._id_t.append(float(r.get("t", len(self._id_t))))
             self._id_d.append(float(dist))
             self.id_curve.setData(np.array(self._id_t), np.array(self._id_d))
@@ -168,4 +199,4 @@ class MonitorWindow(QWidget):
     def update_preview(self, raw: np.ndarray, out: np.ndarray) -> None:
         if self.preview_raw is not None and self.preview_out is not None and self.isVisible():
             self.preview_raw.show_frame(raw)
-            self.preview_out.show_frame(out)
+            self.preview_out.show_frame(difference_view(raw, out) if self.show_changes.isChecked() else out)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QMenu, QPushButton, QSlider, QSystemTrayIcon, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QMenu, QPushButton, QSlider, QSystemTrayIcon, QVBoxLayout, QWidget
 
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH
@@ -25,7 +25,7 @@ from .cli import Parser
 from .config import Config, resolve
 from .controller import EngineController
 from .first_run import FirstRunChoice
-from .monitor_window import MonitorWindow
+from .monitor_window import MonitorWindow, tooltip
 from .preview import missing_display, qt_application
 
 STATE_COLOURS = {"off": "#9e9e9e", "protecting": "#2e7d32", "idle": "#5c8a99", "degraded": "#f9a825", "error": "#c62828"}
@@ -94,6 +94,8 @@ class ControlWindow(QWidget):
         self.strength.setRange(0, 100)
         self.strength.setValue(strength_to_slider(ctl.cfg.strength))
         self.strength.valueChanged.connect(lambda v: app.set_strength(slider_to_strength(v)))
+        self.strength_value = QLabel(f"{ctl.cfg.strength:.2f}")  # the slider's value, as vcam-run --strength takes it
+        self.strength.valueChanged.connect(lambda v: self.strength_value.setText(f"{slider_to_strength(v):.2f}"))
         self.auto_strength = QCheckBox(AUTO_STRENGTH_LABEL)
         self.auto_strength.setChecked(ctl.cfg.auto_strength)
         self.auto_strength.setEnabled(ctl.cfg.monitors)
@@ -117,7 +119,10 @@ class ControlWindow(QWidget):
         self.vcam.setCurrentIndex(self.vcam.findData(ctl.cfg.vcam_device))
         self.vcam.activated.connect(lambda i: app.set_vcam_device(self.vcam.itemData(i)))
         form.addRow(self.protect)
-        form.addRow("Strength", self.strength)
+        strength_row = QHBoxLayout()
+        strength_row.addWidget(self.strength)
+        strength_row.addWidget(self.strength_value)
+        form.addRow("Strength", strength_row)
         form.addRow(self.auto_strength)
         form.addRow("Filter", self.filter)
         form.addRow(self.protects)
@@ -170,6 +175,8 @@ class TrayApp:
         self.tray: QSystemTrayIcon | None = None
         self.window: ControlWindow | None = None
         self.messages: list[str] = []
+        self.state = controller.state
+        self.last_second: dict | None = None  # the last per-second record, for the tooltip
         if self.use_tray:
             self._build_tray()
         else:
@@ -182,6 +189,7 @@ class TrayApp:
         controller.state_changed.connect(self._on_state)
         controller.error.connect(self._notify)
         controller.second.connect(self.monitors.update_record)
+        controller.second.connect(self._on_second)
         controller.preview.connect(self.monitors.update_preview)
         self._on_state(controller.state)
 
@@ -262,11 +270,17 @@ class TrayApp:
 
     # -- feedback ------------------------------------------------------------------------
     def _on_state(self, state: str) -> None:
+        self.state = state
         if self.tray:
             self.tray.setIcon(state_icon(state))
-            self.tray.setToolTip(f"deid-vcam: {state}")
+            self.tray.setToolTip(tooltip(state, self.last_second))
         if self.window:
             self.window.show_state(state)
+
+    def _on_second(self, record: dict) -> None:
+        self.last_second = record
+        if self.tray:
+            self.tray.setToolTip(tooltip(self.state, record))
 
     def _notify(self, message: str) -> None:
         self.messages.append(message)

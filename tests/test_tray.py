@@ -7,12 +7,13 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import tomllib
 
 from vcam.app.config import Config
 from vcam.app.controller import EngineController
-from vcam.app.monitor_window import MonitorWindow
+from vcam.app.monitor_window import MonitorWindow, difference_view, tooltip
 from vcam.app.tray import TrayApp, slider_to_strength, strength_to_slider
 from vcam.engine.filters import MAX_STRENGTH, MIN_STRENGTH, BlurFilter, OffFilter, PixelateFilter
 
@@ -46,6 +47,7 @@ def test_fallback_window_controls_reach_the_running_engine(qtbot, controller, tm
     app.window.filter.setCurrentIndex(app.window.filter.findData("pixelate"))
     app.window.strength.setValue(50)
     assert controller.pipe.config.strength == pytest.approx(slider_to_strength(50))
+    assert app.window.strength_value.text() == f"{slider_to_strength(50):.2f}"  # the slider shows its value
     app.window.auto_strength.setChecked(True)
     assert controller.pipe.config.auto_strength
     saved = tomllib.loads((tmp_path / "config.toml").read_text())
@@ -110,6 +112,24 @@ def test_identity_gauge_is_red_only_when_an_unseen_recogniser_matches(qtbot, mat
     )
     assert colour in mon.gauge.styleSheet() and text in mon.id_label.text()
     assert "threshold 0.62" in mon.gauge.format()
+    hidden = sum(not hit for hit in matches.values())
+    assert mon.verdict.text() == f"Hidden from {hidden} of 3 recognisers" and colour in mon.verdict.styleSheet()
+
+
+def test_the_tooltip_says_the_verdict_and_heart_rate_and_the_preview_can_show_the_change(qtbot) -> None:
+    record = {"identity_matches": {"faceplugin": False, "dlib": True}, "rppg_warming_up": False, "hr_raw_bpm": 71.6, "hr_protected_bpm": 80.2}
+    assert tooltip("protecting", record) == "deid-vcam: protecting\nHidden from 1 of 2 recognisers\nheart rate sent: 80 bpm (yours: 72)"
+    assert tooltip("starting", None) == "deid-vcam: starting"
+    mon = MonitorWindow()
+    qtbot.addWidget(mon)
+    mon.show()
+    raw = np.full((48, 64, 3), 100, np.uint8)
+    out = raw.copy()
+    out[10:20, 10:20] = 110  # the protection changed one patch by 10 levels
+    mon.show_changes.setChecked(True)
+    mon.update_preview(raw, out)
+    shown = difference_view(raw, out)
+    assert shown[15, 15].tolist() == [40, 40, 40] and shown[30, 30].tolist() == [0, 0, 0]  # 4x the change, nothing elsewhere
 
 
 def test_stream_line_shows_idle_and_the_raised_strength(qtbot) -> None:
