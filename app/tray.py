@@ -13,15 +13,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QMenu, QPushButton, QSlider, QSystemTrayIcon, QVBoxLayout, QWidget
 
-from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH
 from vcam.engine.video.devices import cameras, loopback_devices
 
-from .cli import Parser
+from .cli import Parser, StopSignals, guarded, quiet_native_logs
 from .config import Config, resolve
 from .controller import EngineController
 from .first_run import FirstRunChoice
@@ -290,7 +289,29 @@ class TrayApp:
             self.window.message.setText(message)
 
 
+class QuitOnSignal:
+    """A stop signal (SIGINT, SIGTERM, SIGHUP) quits the app as its Quit item does: the engine
+    stops and its outputs are finalised. Qt's loop is woken every ``POLL_MS`` so Python sees it."""
+
+    POLL_MS = 200
+
+    def __init__(self, tray: TrayApp) -> None:
+        self.tray = tray
+        self.timer = QTimer()
+        self.timer.timeout.connect(lambda: None)
+        self.timer.start(self.POLL_MS)
+
+    def stop(self, now: bool = False) -> None:
+        QTimer.singleShot(0, self.tray.quit)
+
+
 def main(argv: list[str] | None = None) -> int:
+    with StopSignals() as signals:
+        code = guarded("vcam-tray", lambda: _main(argv, signals))
+    return signals.exit_code or code
+
+
+def _main(argv: list[str] | None, signals: StopSignals) -> int:
     ap = Parser(prog="vcam-tray", description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, help="config file (default: the user config dir's deid-vcam/config.toml)")
     ap.add_argument("--source", help="override the camera for this session (not saved)")
@@ -300,14 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     if problem := missing_display():
         print(f"vcam-tray: error: {problem}", file=sys.stderr)
         return 2
-    try:
-        cfg: Config = resolve(overrides, args.config)
-        saved = resolve({}, args.config)
-    except VcamError as exc:
-        print(f"vcam-tray: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    quiet_native_logs()  # MediaPipe's and TFLite's chatter (VCAM_DEBUG=1 keeps it)
+    cfg: Config = resolve(overrides, args.config)
+    saved = resolve({}, args.config)
+    signals.defer()
     controller = EngineController(cfg, args.config, session_only={k: getattr(saved, k) for k in overrides})
     tray = TrayApp(controller)
+    signals.attach(QuitOnSignal(tray))
     controller.start()
     return tray.app.exec()
 

@@ -3,6 +3,7 @@ on the EVM face video, fallback window without a tray; the real tray under Xvfb 
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -254,3 +255,18 @@ def test_without_a_display_the_tray_and_the_preview_say_so_in_one_line() -> None
     for cmd in (["vcam.app.tray"], ["vcam.app.run_cli", "--source", "demo", "--sink", "preview"]):
         res = subprocess.run([sys.executable, "-m", *cmd], capture_output=True, text=True, env=env, timeout=120)
         assert res.returncode == 2 and res.stderr.count("\n") == 1 and "no display to show windows on" in res.stderr, res.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_quits_the_tray_cleanly(tmp_path, signum: int) -> None:
+    # Like its Quit item: the engine stops, no traceback, exit 128 + the signal, nothing left running.
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vcam.app.tray", "--source", "demo", "--sink", "null"], stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    time.sleep(12)  # running: models loaded, frames flowing
+    assert proc.poll() is None
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum and "Traceback" not in err, err
