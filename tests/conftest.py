@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
@@ -22,6 +23,28 @@ EVM_HR_BPM = 52.7
 LFW = DATA / "faces" / "lfw10"
 LFW549 = DATA / "faces" / "lfw549"
 FR_EXAMPLES = DATA / "faces" / "face_recognition" / "examples"
+DATA_NAMES = ("need(", "EVM_VIDEO", "LFW", "FR_EXAMPLES", "DATA /", "lfw_subset(", "lfw549_people(")  # how a test or fixture reaches ../shared/data
+
+
+def _uses_data(item: pytest.Item) -> bool:
+    """Whether the test or one of its fixtures reads ../shared/data (by the names that reach it)."""
+    functions = [getattr(item, "function", None)] + [d.func for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs]  # type: ignore[attr-defined]
+    sources = []
+    for f in functions:
+        try:
+            sources.append(inspect.getsource(f))
+        except (OSError, TypeError):
+            pass
+    return any(name in src for src in sources for name in DATA_NAMES)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``gui`` (a Qt window) and ``needs_data`` (../shared/data) tests, so ``-m`` can pick them."""
+    for item in items:
+        if "qtbot" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.gui)
+        if _uses_data(item):
+            item.add_marker(pytest.mark.needs_data)
 
 
 def need(path: Path) -> Path:
