@@ -77,6 +77,21 @@ class PipelineConfig:
 
 
 @dataclass
+class Monitors:
+    """What watches the raw and outgoing faces: the pulse monitor, and the maker of the identity
+    worker (given ``blocking``: offline runs measure every offered face). The worker runs in a child
+    process, so it is made when a run starts and finished when it ends."""
+
+    rppg: RppgMonitor | None = None
+    identity: Callable[[bool], IdentityWorker] | None = None
+
+    @classmethod
+    def standard(cls, fps: float, rppg: bool = True, identity: bool = True) -> Monitors:
+        """The runtime's monitors for a source of ``fps``, each on request."""
+        return cls(RppgMonitor(fs=fps) if rppg else None, (lambda blocking: IdentityWorker(blocking=blocking)) if identity else None)
+
+
+@dataclass
 class Analysis:
     """Output of the tracking stage: the faces of one frame and their raw crops, or the error."""
 
@@ -114,17 +129,27 @@ def face_box(track: FaceTrack) -> tuple[int, int, int, int]:
 
 
 class Pipeline:
-    """Runs one source through one filter into one sink. ``strength`` and ``auto_strength``
-    may change while running."""
+    """Runs one source through one filter into one sink, fed to ``monitors`` (default: those
+    ``config.rppg`` and ``config.identity`` ask for). ``strength`` and ``auto_strength`` may change
+    while running."""
 
-    def __init__(self, source: Source, sink: Sink, face_filter: FaceFilter, config: PipelineConfig | None = None, tracker: FaceTracker | None = None) -> None:
+    def __init__(
+        self,
+        source: Source,
+        sink: Sink,
+        face_filter: FaceFilter,
+        config: PipelineConfig | None = None,
+        tracker: FaceTracker | None = None,
+        monitors: Monitors | None = None,
+    ) -> None:
         self.source, self.sink, self.filter = source, sink, face_filter
         self.config = config or PipelineConfig()
         self.tracker = tracker or FaceTracker(max_faces=self.config.max_faces + self.config.extra_faces)
         self.fallback = PixelateFilter()
         self.pulse: PulseEditor | None = None
         self.set_pulse(self.config.pulse, self.config.target_hr)
-        self.rppg = RppgMonitor(fs=source.fps) if self.config.rppg else None
+        self.monitors = monitors or Monitors.standard(source.fps, self.config.rppg, self.config.identity)
+        self.rppg = self.monitors.rppg
         self._rppg_pool = ThreadPoolExecutor(1, thread_name_prefix="vcam-rppg")  # readings off the frame loop
         self.metrics = RunMetrics()
         self.fail_closed = FailClosed(self.config.max_faces, self.config.hold_s)
@@ -233,7 +258,7 @@ class Pipeline:
     ) -> dict:
         """Process until the source ends, ``max_frames`` or ``stop()``; returns the summary."""
         capture = self._capture = CaptureThread(self.source, self.config.ring_size, self.config.realtime, max_frames)
-        self._worker = IdentityWorker(blocking=not capture.live) if self.config.identity else None
+        self._worker = self.monitors.identity(not capture.live) if self.monitors.identity else None
         capture.start()
         # Live: hand over one frame at a time (a deeper queue only adds latency).
         analysed: queue.Queue[Analysis | None] = queue.Queue(maxsize=1 if capture.live else 4)

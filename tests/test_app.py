@@ -192,3 +192,18 @@ def test_help_and_a_missing_camera_answer_before_the_runtime_loads() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "no camera device /dev/video98" in res.stderr, res.stderr
+
+
+def test_the_app_hands_the_pipeline_its_monitors_and_a_run_feeds_them() -> None:
+    from vcam.app.session import build_pipeline
+    from vcam.engine.monitors import RppgMonitor
+
+    quiet = build_pipeline(Config(source="demo", sink="null", filter="blur", monitors=False, width=320, height=240), frames=3)
+    with quiet:
+        assert quiet.monitors.rppg is None and quiet.monitors.identity is None
+        assert quiet.run(max_frames=3)["frames"] == 3 and quiet._worker is None
+    watched = build_pipeline(Config(source="demo", sink="null", filter="blur", width=320, height=240), frames=40)
+    with watched:
+        assert isinstance(watched.monitors.rppg, RppgMonitor) and watched.rppg is watched.monitors.rppg
+        watched.run(max_frames=40)
+        assert watched.rppg.snapshot()[0].size > 0 and watched._worker is not None  # the run fed both
