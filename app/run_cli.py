@@ -26,6 +26,7 @@ from vcam.engine.video import devices
 
 from .cli import Parser, StopSignals, guarded, quiet_native_logs
 from .config import Config, add_options, resolve, values_of
+from .linux_setup import setup_linux
 from .status import StatusLine
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--config", type=Path, help="config file (default: the user config dir's deid-vcam/config.toml)")
     a("--print-config", action="store_true", help="print the effective config as TOML and exit")
     a("--list-devices", action="store_true", help="list the cameras and virtual cameras of this machine and exit")
+    a("--setup-linux", action="store_true", help="install the systemd user unit (start at login) and print the v4l2loopback set-up, then exit")
     a("--quiet", action="store_true", help="no live status line")
     a("--debug", action="store_true", help="log tracebacks of errors")
     return p
@@ -130,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         def body() -> int:
             if args.list_devices:
                 print(devices.describe())
+                return 0
+            if args.setup_linux:
+                print(setup_linux())
                 return 0
             cfg = resolve(values_of(args), args.config)
             if args.print_config:

@@ -24,6 +24,7 @@ from .cli import Parser, StopSignals, guarded, quiet_native_logs
 from .config import Config, resolve
 from .controller import EngineController
 from .first_run import FirstRunChoice
+from .linux_setup import icon_png, install_desktop_entry
 from .monitor_window import MonitorWindow, tooltip
 from .preview import missing_display, qt_application
 
@@ -316,7 +317,15 @@ def _main(argv: list[str] | None, signals: StopSignals) -> int:
     ap.add_argument("--config", type=Path, help="config file (default: the user config dir's deid-vcam/config.toml)")
     ap.add_argument("--source", help="override the camera for this session (not saved)")
     ap.add_argument("--sink", help="override the output for this session, e.g. preview (not saved)")
+    ap.add_argument("--install-desktop-entry", action="store_true", help="add deid-vcam to the desktop's application menu, then exit")
+    ap.add_argument("--autostart", action="store_true", help="with --install-desktop-entry: also start it at login")
     args = ap.parse_args(argv)
+    if args.install_desktop_entry:
+        for path in install_desktop_entry(icon_png(), args.autostart):
+            print(f"wrote {path}")
+        return 0
+    if args.autostart:
+        ap.error("--autostart goes with --install-desktop-entry")
     overrides = {k: v for k, v in {"source": args.source, "sink": args.sink}.items() if v is not None}
     if problem := missing_display():
         print(f"vcam-tray: error: {problem}", file=sys.stderr)

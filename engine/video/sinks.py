@@ -84,7 +84,7 @@ VIRTUALCAM_HINTS = (
     (
         "No v4l2 loopback device found",
         "no virtual camera device: load the kernel module with "
-        "'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=deid-vcam' (see packaging/linux/README.md)",
+        "'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=deid-vcam' (vcam-run --setup-linux sets it up for good)",
     ),
     ("does not exist", "virtual camera device {device} does not exist: check 'v4l2-ctl --list-devices' or load v4l2loopback with video_nr=<N>"),
     ("not a v4l2loopback device", "{device} is a real camera, not a v4l2loopback device: pick the loopback device with --vcam-device"),
