@@ -4,6 +4,12 @@ the monitors on; plus the cost of recomputing a 64-frame window per output frame
 
     python benchmarks/pipeline.py            # table
     python benchmarks/pipeline.py --json     # one JSON object
+    python benchmarks/pipeline.py --modes    # only every mode live at 720p with both monitors on
+    python benchmarks/pipeline.py --modes --cpu-isa avx2   # with oneDNN (torch) held to AVX2
+
+Every result names the CPU (``cpu_model``, ``cpu_isa``: the widest vector ISA it has, and
+``cpu_isa_limit``: what ``--cpu-isa`` held back; onnxruntime has no switch for that, so only torch's
+oneDNN is held back and the AVX2 budget still needs an AVX2 machine to be checked).
 
 Targets (issue #2, this 2-core CPU): >= 30 fps at 720p, p95 added latency <= 40 ms,
 windowed/streaming >= 50x; the CPU a live 720p run takes with and without a viewer (idle); the
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -29,6 +36,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from vcam.engine.asset_files import asset
 from vcam.engine.compositor import paste
 from vcam.engine.crop import crop_face
 from vcam.engine.filters import DeidFilter, FaceFilter, make_filter
@@ -43,9 +51,31 @@ from vcam.export.onnx_export import export_streaming, export_windowed
 from vcam.models.autoencoder import DeidAutoencoder
 
 from memory import PeakRss
+from table import emit
 
 THREADS = 2  # the runtime's default inference threads
+SHIPPED_AE = asset("deid_default.onnx")
 OTHER_FILTERS = ("pattern", "adaptive", "anonymise")  # measured at 720p live beside the AE
+# Every mode a user can pick, as --modes runs it: (filter, pulse). "default" is the default filter.
+MODES = {"default": ("anonymise", "keep"), "anonymise": ("anonymise", "keep"), "adaptive": ("adaptive", "keep"),
+         "pattern": ("pattern", "keep"), "deid": ("deid", "keep"), "blur": ("blur", "keep"),
+         "pulse_replace": ("anonymise", "replace"), "pulse_hide": ("anonymise", "hide")}  # fmt: skip
+ISA_FLAGS = ("amx_tile", "avx512_vnni", "avx512f", "avx2", "sse4_2")  # widest first
+
+
+def cpu_info() -> dict[str, str]:
+    """The CPU's model name and widest vector ISA (Linux /proc/cpuinfo), and any ISA limit asked for."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    model = next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name")), platform_name())
+    flags = set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+    isa = next((f for f in ISA_FLAGS if f in flags), "unknown")
+    return {"cpu_model": model, "cpu_isa": isa, "cpu_isa_limit": os.environ.get("ONEDNN_MAX_CPU_ISA", "none").lower()}
+
+
+def platform_name() -> str:
+    import platform
+
+    return platform.processor() or platform.machine()
 
 
 def _ms(samples: list[float]) -> float:
@@ -93,7 +123,9 @@ class UnwatchedSink(NullSink):
     viewers = 0
 
 
-def end_to_end(face_filter: FaceFilter, width: int, height: int, frames: int, realtime: bool, monitors: bool = True, watched: bool = True) -> dict:
+def end_to_end(
+    face_filter: FaceFilter, width: int, height: int, frames: int, realtime: bool, monitors: bool = True, watched: bool = True, pulse: str = "keep"
+) -> dict:
     """A full Pipeline run with a fresh ``face_filter`` (capture and tracking threads, rPPG +
     identity monitors) into a null sink; unwatched, the sink has no viewers and the pipeline idles
     from the first frame (source released, black frames). ``cpu_cores``: CPU seconds of this
@@ -102,7 +134,8 @@ def end_to_end(face_filter: FaceFilter, width: int, height: int, frames: int, re
     during the run (sampled every 0.25 s)."""
     src = DemoSource(width, height, frames=frames)
     sink = NullSink() if watched else UnwatchedSink()
-    with Pipeline(src, sink, face_filter, PipelineConfig(realtime=realtime, rppg=monitors, identity=monitors, idle_after_s=0.0)) as pipe:
+    config = PipelineConfig(realtime=realtime, rppg=monitors, identity=monitors, idle_after_s=0.0, pulse=pulse)
+    with Pipeline(src, sink, face_filter, config) as pipe:
         cpu, wall = time.process_time(), time.monotonic()
         with PeakRss(lambda: pipe._worker._proc.pid if pipe._worker is not None else None) as peak:
             s = pipe.run(max_frames=frames)
@@ -141,13 +174,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     ap.add_argument("--frames", type=int, default=300, help="frames per end-to-end run")
+    ap.add_argument("--modes", action="store_true", help="only every mode (filter, pulse edit) live at 720p, monitors on")
+    ap.add_argument("--cpu-isa", choices=("avx2", "avx512_core"), help="hold oneDNN (torch) to this ISA (onnxruntime has no such switch)")
     args = ap.parse_args()
+    if args.cpu_isa and os.environ.get("ONEDNN_MAX_CPU_ISA") != args.cpu_isa.upper():  # must be set before torch loads
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, "ONEDNN_MAX_CPU_ISA": args.cpu_isa.upper()})
+    if args.modes:
+        return modes(args.frames, args.json)
     torch.manual_seed(0)
     ae = DeidAutoencoder(residual=True)
     with tempfile.TemporaryDirectory() as d:
         stream_path = export_streaming(ae, Path(d) / "s.onnx", trained=False)
         window_path = export_windowed(ae, Path(d) / "w.onnx", trained=False)
-        result: dict = {"model": f"paper-size AE 3->32->64->64, streaming ONNX fp32, onnxruntime CPU {THREADS} threads"}
+        result: dict = {"model": f"paper-size AE 3->32->64->64, streaming ONNX fp32, onnxruntime CPU {THREADS} threads", **cpu_info()}
         end_to_end(ae_filter(stream_path), 640, 480, 90, realtime=False)  # warm-up: first-run costs are not steady state
         result["stages_ms_480p"] = stage_times(ae_filter(stream_path), 640, 480)
         result["stages_ms"] = stage_times(ae_filter(stream_path), 1280, 720)
@@ -198,6 +237,20 @@ def main() -> None:
         f"windowed T=64 recompute {result['window64_ms']:.0f} ms vs streaming step {result['stream_step_ms']:.1f} ms "
         f"per output frame: {result['stream_vs_window_ratio']:.0f}x"
     )
+
+
+def modes(frames: int, json_only: bool) -> None:
+    """Each of MODES live at 720p (a 30 fps source, both monitors on, the shipped models) after one
+    warm-up run: ``<mode>_720p_live`` records, with the CPU."""
+    result: dict = cpu_info()
+    end_to_end(make_filter("blur"), 640, 480, 90, realtime=False)  # warm-up: first-run costs are not steady state
+    for mode, (name, pulse) in MODES.items():
+        face_filter = make_filter(name, SHIPPED_AE if name == "deid" else None, threads=THREADS, background=True)
+        result[f"{mode}_720p_live"] = end_to_end(face_filter, 1280, 720, frames, realtime=True, pulse=pulse)
+    rows = {mode: result[f"{mode}_720p_live"] for mode in MODES}
+    columns = [("fps", "fps", ".1f"), ("p50_latency_ms", "p50 ms", ".0f"), ("p95_latency_ms", "p95 ms", ".0f"), ("dropped_frames", "dropped", "d"),
+               ("cpu_cores", "cores", ".2f")]  # fmt: skip
+    emit(result, rows, columns, json_only, f"720p live on {result['cpu_isa']}")
 
 
 if __name__ == "__main__":
