@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from vcam.engine.background import lower_priority
 from vcam.engine.compositor import paste
 from vcam.engine.crop import crop_face
 from vcam.engine.face_regions import face_oval
@@ -150,7 +151,7 @@ class Pipeline:
         self.set_pulse(self.config.pulse, self.config.target_hr)
         self.monitors = monitors or Monitors.standard(source.fps, self.config.rppg, self.config.identity)
         self.rppg = self.monitors.rppg
-        self._rppg_pool = ThreadPoolExecutor(1, thread_name_prefix="vcam-rppg")  # readings off the frame loop
+        self._rppg_pool = ThreadPoolExecutor(1, thread_name_prefix="vcam-rppg", initializer=lower_priority)  # readings off the frame loop
         self.metrics = RunMetrics()
         self.fail_closed = FailClosed(self.config.max_faces, self.config.hold_s)
         self._next_identity = 0.0

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vcam.engine.background import lower_priority
 from vcam.engine.filters.base import clamp_strength
 from vcam.engine.filters.identity_pattern import load_pattern, warp_pattern
 from vcam.engine.filters.pattern import PatternFilter, learned_with, pattern_file
@@ -136,7 +137,8 @@ class AdaptivePatternFilter(PatternFilter):
         self.check_every, self.reference_every = check_every, reference_every
         self._tracks: dict[int, _AdaptiveTrack] = {}
         self.background = {"sface"} & set(self.judges) if background else set()
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="vcam-sface") if self.background else None
+        # The background recogniser yields the CPU to the frame's own threads (a lower priority).
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="vcam-sface", initializer=lower_priority) if self.background else None
 
     def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0, landmarks: np.ndarray | None = None) -> np.ndarray:
         h, w = crop.shape[:2]
