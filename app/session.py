@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vcam.engine.errors import SinkError
 from vcam.engine.filters import FaceFilter, make_filter
 from vcam.engine.video.sinks import Sink, open_sink
-from vcam.engine.video.sources import open_source
+from vcam.engine.video.sources import Source, VideoFileSource, open_source
 
 from .config import Config
 from .identity_seed import resolve_seed
@@ -25,8 +24,8 @@ def filter_for(cfg: Config, name: str | None = None) -> FaceFilter:
     return make_filter(name, cfg.model_path(), cfg.backend, cfg.threads, cfg.precision, identity_seed=seed)
 
 
-def open_output(cfg: Config, fps: float, on_preview_close: Callable[[], None] | None = None) -> Sink:
-    """The sink named by ``cfg.sink`` (the preview window lives in the app layer)."""
+def open_output(cfg: Config, source: Source, on_preview_close: Callable[[], None] | None = None) -> Sink:
+    """The sink named by ``cfg.sink`` for ``source`` (the preview window lives in the app layer)."""
     if cfg.sink == "preview":
         from .preview import PreviewSink, missing_display
 
@@ -34,9 +33,9 @@ def open_output(cfg: Config, fps: float, on_preview_close: Callable[[], None] | 
             raise SinkError(f"--sink preview: {problem}")
 
         return PreviewSink(on_close=on_preview_close)
-    # A file source processed frame by frame (not paced) sends every frame: its sound stays in step.
-    audio = Path(cfg.source) if Path(cfg.source).is_file() and not cfg.realtime else None
-    return open_sink(cfg.sink, fps, cfg.out_width, cfg.out_height, cfg.vcam_device or None, cfg.vcam_backend or None, audio)
+    # A video file processed frame by frame (not paced) sends every frame: its sound stays in step.
+    audio = source.path if isinstance(source, VideoFileSource) and not cfg.realtime else None
+    return open_sink(cfg.sink, source.fps, cfg.out_width, cfg.out_height, cfg.vcam_device or None, cfg.vcam_backend or None, audio)
 
 
 def build_pipeline(
@@ -46,7 +45,7 @@ def build_pipeline(
     camera is reported before any model loads); nothing is left open if a step fails."""
     source = open_source(cfg.source, cfg.width, cfg.height, cfg.fps, cfg.mjpg, frames)
     try:
-        sink = open_output(cfg, source.fps, on_preview_close)
+        sink = open_output(cfg, source, on_preview_close)
     except BaseException:
         source.close()
         raise
