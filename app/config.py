@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -34,11 +35,17 @@ from vcam.engine.pulse.modes import PULSE_MODES, TARGET_HR_RANGE
 APP_NAME = "deid-vcam"
 HOLD_FLOOR_S = 0.5  # the fail-closed hold cannot be switched off: a face lost for a frame stays hidden
 DEFAULT_MODEL = asset("deid_default.onnx")
+KEYED = tuple(name for name, spec in FILTERS.items() if spec.keyed)  # the first is chosen for a key without a filter
 T = TypeVar("T")
 
 
 def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
+
+
+def default_key_path(config_path: Path | None = None) -> Path:
+    """A new key file name, after the time, in the ``keys`` folder beside the config file."""
+    return (config_path or default_config_path()).parent / "keys" / time.strftime("%Y%m%d-%H%M%S.key")
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,11 @@ class Config:
     source: str = setting("0", "demo | camera index | /dev/videoN | video file")
     sink: str = setting("virtualcam", "virtualcam | null | preview | output video path")
     filter: str = setting("anonymise", "face filter", choices=tuple(FILTERS))
+    key_file: str = setting(
+        "",
+        "key file (vcam-key new makes one): protect with a filter the key's holder can undo (scramble, "
+        "chosen when --filter is not given); vcam-restore with the same key restores a recording",
+    )
     identity_seed: str = setting("", "anonymise's virtual person: N (a fixed one), random (a new one each run); default: your own, kept across runs")
     pulse: str = setting("keep", "your heart rate in the outgoing video: keep, hide, or replace it with --target-hr", choices=PULSE_MODES, pipeline=("pulse",))
     target_hr: float = setting(72.0, "bpm the video shows with --pulse replace", limits=TARGET_HR_RANGE, why="bpm", pipeline=("target_hr",))
@@ -140,6 +152,16 @@ class Config:
                 f"an existing identity pattern .npz file for filter {self.filter}",
             ),
             ("model", model is None or self.filter != "deid" or model.is_file(), "an existing model file for filter deid"),
+            (
+                "filter",
+                bool(self.key_file) or self.filter not in KEYED,
+                "given a key file for this filter: --key-file PATH (make one with: vcam-key new)",
+            ),
+            (
+                "key_file",
+                not self.key_file or self.filter in KEYED or "key_file" not in (origins or {}),
+                f"left out for filter {self.filter}, which no key can undo; keyed: {', '.join(KEYED)}",
+            ),
         ]
         for key, ok, allowed in checks:
             if not ok:
@@ -219,7 +241,9 @@ def load_file(path: Path) -> dict[str, Any]:
 
 
 def resolve(cli: dict[str, Any], path: Path | None = None) -> Config:
-    """Defaults, overridden by the file, overridden by the CLI values that are not ``None``. An
+    """Defaults, overridden by the file, overridden by the CLI values that are not ``None``
+    (``--key-file`` without ``--filter`` picks the first keyed filter; a saved key waits, unused, while
+    the filter is not keyed). An
     explicit ``path`` must be a file; the default one may be missing. An error names where the bad
     value came from: the file or the command line (``--key``)."""
     if path is not None and not path.is_file():
@@ -228,6 +252,8 @@ def resolve(cli: dict[str, Any], path: Path | None = None) -> Config:
     values = load_file(path)
     given = {k: v for k, v in cli.items() if v is not None}
     values.update(given)
+    if given.get("key_file") and "filter" not in given and values.get("filter", Config.filter) not in KEYED:
+        values["filter"] = KEYED[0]  # --key-file alone asks for the restorable protection
     origins = {k: f"command line (--{k.replace('_', '-')})" for k in given}
     return Config(**values).validate(str(path) if path.is_file() else "defaults", origins)
 

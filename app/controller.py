@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import OffFilter, PixelateFilter, clamp_strength
+from vcam.engine.keyed.keys import create_key_file, load_key
 from vcam.engine.pipeline import FrameResult, Pipeline
 
 from . import config as config_mod
@@ -123,6 +124,19 @@ class EngineController(QObject):
         self.cfg.filter = name
         self._save()
         self.set_protection(self.protecting)
+
+    def use_key(self, path: Path | None = None) -> Path:
+        """Protect with the keyed filter and the key in ``path`` (None: a new key in the ``keys``
+        folder beside the config file); returns the key file. ``KeyFileError`` (nothing changed) if
+        ``path`` is not a usable key file."""
+        if path is None:
+            path = config_mod.default_key_path(self.config_path)
+            create_key_file(path)
+        else:
+            load_key(path)
+        self.cfg.key_file = str(path)
+        self.set_filter(config_mod.KEYED[0])
+        return path
 
     def set_pulse(self, mode: str) -> None:
         """Keep, hide or replace (with the configured target) the heart rate in the outgoing video."""

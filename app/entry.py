@@ -23,3 +23,10 @@ def vcam_run() -> int:
     from .run_cli import main
 
     return main()
+
+
+def vcam_restore() -> int:
+    _stop_while_importing("vcam-restore")
+    from .restore_cli import main
+
+    return main()

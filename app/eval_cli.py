@@ -37,6 +37,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH, FaceFilter, make_filter, pattern_file
+from vcam.engine.keyed.keys import random_key
 from vcam.engine.recognisers import RECOGNISERS
 
 from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
@@ -165,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         model = args.model or DEFAULT_MODEL
         # Each filter built once now: a bad model fails before an hour of work, and its own list of the
         # recognisers it used marks them seen in the report.
-        seen = {f: sorted(make_filter(f, model, "auto", background=False).recognisers) for f in args.filters}
+        seen = {f: sorted(make_filter(f, model, "auto", background=False, key=random_key()).recognisers) for f in args.filters}
         if args.fresh and (args.out / "clips").exists():
             shutil.rmtree(args.out / "clips")
         settings = {
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
                         done = {p: r for p, file in files.items() if (r := ClipResult.load(file)) is not None}
                         if len(done) < len(paths):
                             missing = tuple(p for p in paths if p not in done)
-                            build = functools.partial(make_filter, f, model, "auto", background=False)
+                            build = functools.partial(make_filter, f, model, "auto", background=False, key=random_key())  # keyed: as seen without the key
                             done |= evaluate_clip(raw, build, attackers, judges, tuple(args.judges), missing, args.strength, args.auto_strength)
                             for p in missing:
                                 done[p].save(files[p])

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vcam.engine.errors import VcamError
+from vcam.engine.keyed.keys import load_key
 from vcam.engine.video import devices
 
 from .cli import Parser, StopSignals, guarded, quiet_native_logs
@@ -75,6 +76,8 @@ def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool, si
     if frames is not None and frames < 1:
         raise VcamError("--frames must be >= 1")
     check_outputs(cfg, json_path)
+    if cfg.key_file:
+        load_key(Path(cfg.key_file).expanduser())  # a missing or open key file is refused before any device opens
     if json_path is not None:
         RunLog.check(json_path)
     pipe: Pipeline | None = None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vcam.engine.errors import SinkError
-from vcam.engine.filters import FaceFilter, make_filter
+from vcam.engine.filters import FILTERS, FaceFilter, make_filter
+from vcam.engine.keyed.keys import load_key
 from vcam.engine.video.sinks import Sink, open_sink
 from vcam.engine.video.sources import Source, VideoFileSource, open_source
 
@@ -18,10 +20,11 @@ if TYPE_CHECKING:
 
 
 def filter_for(cfg: Config, name: str | None = None) -> FaceFilter:
-    """The filter ``name`` (default ``cfg.filter``) with the config's model and backend."""
+    """The filter ``name`` (default ``cfg.filter``) with the config's model, backend and key."""
     name = name or cfg.filter
     seed = resolve_seed(cfg.identity_seed) if name == "anonymise" else 0
-    return make_filter(name, cfg.model_path(), cfg.backend, cfg.threads, cfg.precision, identity_seed=seed)
+    key = load_key(Path(cfg.key_file).expanduser()) if cfg.key_file and FILTERS[name].keyed else None
+    return make_filter(name, cfg.model_path(), cfg.backend, cfg.threads, cfg.precision, identity_seed=seed, key=key)
 
 
 def open_output(cfg: Config, source: Source, on_preview_close: Callable[[], None] | None = None) -> Sink:

@@ -15,11 +15,26 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QLabel, QMenu, QPushButton, QSlider, QSystemTrayIcon, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSlider,
+    QSystemTrayIcon,
+    QVBoxLayout,
+    QWidget,
+)
 
+from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH
 from vcam.engine.video.devices import cameras, loopback_devices
 
+from . import config as config_mod
 from .cli import Parser, StopSignals, guarded, quiet_native_logs
 from .config import Config, resolve
 from .controller import EngineController
@@ -38,6 +53,8 @@ def pulse_choices(target_hr: float) -> list[tuple[str, str]]:
 
 
 NEW_FACE_LABEL = "New face (anonymise: another virtual person)"
+NEW_KEY_LABEL = "Protect with a new key (restorable)"
+KEY_FILE_LABEL = "Protect with a key file..."
 PROTECTING_FILTERS = tuple(f for f in FILTERS if f != "off")
 
 
@@ -129,6 +146,12 @@ class ControlWindow(QWidget):
         self.new_face = QPushButton(NEW_FACE_LABEL)
         self.new_face.clicked.connect(ctl.new_face)
         form.addRow(self.new_face)
+        keys = QHBoxLayout()
+        for label, action in ((NEW_KEY_LABEL, app.new_key), (KEY_FILE_LABEL, app.pick_key)):
+            button = QPushButton(label)
+            button.clicked.connect(action)
+            keys.addWidget(button)
+        form.addRow(keys)
         self.pulse = QComboBox()
         for label, mode in pulse_choices(ctl.cfg.target_hr):
             self.pulse.addItem(label, mode)
@@ -214,6 +237,8 @@ class TrayApp:
         strength.addAction(self.auto_action)
         self._choice_menu(menu, "Filter", [(FILTERS[f].label, f) for f in PROTECTING_FILTERS], ctl.cfg.filter, self.set_filter)
         menu.addAction(NEW_FACE_LABEL, self.controller.new_face)
+        menu.addAction(NEW_KEY_LABEL, self.new_key)
+        menu.addAction(KEY_FILE_LABEL, self.pick_key)
         self._choice_menu(menu, "Heart rate", pulse_choices(ctl.cfg.target_hr), ctl.cfg.pulse, self.controller.set_pulse)
         self._choice_menu(menu, "Camera", source_choices(ctl.cfg.source), ctl.cfg.source, self.set_source)
         self._choice_menu(menu, "Virtual camera", vcam_choices(ctl.cfg.vcam_device), ctl.cfg.vcam_device, self.set_vcam_device)
@@ -248,6 +273,28 @@ class TrayApp:
         self.controller.set_filter(name)
         if self.window is not None and self.window.filter.currentData() != name:
             self.window.filter.setCurrentIndex(self.window.filter.findData(name))
+
+    def new_key(self) -> None:
+        """Protect with a new key (restorable); say where it is and that it must be kept."""
+        self._use_key(None)
+
+    def pick_key(self) -> None:
+        """Protect with a key file the user picks (restorable)."""
+        folder = config_mod.default_key_path(self.controller.config_path).parent
+        path, _ = QFileDialog.getOpenFileName(None, "Key file", str(folder), "deid-vcam keys (*.key);;All files (*)")
+        if path:
+            self._use_key(Path(path))
+
+    def _use_key(self, path: Path | None) -> None:
+        try:
+            used = self.controller.use_key(path)
+        except VcamError as exc:
+            self._notify(str(exc))
+            return
+        self.set_filter(self.controller.cfg.filter)
+        self._notify(
+            f"Protecting with key {used}: keep a copy somewhere safe. Restore a recording with: vcam-restore --key-file {used} --in CALL.mp4 --out RESTORED.mp4"
+        )
 
     def set_source(self, spec: str) -> None:
         self.controller.set_source(spec)

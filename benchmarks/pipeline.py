@@ -42,6 +42,7 @@ from vcam.engine.crop import crop_face
 from vcam.engine.filters import DeidFilter, FaceFilter, make_filter
 from vcam.engine.inference.backends import OrtBackend, session_options
 from vcam.engine.inference.streaming_model import StreamingModel
+from vcam.engine.keyed.keys import random_key
 from vcam.engine.monitors import RppgMonitor
 from vcam.engine.pipeline import Pipeline, PipelineConfig
 from vcam.engine.tracking import FaceTracker
@@ -59,7 +60,7 @@ OTHER_FILTERS = ("pattern", "adaptive", "anonymise")  # measured at 720p live be
 # Every mode a user can pick, as --modes runs it: (filter, pulse). "default" is the default filter.
 MODES = {"default": ("anonymise", "keep"), "anonymise": ("anonymise", "keep"), "adaptive": ("adaptive", "keep"),
          "pattern": ("pattern", "keep"), "deid": ("deid", "keep"), "blur": ("blur", "keep"),
-         "pulse_replace": ("anonymise", "replace"), "pulse_hide": ("anonymise", "hide")}  # fmt: skip
+         "scramble": ("scramble", "keep"), "pulse_replace": ("anonymise", "replace"), "pulse_hide": ("anonymise", "hide")}  # fmt: skip
 ISA_FLAGS = ("amx_tile", "avx512_vnni", "avx512f", "avx2", "sse4_2")  # widest first
 
 
@@ -245,7 +246,7 @@ def modes(frames: int, json_only: bool) -> None:
     result: dict = cpu_info()
     end_to_end(make_filter("blur"), 640, 480, 90, realtime=False)  # warm-up: first-run costs are not steady state
     for mode, (name, pulse) in MODES.items():
-        face_filter = make_filter(name, SHIPPED_AE if name == "deid" else None, threads=THREADS, background=True)
+        face_filter = make_filter(name, SHIPPED_AE if name == "deid" else None, threads=THREADS, background=True, key=random_key())
         result[f"{mode}_720p_live"] = end_to_end(face_filter, 1280, 720, frames, realtime=True, pulse=pulse)
     rows = {mode: result[f"{mode}_720p_live"] for mode in MODES}
     columns = [("fps", "fps", ".1f"), ("p50_latency_ms", "p50 ms", ".0f"), ("p95_latency_ms", "p95 ms", ".0f"), ("dropped_frames", "dropped", "d"),

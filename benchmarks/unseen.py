@@ -30,6 +30,7 @@ import numpy as np
 from vcam.app.config import DEFAULT_MODEL
 from vcam.engine.face_regions import skin_mask
 from vcam.engine.filters import FILTERS, FaceFilter, make_filter
+from vcam.engine.keyed.keys import random_key
 from vcam.engine.recognisers import RECOGNISERS
 from vcam.models.evaluation.clips import photo_clips
 from vcam.models.evaluation.evaluate import RawSide, evaluate_clip, templates_for
@@ -65,7 +66,7 @@ class ContextFloor(FaceFilter):
 
 
 def build_filter(name: str) -> FaceFilter:
-    return ContextFloor() if name == ContextFloor.name else make_filter(name, DEFAULT_MODEL, background=False)
+    return ContextFloor() if name == ContextFloor.name else make_filter(name, DEFAULT_MODEL, background=False, key=random_key())
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 from mediapipe.python.solutions import face_mesh_connections as fmc
 
+from vcam.engine.frames import FaceTrack
+
 
 def chains(connections: frozenset) -> list[np.ndarray]:
     """The connected landmark chains of a MediaPipe connection set, each in order along its edges:
@@ -90,3 +92,11 @@ def skin_colour(crop: np.ndarray, landmarks: np.ndarray, sigma: float, small: in
     low = cv2.GaussianBlur(low, (0, 0), sigma * small / crop.shape[0], borderType=cv2.BORDER_REPLICATE)
     colour = low[..., :3] / np.maximum(low[..., 3:], 1e-4)
     return cv2.resize(colour, crop.shape[1::-1], interpolation=cv2.INTER_LINEAR) if upsample else colour
+
+
+def face_box(track: FaceTrack) -> tuple[int, int, int, int]:
+    """Bounding box of the face oval in frame pixels (the box given to dlib)."""
+    oval = track.landmarks[face_oval()]
+    x0, y0 = np.floor(oval.min(0)).astype(int)
+    x1, y1 = np.ceil(oval.max(0)).astype(int)
+    return int(x0), int(y0), int(x1), int(y1)

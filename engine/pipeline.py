@@ -39,7 +39,7 @@ import numpy as np
 from vcam.engine.background import lower_priority
 from vcam.engine.compositor import paste
 from vcam.engine.crop import crop_face
-from vcam.engine.face_regions import face_oval
+from vcam.engine.face_regions import face_box
 from vcam.engine.fail_closed import FailClosed
 from vcam.engine.filters import FaceFilter, PixelateFilter
 from vcam.engine.frames import FaceTrack, Frame
@@ -119,14 +119,6 @@ def obscure_frame(image: np.ndarray, blocks: int = 24) -> np.ndarray:
     h, w = image.shape[:2]
     small = cv2.resize(image, (blocks, max(1, round(blocks * h / w))), interpolation=cv2.INTER_AREA)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
-
-
-def face_box(track: FaceTrack) -> tuple[int, int, int, int]:
-    """Bounding box of the face oval in frame pixels (the box given to dlib)."""
-    oval = track.landmarks[face_oval()]
-    x0, y0 = np.floor(oval.min(0)).astype(int)
-    x1, y1 = np.ceil(oval.max(0)).astype(int)
-    return int(x0), int(y0), int(x1), int(y1)
 
 
 class Pipeline:
@@ -237,6 +229,8 @@ class Pipeline:
                 paste(out, track, crop, raw if residual else None, dither=pulse is not None)
             if i == 0:
                 primary = (track, raw, crop)
+        if face_filter.finish(out, tracks) and primary is not None:
+            primary = (primary[0], primary[1], crop_face(out, primary[0]))  # the monitors read what is sent
         face_filter.forget({t.track_id for t in tracks})
         if pulse is not None:
             pulse.forget({t.track_id for t in tracks})

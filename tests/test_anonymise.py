@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from vcam.engine.crop import crop_face
-from vcam.engine.face_regions import face_oval
+from vcam.engine.face_regions import face_box, face_oval
 from vcam.engine.filters import AnonymiseFilter, make_filter
 from vcam.engine.frames import Frame
-from vcam.engine.pipeline import Pipeline, PipelineConfig, face_box, obscure_frame
+from vcam.engine.pipeline import Pipeline, PipelineConfig, obscure_frame
 from vcam.engine.pulse.rppg import pos
 from vcam.engine.pulse.signals import heart_rate, pearson
 from vcam.engine.recognisers import RECOGNISERS

@@ -11,6 +11,7 @@ from vcam.app.config import DEFAULT_MODEL
 from vcam.engine.crop import crop_face
 from vcam.engine.filters import FILTERS, make_filter
 from vcam.engine.frames import Frame
+from vcam.engine.keyed.keys import random_key
 from vcam.engine.pipeline import Pipeline, PipelineConfig
 from vcam.engine.pulse.edit import PulseEditor
 from vcam.engine.pulse.signals import heart_rate, snr_db
@@ -33,7 +34,7 @@ def run(frames: list[np.ndarray], filter_name: str, pulse: str, target: float = 
     pipe = Pipeline(
         ArraySource(frames, 30.0, "evm"),
         NullSink(),
-        make_filter(filter_name, DEFAULT_MODEL, background=False),
+        make_filter(filter_name, DEFAULT_MODEL, background=False, key=random_key()),
         PipelineConfig(rppg=False, identity=False, pulse=pulse, target_hr=target),
     )
     results = [pipe.process(Frame(i, i / 30.0, image)) for i, image in enumerate(frames)]

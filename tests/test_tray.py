@@ -4,19 +4,21 @@ on the EVM face video, fallback window without a tray; the real tray under Xvfb 
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tomllib
 
-from vcam.app.config import Config
+from vcam.app.config import Config, resolve
 from vcam.app.controller import EngineController
 from vcam.app.monitor_window import MonitorWindow, difference_view, tooltip
 from vcam.app.tray import TrayApp, slider_to_strength, strength_to_slider
-from vcam.engine.filters import MAX_STRENGTH, MIN_STRENGTH, BlurFilter, OffFilter, PixelateFilter
+from vcam.engine.filters import MAX_STRENGTH, MIN_STRENGTH, BlurFilter, OffFilter, PixelateFilter, ScrambleFilter
 
 from conftest import EVM_VIDEO, need
 
@@ -180,7 +182,7 @@ def test_bad_source_shows_error_state(qtbot, tmp_path) -> None:
 TRAY_SCRIPT = """
 import sys
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
-from vcam.app.config import Config
+from vcam.app.config import Config, resolve
 from vcam.app.controller import EngineController
 from vcam.app.tray import TrayApp
 app = QApplication([])
@@ -270,3 +272,27 @@ def test_a_stop_signal_quits_the_tray_cleanly(tmp_path, signum: int) -> None:
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 128 + signum and "Traceback" not in err, err
+
+
+def test_a_new_key_protects_restorably_and_says_where_the_key_is(qtbot, controller, tmp_path) -> None:
+    """The key item makes a private key beside the config, switches the running engine to the keyed
+    filter and tells the user where the key is; a key file that is open to others is refused."""
+    app = TrayApp(controller)
+    qtbot.addWidget(app.window)
+    controller.start()
+    qtbot.waitUntil(lambda: controller.pipe is not None and controller.pipe.metrics.frames > 3, timeout=30_000)
+    app.new_key()
+    key = Path(controller.cfg.key_file)
+    assert key.parent == tmp_path / "keys" and stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert isinstance(controller.pipe.filter, ScrambleFilter) and app.window.filter.currentData() == "scramble"
+    assert str(key) in app.messages[-1] and "vcam-restore" in app.messages[-1]
+    saved = tomllib.loads((tmp_path / "config.toml").read_text())
+    assert saved["filter"] == "scramble" and saved["key_file"] == str(key)
+    open_key = tmp_path / "open.key"
+    open_key.write_text(key.read_text())
+    open_key.chmod(0o644)
+    app._use_key(open_key)
+    assert "chmod 600" in app.messages[-1] and controller.cfg.key_file == str(key)
+    app.set_filter("blur")  # the key stays saved for later, unused
+    assert isinstance(controller.pipe.filter, BlurFilter)
+    assert resolve({}, tmp_path / "config.toml").key_file == str(key)

@@ -7,7 +7,9 @@ moved by the user's expressions and carrying the user's pulse (it needs the face
 to that face while it is on screen (steps of dlib's and SFace's descriptor gradients within a PSNR
 budget); ``pattern`` adds the pattern alone, placed by dlib's alignment of each crop; ``deid`` runs
 the paper's streaming autoencoder with one temporal state per face track; ``blur`` and
-``pixelate`` are the paper's baselines; ``off`` returns the crop unchanged.
+``pixelate`` are the paper's baselines; ``scramble`` shuffles blocks of a square around the face as
+a key decides, so the key's holder can restore the recording (it works on the frame, in
+``FaceFilter.finish``); ``off`` returns the crop unchanged.
 
 ``strength`` (MIN_STRENGTH..MAX_STRENGTH, 1 = as built) sets how strongly a protecting filter acts:
 the cloaks' change is scaled by it; blur and pixelate get milder down to MIN_STRENGTH but never mix
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from vcam.engine.filters.off import OffFilter
     from vcam.engine.filters.pattern import PatternFilter, pattern_file
     from vcam.engine.filters.pixelate import PixelateFilter
+    from vcam.engine.filters.scramble import ScrambleFilter
 
 # The filter classes load with their modules on first use: reading the names (FILTERS) stays light.
 _CLASSES = {
@@ -41,6 +44,7 @@ _CLASSES = {
     "PatternFilter": "pattern",
     "pattern_file": "pattern",
     "PixelateFilter": "pixelate",
+    "ScrambleFilter": "scramble",
 }
 
 
@@ -63,6 +67,7 @@ __all__ = [
     "OffFilter",
     "PatternFilter",
     "PixelateFilter",
+    "ScrambleFilter",
     "clamp_strength",
     "make_filter",
     "pattern_file",

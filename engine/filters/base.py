@@ -6,6 +6,8 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from vcam.engine.frames import FaceTrack
+
 MIN_STRENGTH = 0.2
 MAX_STRENGTH = 1.5
 
@@ -31,13 +33,20 @@ class FaceFilter(ABC):
     protects = True
     residual = False
     recognisers: frozenset[str] = frozenset()
+    keyed = False  # a key decides the change, and the key's holder can undo it (vcam-restore)
 
     @abstractmethod
     def process(self, crop: np.ndarray, track_id: int, strength: float = 1.0, landmarks: np.ndarray | None = None) -> np.ndarray:
         """Filter one face crop of track ``track_id`` at ``strength`` (clamped to
-        MIN_STRENGTH..MAX_STRENGTH); returns a new float32 (S, S, 3) array or, for ``off`` only, ``crop`` itself.
+        MIN_STRENGTH..MAX_STRENGTH); returns a new float32 (S, S, 3) array or ``crop`` itself (``off``, and
+        filters that change the face in ``finish``).
         ``landmarks`` are the face's (468, 3) mesh in crop pixels (``FaceTrack.crop_mesh``); filters that
         use the geometry (``anonymise``) raise ``ValueError`` without them."""
+
+    def finish(self, image: np.ndarray, tracks: list[FaceTrack]) -> bool:
+        """After every face of the frame was composited: change ``image`` (uint8 RGB, in place)
+        around ``tracks`` in frame pixels; True if it did. Raising hides the whole frame."""
+        return False
 
     def forget(self, live_ids: set[int]) -> None:
         """Drop per-track state of tracks not in ``live_ids``."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from vcam.engine.errors import ModelError
 from vcam.engine.filters.base import FaceFilter
+from vcam.engine.keyed.keys import Key
 
 
 def _module(name: str) -> Any:
@@ -29,6 +30,7 @@ class BuildOptions:
     allow_untrained: bool = False
     background: bool = True
     identity_seed: int = 0
+    key: Key | None = None
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,14 @@ class FilterSpec:
     """A filter as users choose it: how to build it, its name in the tray, whether the face still
     looks like the user, and what it protects against, in plain words. A cloak's name and words
     carry its worst match rate by recognisers it never used (from docs/benchmarks.md), so nobody
-    picks it thinking it hides them from every recogniser."""
+    picks it thinking it hides them from every recogniser. A ``keyed`` filter needs a key, and the
+    key's holder can undo it."""
 
     build: Callable[[BuildOptions], FaceFilter]
     label: str
     looks_like_you: bool
     protects: str
+    keyed: bool = False
 
 
 _CLOAK = (
@@ -70,6 +74,13 @@ FILTERS: dict[str, FilterSpec] = {
         _CLOAK.format("dlib", "98 %"),
     ),
     "pattern": FilterSpec(lambda o: _module("pattern").build(o.model), "Cloak (fixed pattern; unseen recognisers: 97 %)", True, _CLOAK.format("dlib", "97 %")),
+    "scramble": FilterSpec(
+        lambda o: _module("scramble").build(o.key),
+        "Scramble with a key (restorable)",
+        False,
+        "Your face is cut into blocks your key shuffles: recognisers get no face; whoever holds the key can restore a recording of the call (vcam-restore).",
+        keyed=True,
+    ),
     "blur": FilterSpec(lambda o: _module("blur").BlurFilter(), "Blur", False, _OBSCURE),
     "pixelate": FilterSpec(lambda o: _module("pixelate").PixelateFilter(), "Pixelate", False, _OBSCURE),
     "off": FilterSpec(lambda o: _module("off").OffFilter(), "Off (your real face)", True, "No protection: every recogniser knows you."),
@@ -85,13 +96,14 @@ def make_filter(
     allow_untrained: bool = False,
     background: bool = True,
     identity_seed: int = 0,
+    key: Key | None = None,
 ) -> FaceFilter:
     """Build the filter ``name`` (a key of ``FILTERS``); ``deid`` loads ``model`` on ``backend`` with
     ``threads`` and ``precision``, ``pattern`` and ``adaptive`` load ``pattern.pattern_file(model)``;
     ``ModelError`` with the fix if a file is unusable or the name unknown. ``background``: the
     adaptive filter's SFace readings run beside the frame loop (live) or in it (reproducible runs);
-    ``identity_seed`` picks anonymise's virtual person."""
+    ``identity_seed`` picks anonymise's virtual person; ``key`` is the keyed filters' key."""
     spec = FILTERS.get(name)
     if spec is None:
         raise ModelError(f"unknown filter {name!r}; choose one of {', '.join(FILTERS)}")
-    return spec.build(BuildOptions(model, backend, threads, precision, allow_untrained, background, identity_seed))
+    return spec.build(BuildOptions(model, backend, threads, precision, allow_untrained, background, identity_seed, key))

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from vcam.engine.face_regions import face_box
 from vcam.engine.frames import FaceTrack
-from vcam.engine.pipeline import face_box
 from vcam.engine.recognisers import Recogniser
 from vcam.engine.tracking import FaceTracker
 

@@ -19,10 +19,11 @@ import cv2
 import numpy as np
 
 from vcam.engine.crop import crop_face
+from vcam.engine.face_regions import face_box
 from vcam.engine.filters import FaceFilter, OffFilter
 from vcam.engine.frames import FaceTrack, Frame
 from vcam.engine.monitors import IdentityMonitor
-from vcam.engine.pipeline import Analysis, Pipeline, PipelineConfig, face_box
+from vcam.engine.pipeline import Analysis, Pipeline, PipelineConfig
 from vcam.engine.recognisers import DlibRecogniser
 from vcam.engine.video.sinks import NullSink
 from vcam.engine.video.sources import ArraySource
