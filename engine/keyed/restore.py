@@ -54,7 +54,8 @@ def _undo_resampled(image: np.ndarray, square: Square, scramble: BlockScramble) 
     block = max(GRID, round(square.block))
     size = block * BLOCKS
     scale = square.side / size
-    to_square = np.array([[1 / scale, 0, -square.x / scale], [0, 1 / scale, -square.y / scale]], np.float32)
+    # frame pixel i -> square pixel j, pixel centres matched: j + 0.5 = (i + 0.5 - x) / scale
+    to_square = np.array([[1 / scale, 0, (0.5 - square.x) / scale - 0.5], [0, 1 / scale, (0.5 - square.y) / scale - 0.5]], np.float32)
     before = cv2.warpAffine(image, to_square, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     after = scramble.undo(before)
     h, w = image.shape[:2]

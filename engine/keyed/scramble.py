@@ -6,8 +6,9 @@ codec, so H.264 keeps each block's content apart from its new neighbours and und
 scramble after the codec costs about 1 dB over the codec's own loss. The key decides where each
 block goes and how it is turned or flipped (one of the 8 symmetries of a square); the square's
 mean colour, and with it the pulse's mean-colour signal, is unchanged. A ring of ``MARKER_RGB``,
-a quarter block wide, around the square tells a restorer where it is (its width is a fixed
-fraction of the square, so a rescaled recording is found too); the ring's own pixels are lost.
+a quarter block wide, around the square tells a restorer where it is: the ring's square hole,
+refined to a fraction of a pixel, so a rescaled recording is found too; the ring's own pixels are
+lost.
 """
 
 from __future__ import annotations
@@ -154,7 +155,10 @@ def draw(image: np.ndarray, square: Square, scramble: BlockScramble) -> None:
 
 def marker_mask(image: np.ndarray) -> np.ndarray:
     """uint8 mask (1 = marker colour) of a decoded uint8 RGB frame."""
-    ycc = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)
+    return _marker(cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb))
+
+
+def _marker(ycc: np.ndarray) -> np.ndarray:
     return ((ycc[..., 1] > _CR_MIN) & (ycc[..., 2] > _CB_MIN)).astype(np.uint8)
 
 
@@ -162,41 +166,43 @@ def find_squares(image: np.ndarray) -> list[Square]:
     """The protected squares of a (decoded, possibly rescaled) uint8 RGB frame: the square holes
     of marker-coloured rings. A hole within a few pixels of a square on the grid (the recording at
     the size it was protected) is taken as that square exactly."""
-    contours, hierarchy = cv2.findContours(marker_mask(image), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    ycc = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)
+    contours, hierarchy = cv2.findContours(_marker(ycc), cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     found = []
     for i, (_, _, child, parent) in enumerate(hierarchy[0] if hierarchy is not None else []):
         if parent != -1 or child == -1:
             continue
-        holes = [c for c in _children(hierarchy[0], child)]
-        x, y, w, h = cv2.boundingRect(contours[max(holes, key=lambda c: cv2.contourArea(contours[c]))])
+        hole = max(_children(hierarchy[0], child), key=lambda c: cv2.contourArea(contours[c]))
+        x, y, w, h = cv2.boundingRect(contours[hole])
         ox, oy, ow, oh = cv2.boundingRect(contours[i])
         ring = min(x - ox, y - oy, ox + ow - x - w, oy + oh - y - h)
         if min(w, h) < BLOCKS * MIN_BLOCK / 2 or abs(w - h) > max(2, 0.03 * w) or ring < 0.5 * RING * max(w, h) / BLOCKS:
             continue
-        found.append(_snapped(*_inner_edges(image, x + 1, y + 1, w - 2, h - 2)))  # a hole's contour runs on the ring's innermost pixels
+        found.append(_snapped(*_inner_edges(ycc[..., 1], x + 1, y + 1, w - 2, h - 2)))  # a hole's contour runs on the ring's innermost pixels
     return found
 
 
-def _inner_edges(image: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[float, float, float]:
+def _inner_edges(red: np.ndarray, x: int, y: int, w: int, h: int) -> tuple[float, float, float]:
     """(x, y, side) of the hole (x, y, w, h) to a fraction of a pixel: where the marker's redness
-    falls through half way, across the ring's inner edges (a rescaled recording blends them)."""
-    cr = cv2.cvtColor(image, cv2.COLOR_RGB2YCrCb)[..., 1].astype(np.float32)
+    (``red``: the frame's Cr plane) falls through half way, across the ring's inner edges (a
+    rescaled recording blends them)."""
+    cr = red.astype(np.float32)
     inside = float(np.median(cr[y + h // 4 : y + 3 * h // 4, x + w // 4 : x + 3 * w // 4]))
     half = (inside + _MARKER_CR) / 2
     rows, cols = slice(y + h // 4, y + 3 * h // 4), slice(x + w // 4, x + 3 * w // 4)
 
-    def crossing(profile: np.ndarray, start: int) -> float:
-        """Where ``profile`` (marker first, then inside) falls through ``half``, from index ``start``."""
-        for i in range(start, len(profile) - 1):
+    def crossing(profile: np.ndarray) -> float:
+        """Where ``profile`` (marker first, then inside) falls through ``half``."""
+        for i in range(len(profile) - 1):
             a, b = profile[i], profile[i + 1]
             if a >= half > b:
                 return i + (a - half) / (a - b) + 0.5  # edge between pixel centres
-        return float(start + 1)
+        return 1.0
 
-    left = x - 2 + crossing(cr[rows, x - 2 : x + 3].mean(0), 0)
-    top = y - 2 + crossing(cr[y - 2 : y + 3, cols].mean(1), 0)
-    right = x + w + 2 - crossing(cr[rows, x + w - 3 : x + w + 2].mean(0)[::-1], 0)
-    bottom = y + h + 2 - crossing(cr[y + h - 3 : y + h + 2, cols].mean(1)[::-1], 0)
+    left = x - 2 + crossing(cr[rows, x - 2 : x + 3].mean(0))
+    top = y - 2 + crossing(cr[y - 2 : y + 3, cols].mean(1))
+    right = x + w + 2 - crossing(cr[rows, x + w - 3 : x + w + 2].mean(0)[::-1])
+    bottom = y + h + 2 - crossing(cr[y + h - 3 : y + h + 2, cols].mean(1)[::-1])
     return left, top, ((right - left) + (bottom - top)) / 2
 
 
