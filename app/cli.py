@@ -12,10 +12,11 @@ import sys
 import traceback
 from collections.abc import Callable
 from importlib import metadata
+from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, NoReturn, Protocol, TextIO
 
-from vcam.engine.errors import VcamError
+from vcam.engine.errors import SinkError, VcamError
 from vcam.engine.native_log import NativeLogFilter
 
 
@@ -138,3 +139,19 @@ def train_extra_missing(prog: str, exc: ImportError) -> int:
     """The one-line fix when a command of the training side runs without the ``train`` extra."""
     print(f"{prog}: error: {exc.name} is missing; install the training extra: pip install 'deid-vcam[train]'", file=sys.stderr)
     return 2
+
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi")
+
+
+def create_video_output(path: Path, private: bool = False) -> None:
+    """Create the output video ``path`` empty (mode 0600 if ``private``), refusing a name that is
+    not a video file or that exists (``SinkError``): an output is never overwritten."""
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise SinkError(f"--out {path}: name a video file ending in {', '.join(VIDEO_SUFFIXES)}")
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o644))
+    except FileExistsError:
+        raise SinkError(f"--out {path} exists; it is never overwritten: name another file") from None
+    except OSError as exc:
+        raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from None

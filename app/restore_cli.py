@@ -14,16 +14,13 @@ finalised (exit 128 + the signal); the input's sound is copied unchanged.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from vcam.engine.errors import SinkError, VcamError
+from vcam.engine.errors import VcamError
 from vcam.engine.keyed.keys import load_key
 
-from .cli import Parser, StopSignals, guarded
-
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi")
+from .cli import Parser, StopSignals, create_video_output, guarded
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,18 +30,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="the restored video to write (.mp4, .mkv, .mov, .avi); must not exist")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
-
-
-def _create_private(path: Path) -> None:
-    """Create ``path`` empty with mode 0600; refuse an existing one."""
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
-        raise SinkError(f"--out {path}: name a video file ending in {', '.join(VIDEO_SUFFIXES)}")
-    try:
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-    except FileExistsError:
-        raise SinkError(f"--out {path} exists; it is never overwritten: name another file") from None
-    except OSError as exc:
-        raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def restore(args: argparse.Namespace, signals: StopSignals) -> int:
@@ -66,7 +51,7 @@ def restore(args: argparse.Namespace, signals: StopSignals) -> int:
     source = VideoFileSource(args.source)
     created = False
     try:
-        _create_private(args.out)
+        create_video_output(args.out, private=True)
         created = True
         signals.defer()
         sink = VideoFileSink(args.out, source.fps, audio_from=args.source)

@@ -53,12 +53,13 @@ def photo_clips(
     seed: int = 0,
     per_identity: int | None = None,
     other_photos: bool = False,
+    hr_range: tuple[float, float] = (50.0, 120.0),
 ) -> list[EvalClip]:
     """One animated clip per photo of ``identities`` (all if None; the first ``per_identity``
     photos of each if given); the gallery is every photo of the identity, or with ``other_photos``
     every photo but the clip's own (the attacker has other pictures of the person, not the very
-    one the call shows: its hair, clothes and background). HR is drawn per clip from 50-120 bpm
-    (resting video-call range)."""
+    one the call shows: its hair, clothes and background). HR is drawn per clip from ``hr_range``
+    (default: the resting video-call range)."""
     photos = photo_identities(Path(root))
     clips = []
     for ident in identities or sorted(photos):
@@ -72,7 +73,7 @@ def photo_clips(
                     size,
                     size,
                     fps,
-                    hr_bpm=float(rng.uniform(50, 120)),
+                    hr_bpm=float(rng.uniform(*hr_range)),
                     frames=round(seconds * fps),
                     seed=clip_seed,
                     motion=1.0,
