@@ -94,8 +94,7 @@ class PrivacyPhysEditor:
         from vcam.engine.compositor import paste
         from vcam.engine.crop import crop_face
 
-        tracks = [(self.tracker.update(f) or [None])[0] for f in frames]
-        found = [(i, t) for i, t in enumerate(tracks) if t is not None]
+        found = [(i, tracks[0]) for i, f in enumerate(frames) if (tracks := self.tracker.update(f))]
         out = [f.copy() for f in frames]
         if not found:
             return out
