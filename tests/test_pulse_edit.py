@@ -11,7 +11,7 @@ from vcam.app.config import DEFAULT_MODEL
 from vcam.engine.crop import crop_face
 from vcam.engine.filters import FILTERS, make_filter
 from vcam.engine.frames import Frame
-from vcam.engine.keyed.keys import random_key
+from vcam.engine.keyed.keys import Key
 from vcam.engine.pipeline import Pipeline, PipelineConfig
 from vcam.engine.pulse.edit import PulseEditor
 from vcam.engine.pulse.signals import heart_rate, snr_db
@@ -28,13 +28,16 @@ def frames() -> list[np.ndarray]:
     return read_video(EVM_VIDEO)
 
 
+FIXED_KEY = Key(bytes(range(32)))
+
+
 def run(frames: list[np.ndarray], filter_name: str, pulse: str, target: float = 72.0, transport: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw and outgoing face crops (cut with the raw frame's track) and skin masks of every frame;
     with ``transport`` the outgoing frames pass I420 + H.264 first, as a meeting app gets them."""
     pipe = Pipeline(
         ArraySource(frames, 30.0, "evm"),
         NullSink(),
-        make_filter(filter_name, DEFAULT_MODEL, background=False, key=random_key()),
+        make_filter(filter_name, DEFAULT_MODEL, background=False, key=FIXED_KEY),  # scramble: one arrangement, reproducible
         PipelineConfig(rppg=False, identity=False, pulse=pulse, target_hr=target),
     )
     results = [pipe.process(Frame(i, i / 30.0, image)) for i, image in enumerate(frames)]
