@@ -278,7 +278,7 @@ def test_auto_strength_raises_a_mild_strength_until_the_face_moves_away(tmp_path
     assert all(r["strength"] == 0.2 for r in seconds[:first]) and seconds[-1]["strength"] > 0.2
 
 
-@pytest.mark.parametrize("command", ["run_cli", "eval_cli", "train_cli", "export_cli", "weights_cli", "tray"])
+@pytest.mark.parametrize("command", ["run_cli", "eval_cli", "train_cli", "export_cli", "weights_cli", "tray", "key_cli", "restore_cli", "pulse_edit_cli"])
 def test_every_command_prints_its_version(command: str) -> None:
     res = subprocess.run([sys.executable, "-m", f"vcam.app.{command}", "--version"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and res.stdout.strip().endswith(metadata.version("deid-vcam")), res.stderr
