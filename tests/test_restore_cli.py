@@ -67,7 +67,7 @@ def test_the_restored_recording_has_the_raw_faces_back(tmp_path, protected) -> N
     assert len(restored) == len(sent) == len(raw)
     face = (slice(150, 450), slice(120, 420))
     for i in (0, len(raw) // 2, len(raw) - 1):
-        assert fidelity.psnr(restored[i][face], raw[i][face]) >= 33 > 15 >= fidelity.psnr(sent[i][face], raw[i][face])
+        assert fidelity.psnr(restored[i][face], raw[i][face]) >= 33 > 20 >= fidelity.psnr(sent[i][face], raw[i][face])  # scrambled: 10-15 dB
     with av.open(str(out)) as c:
         assert len(c.streams.video) == 1
 
