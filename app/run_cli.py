@@ -129,10 +129,10 @@ def run(cfg: Config, frames: int | None, json_path: Path | None, quiet: bool, si
 def main(argv: list[str] | None = None) -> int:
     with StopSignals() as signals:  # first: a signal from here on stops the run cleanly
         args = build_parser().parse_args(argv)
-        quiet_native_logs(args.debug)
-        logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="vcam-run: %(levelname)s: %(message)s")
 
         def body() -> int:
+            quiet_native_logs(args.debug)  # inside guarded: a signal while its thread starts is one line too
+            logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="vcam-run: %(levelname)s: %(message)s")
             if args.list_devices:
                 print(devices.describe())
                 return 0
