@@ -42,6 +42,7 @@ class _Stop:
 
 
 def edit(args: argparse.Namespace, signals: StopSignals) -> int:
+    quiet_native_logs()  # inside guarded: a stop signal while its thread starts is one line
     lo, hi = TARGET_HR_RANGE
     if not lo <= args.target_hr <= hi:
         raise VcamError(f"--target-hr must be between {lo:g} and {hi:g} bpm (got {args.target_hr:g})")
@@ -87,7 +88,6 @@ def edit(args: argparse.Namespace, signals: StopSignals) -> int:
 def main(argv: list[str] | None = None) -> int:
     with StopSignals() as signals:
         args = build_parser().parse_args(argv)
-        quiet_native_logs()
         try:
             import torch  # noqa: F401 - the training extra
         except ImportError as exc:
