@@ -99,13 +99,13 @@ class MonitorWindow(QWidget):
         self.bvp_plot = pg.PlotWidget()
         self.bvp_plot.setMinimumHeight(150)
         self.bvp_plot.addLegend(offset=(5, 5))
-        self.bvp_raw = self.bvp_plot.plot(pen=pg.mkPen("#1f77b4", width=2), name="raw")
-        self.bvp_prot = self.bvp_plot.plot(pen=pg.mkPen("#ff7f0e", width=2), name="protected")
+        self.bvp_raw = self.bvp_plot.plot(pen=pg.mkPen("#1f77b4", width=2), name="yours (camera)")
+        self.bvp_prot = self.bvp_plot.plot(pen=pg.mkPen("#ff7f0e", width=2), name="sent")
         self.bvp_plot.setLabel("bottom", "s")
         pulse.addWidget(self.bvp_plot)
         hr_row = QHBoxLayout()
-        self.hr_raw = QLabel("raw -- bpm")
-        self.hr_prot = QLabel("protected -- bpm")
+        self.hr_raw = QLabel("yours -- bpm")
+        self.hr_prot = QLabel("sent -- bpm")
         self.quality = QLabel()
         for w in (self.hr_raw, self.hr_prot):
             w.setStyleSheet("font-size: 20px; font-weight: bold")
@@ -162,7 +162,7 @@ class MonitorWindow(QWidget):
             self.bvp_prot.setData(t[: len(prot)], np.asarray(prot))
         warming = r.get("rppg_warming_up", True)
         q_raw, q_prot = r.get("rppg_quality_raw"), r.get("rppg_quality_protected")
-        for label, name, hr, q in ((self.hr_raw, "raw", r.get("hr_raw_bpm"), q_raw), (self.hr_prot, "protected", r.get("hr_protected_bpm"), q_prot)):
+        for label, name, hr, q in ((self.hr_raw, "yours", r.get("hr_raw_bpm"), q_raw), (self.hr_prot, "sent", r.get("hr_protected_bpm"), q_prot)):
             label.setText(f"{name} {'--' if hr is None or warming else f'{hr:.0f}'} bpm")
             dim = warming or hr is None or q is None or q < LOW_QUALITY
             label.setStyleSheet(f"font-size: 20px; font-weight: bold; color: {'#999' if dim else 'palette(window-text)'}")

@@ -74,7 +74,9 @@ def crops(frames: list[np.ndarray], outs: list[np.ndarray], fps: float, transpor
 
 def summary(key: str, rows: list[dict]) -> dict:
     """Per reader over clips: HR and SNRs averaged; ``hr_mae_bpm`` from the target (replace) or the
-    true HR (keep, hide); ``near_true`` the share of clips read within 5 bpm of the true HR."""
+    true HR (keep, hide); ``near_true`` the share of clips read within 5 bpm of the true HR, and
+    ``near_true_chance`` the share within 5 bpm of another clip's true HR (what a reading that knows
+    nothing of the true rate scores)."""
     target = float(key.split("_")[1]) if key.startswith("replace_") else None
     out: dict = {"psnr_db": float(np.mean([r["psnr_db"] for r in rows]))}
     for reader in READERS:
@@ -84,6 +86,7 @@ def summary(key: str, rows: list[dict]) -> dict:
             "hr_bpm": float(np.mean([c["hr_bpm"] for c in cells])),
             "hr_mae_bpm": float(np.mean([abs(c["hr_bpm"] - a) for c, a in zip(cells, aim, strict=True)])),
             "near_true": float(np.mean([abs(c["hr_bpm"] - c["true_hr_bpm"]) <= 5 for c in cells])),
+            "near_true_chance": float(np.mean([abs(a["hr_bpm"] - b["true_hr_bpm"]) <= 5 for a in cells for b in cells if a is not b])),
             "snr_true_db": float(np.mean([c["snr_true_db"] for c in cells])),
             "snr_peak_db": float(np.mean([c["snr_peak_db"] for c in cells])),
         }
@@ -140,11 +143,14 @@ def main() -> None:
         f"\n{video}, {args.method}, filter {args.filter}, {path}"
         + ("" if args.photos else "; raw HR " + ", ".join(f"{r} {v:.1f}" for r, v in result["raw_hr_bpm"].items()))
     )
-    heading = ": HR MAE / near real / SNR real" if args.photos else ": HR / SNR real / SNR peak"
+    heading = ": HR MAE / near real (chance) / SNR real" if args.photos else ": HR / SNR real / SNR peak"
     print(f"{'mode':<13}{'PSNR':>7} " + " ".join(f"{r + heading:>34}" for r in READERS))
     for key, row in result["modes"].items():
         if args.photos:
-            cells = " ".join(f"{row[r]['hr_mae_bpm']:>14.1f} / {row[r]['near_true']:>6.0%} / {row[r]['snr_true_db']:>6.1f} dB" for r in READERS)
+            cells = " ".join(
+                f"{row[r]['hr_mae_bpm']:>10.1f} / {row[r]['near_true']:>4.0%} ({row[r]['near_true_chance']:>4.0%}) / {row[r]['snr_true_db']:>6.1f} dB"
+                for r in READERS
+            )
         else:
             cells = " ".join(f"{row[r]['hr_bpm']:>14.1f} / {row[r]['snr_true_db']:>6.1f} / {row[r]['snr_peak_db']:>6.1f} dB" for r in READERS)
         print(f"{key:<13}{row['psnr_db']:>6.1f}  {cells}")

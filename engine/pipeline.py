@@ -75,6 +75,7 @@ class PipelineConfig:
     max_gap_ms: float = 100.0  # live runs into a paced sink: the last sent frame is repeated after this gap
     pulse: str = "keep"  # keep | hide | replace the heart-rate signal of every face (after the filter)
     target_hr: float = 72.0  # bpm shown by pulse = replace
+    pulse_seed: int | None = None  # fixes pulse = hide's noise (None: fresh entropy, unpredictable)
 
 
 @dataclass
@@ -360,7 +361,7 @@ class Pipeline:
     def set_pulse(self, mode: str, target_hr: float) -> None:
         """Keep, hide or replace (with ``target_hr`` bpm) the faces' pulse from the next frame on
         (``ValueError`` for an unknown mode or a target outside the allowed range)."""
-        pulse = PulseEditor(mode, target_hr, self.source.fps) if mode != "keep" else None
+        pulse = PulseEditor(mode, target_hr, self.source.fps, seed=self.config.pulse_seed) if mode != "keep" else None
         self.config.pulse, self.config.target_hr, self.pulse = mode, target_hr, pulse
 
     def set_filter(self, face_filter: FaceFilter) -> None:

@@ -4,10 +4,13 @@ after any identity filter (``off`` included).
 The skin colour of each face (``face_regions.skin_colour``: normalised convolution over the skin,
 on a coarse grid in crop coordinates, so it follows the face) is split causally into its slow
 trend (a 4th-order Butterworth low-pass at ``TREND_HZ``, below the heart-rate band) and the rest,
-which holds the pulse. ``hide`` scales each crop pixel so its smoothed colour is the trend alone;
-``replace`` adds a synthetic pulse (``pulse.PulseSynth``: a contact-PPG-like beat with respiratory
-variability) at the target heart rate in the skin's blood-volume colour direction. The gain is
-limited to ±``MAX_GAIN`` so a fast change of light is smoothed, never blown out.
+which holds the pulse. Each crop pixel is scaled so its smoothed colour is the trend plus, in the
+skin's blood-volume colour direction, a new signal at the strength of a pulse: for ``replace`` a
+synthetic pulse at the target heart rate (``synth.PulseSynth``: a contact-PPG-like beat with
+respiratory variability); for ``hide`` unpredictable heart-rate-band noise (``synth.BandNoise``),
+which buries what the removal leaves (the skin colour is measured on the skin, but the gain reaches
+the eyes, brows and lips too, where it writes a faint inverted pulse if they do not pulse). The gain
+is limited to ±``MAX_GAIN`` so a fast change of light is smoothed, never blown out.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from scipy import signal
 
 from vcam.engine.face_regions import skin_colour
 from vcam.engine.pulse.modes import PULSE_MODES, TARGET_HR_RANGE
-from vcam.engine.pulse.synth import SKIN_PULSE_DIRECTION, PulseSynth
+from vcam.engine.pulse.synth import SKIN_PULSE_DIRECTION, BandNoise, PulseSynth
 
 TREND_HZ = 0.35
 MAX_GAIN = 0.1
@@ -30,19 +33,20 @@ PULSE_AMPLITUDE = 0.015  # relative peak-to-peak skin colour change of the embed
 @dataclass
 class _Track:
     state: np.ndarray  # the low-pass filter's state per grid value
-    synth: PulseSynth
+    synth: PulseSynth | BandNoise
 
 
 class PulseEditor:
     """Edits face crops of each track; ``mode`` is one of ``PULSE_MODES`` (not ``keep``), ``target_bpm``
-    the heart rate ``replace`` shows, ``fps`` the stream's nominal rate (the trend filter's design rate)."""
+    the heart rate ``replace`` shows, ``fps`` the stream's nominal rate (the trend filter's design rate);
+    ``seed`` fixes ``hide``'s noise (None: fresh entropy per track, the runtime's choice)."""
 
-    def __init__(self, mode: str, target_bpm: float = 72.0, fps: float = 30.0, sigma: float = 12.0, grid: int = 16) -> None:
+    def __init__(self, mode: str, target_bpm: float = 72.0, fps: float = 30.0, sigma: float = 12.0, grid: int = 16, seed: int | None = None) -> None:
         if mode not in PULSE_MODES[1:]:
             raise ValueError(f"pulse mode must be hide or replace, got {mode!r}")
         if not TARGET_HR_RANGE[0] <= target_bpm <= TARGET_HR_RANGE[1]:
             raise ValueError(f"target heart rate must be between {TARGET_HR_RANGE[0]:g} and {TARGET_HR_RANGE[1]:g} bpm")
-        self.mode, self.target_bpm, self.sigma, self.grid = mode, target_bpm, sigma, grid
+        self.mode, self.target_bpm, self.sigma, self.grid, self.fps, self.seed = mode, target_bpm, sigma, grid, fps, seed
         self._sos = signal.butter(4, TREND_HZ, fs=fps, output="sos")
         self._zi = signal.sosfilt_zi(self._sos)[:, None, :]  # per unit input, broadcast over the grid
         self._tracks: dict[int, _Track] = {}
@@ -53,14 +57,17 @@ class PulseEditor:
         colour = skin_colour(crop, landmarks[:, :2], self.sigma, self.grid, upsample=False).reshape(-1)
         track = self._tracks.get(track_id)
         if track is None:
-            track = self._tracks[track_id] = _Track(self._zi * colour[None, :, None], PulseSynth(self.target_bpm, seed=track_id))
+            track = self._tracks[track_id] = _Track(self._zi * colour[None, :, None], self._new_signal(track_id))
         trend, track.state = signal.sosfilt(self._sos, colour[:, None], axis=1, zi=track.state)
-        wanted = trend[:, 0].reshape(self.grid, self.grid, 3)
-        if self.mode == "replace":
-            wanted = wanted * (1.0 + PULSE_AMPLITUDE * track.synth.step(t) * SKIN_PULSE_DIRECTION)
+        wanted = trend[:, 0].reshape(self.grid, self.grid, 3) * (1.0 + PULSE_AMPLITUDE * track.synth.step(t) * SKIN_PULSE_DIRECTION)
         gain = np.clip(wanted / np.maximum(colour.reshape(self.grid, self.grid, 3), 1e-4), 1 - MAX_GAIN, 1 + MAX_GAIN)
         gain = cv2.resize(gain.astype(np.float32), crop.shape[1::-1], interpolation=cv2.INTER_LINEAR)
         return np.clip(crop * gain, 0.0, 1.0).astype(np.float32)
+
+    def _new_signal(self, track_id: int) -> PulseSynth | BandNoise:
+        if self.mode == "replace":
+            return PulseSynth(self.target_bpm, seed=track_id)
+        return BandNoise(self.fps, None if self.seed is None else (self.seed, track_id))
 
     def forget(self, live_ids: set[int]) -> None:
         for tid in set(self._tracks) - live_ids:

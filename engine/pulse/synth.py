@@ -1,4 +1,5 @@
-"""Physiologically shaped blood-volume-pulse waveforms with known heart rate.
+"""Physiologically shaped blood-volume-pulse waveforms with known heart rate, and the
+heart-rate-band noise that masks a pulse.
 
 Used by the demo source (and later the semi-synthetic training set) to inject a pulse of known
 HR into skin pixels. A beat is a systolic Gaussian plus a smaller, later diastolic Gaussian,
@@ -9,6 +10,7 @@ plus a small random walk, so the waveform is not a pure sinusoid.
 from __future__ import annotations
 
 import numpy as np
+from scipy import signal
 
 # Relative pulsatile amplitude of skin per RGB channel (blood-volume-pulse signature of skin,
 # de Haan & van Leest 2014): strongest in green, then blue, weakest in red.
@@ -45,6 +47,7 @@ def beat(u: np.ndarray | float) -> np.ndarray:
 
 _BEAT = beat(np.linspace(0.0, 1.0, 1001))
 _BEAT_MEAN, _BEAT_PTP = float(_BEAT.mean()), float(np.ptp(_BEAT))
+PULSE_RMS = float(_BEAT.std()) / _BEAT_PTP  # RMS of a peak-to-peak 1 pulse
 
 
 class PulseSynth:
@@ -65,3 +68,24 @@ class PulseSynth:
         self._walk = float(np.clip(self._walk + self._rng.normal(0.0, 0.05) * np.sqrt(max(dt, 1e-6)), -1.5, 1.5))
         self._phase += (self.hr_bpm + self.hrv_bpm * np.sin(2 * np.pi * self.resp_hz * t) + self._walk) / 60.0 * dt
         return (float(beat(self._phase % 1.0)) - _BEAT_MEAN) / _BEAT_PTP
+
+
+class BandNoise:
+    """Gaussian noise band-limited to the heart-rate band (0.7-3 Hz, causal), one sample per frame,
+    with the RMS of a peak-to-peak 1 pulse (``PULSE_RMS``, so it stands in for ``PulseSynth``): over
+    any 10 s its spectrum has no peak that stands out as a pulse. ``seed`` None draws from the OS's
+    entropy, so nobody can predict and subtract it."""
+
+    def __init__(self, fps: float, seed: int | tuple[int, ...] | None = None) -> None:
+        self._sos = signal.butter(2, (0.7, 3.0), btype="bandpass", fs=fps, output="sos")
+        self._rng = np.random.default_rng(seed)
+        self._zi = np.zeros((len(self._sos), 2))
+        probe = signal.sosfilt(self._sos, np.random.default_rng(0).standard_normal(int(200 * fps)))
+        self._scale = PULSE_RMS / float(probe[int(20 * fps) :].std())
+        for _ in range(int(5 * fps)):  # start in the steady state, not from silence
+            self.step(0.0)
+
+    def step(self, t: float) -> float:
+        """The next sample (``t`` is ignored: one sample per frame)."""
+        out, self._zi = signal.sosfilt(self._sos, self._rng.standard_normal(1), zi=self._zi)
+        return float(out[0]) * self._scale
