@@ -1,7 +1,7 @@
 """``vcam-eval``: the paper's evaluation protocol for any filter on any dataset.
 
     vcam-eval --dataset PATH [--dataset PATH ...] --filters deid,blur,pixelate,off [--model M] [--strength S]
-              [--auto-strength] --out report/
+              [--auto-strength] [--pulse keep|hide|replace [--target-hr BPM]] --out report/
 
 Each ``--dataset`` is a video file, a folder of identity-labelled photos (each photo animated into
 a clip with an injected pulse), or an rPPG dataset folder (PURE, UBFC-rPPG, generic); ``demo`` is
@@ -14,7 +14,9 @@ an earlier run (``--fresh`` starts over): each filter's results are kept per ver
 deid, pattern and adaptive, per model or pattern file; a run with other seconds, photos per
 identity, attackers, judges, strength or transport path is refused.
 ``--strength`` and ``--auto-strength`` act as in ``vcam-run`` (auto strength: the identity
-monitor, dlib, reads the outgoing frame once per clip second, enrolling over the first 3).
+monitor, dlib, reads the outgoing frame once per clip second, enrolling over the first 3); so does
+``--pulse``, and with ``hide`` or ``replace`` the report gains a pulse-privacy table (what every
+rPPG reader reads from the sent video against the true and the target HR).
 Needs the ``train`` extra (torch judges, matplotlib).
 """
 
@@ -28,7 +30,7 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from types import ModuleType
 
@@ -38,6 +40,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from vcam.engine.errors import VcamError
 from vcam.engine.filters import FILTERS, MAX_STRENGTH, MIN_STRENGTH, FaceFilter, make_filter, pattern_file
 from vcam.engine.keyed.keys import random_key
+from vcam.engine.pulse.modes import PULSE_MODES, TARGET_HR_RANGE
 from vcam.engine.recognisers import RECOGNISERS
 
 from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
@@ -55,14 +58,19 @@ def _csv(value: str, allowed: Collection[str], what: str) -> list[str]:
     return items
 
 
-def _strength(value: str) -> float:
-    try:
-        strength = float(value)
-    except ValueError:
-        strength = float("nan")
-    if not MIN_STRENGTH <= strength <= MAX_STRENGTH:
-        raise argparse.ArgumentTypeError(f"--strength must be between {MIN_STRENGTH} and {MAX_STRENGTH} (got {value!r})")
-    return strength
+def _bounded(option: str, low: float, high: float, unit: str = "") -> Callable[[str], float]:
+    """An argparse type: a number in [low, high], else one error line naming ``option``."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{option} must be between {low:g} and {high:g}{unit} (got {value!r})")
+        return number
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,8 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", action="append", help="video file, photo folder, rPPG dataset folder, or 'demo' (repeatable; default demo)")
     p.add_argument("--filters", type=lambda v: _csv(v, FILTERS, "--filters"), default=list(FILTERS), help="default: all")
     p.add_argument("--model", type=Path, help="streaming ONNX model for deid, or an identity pattern .npz for pattern and adaptive (default: the shipped ones)")
-    p.add_argument("--strength", type=_strength, default=1.0, help="filter strength, as vcam-run's (default: 1)")
+    p.add_argument("--strength", type=_bounded("--strength", MIN_STRENGTH, MAX_STRENGTH), default=1.0, help="filter strength, as vcam-run's (default: 1)")
     p.add_argument("--auto-strength", action="store_true", help="raise the strength while dlib recognises the face, as vcam-run's")
+    p.add_argument("--pulse", choices=PULSE_MODES, default="keep", help="the heart rate after the filter, as vcam-run's --pulse (default: keep)")
+    p.add_argument("--target-hr", type=_bounded("--target-hr", *TARGET_HR_RANGE, " bpm"), default=90.0, help="bpm shown by --pulse replace (default: 90)")
     p.add_argument("--attackers", type=lambda v: _csv(v, ATTACKERS, "--attackers"), default=list(ATTACKERS))
     p.add_argument("--judges", type=lambda v: _csv(v, JUDGES, "--judges"), default=list(JUDGES))
     p.add_argument("--out", type=Path, default=Path("report"), help="output folder (default: report/)")
@@ -152,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from vcam.models.evaluation import report as report_mod
         from vcam.models.evaluation.evaluate import PATHS, ClipResult, RawSide, evaluate_clip, templates_for
-        from vcam.models.evaluation.protect import TRANSPORT
+        from vcam.models.evaluation.protect import TRANSPORT, PulseSetting
         from vcam.models.evaluation.utility import PulseJudges
     except ImportError as exc:
         return train_extra_missing("vcam-eval", exc)
@@ -177,10 +187,13 @@ def main(argv: list[str] | None = None) -> int:
             "strength": args.strength,
             "auto_strength": args.auto_strength,
             "transport": TRANSPORT,
+            "pulse": args.pulse,
+            "target_hr": args.target_hr if args.pulse == "replace" else None,
         }
         cache = result_folders(args.out, settings, args.filters, model)
         attackers = {a: RECOGNISERS[a]() for a in args.attackers}
         judges = PulseJudges()
+        pulse = PulseSetting(args.pulse, args.target_hr)
         results: dict = {}
         templates: dict = {}
         paths = PATHS if args.transport else PATHS[:1]
@@ -199,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                         if len(done) < len(paths):
                             missing = tuple(p for p in paths if p not in done)
                             build = functools.partial(make_filter, f, model, "auto", background=False, key=random_key())  # keyed: as seen without the key
-                            done |= evaluate_clip(raw, build, attackers, judges, tuple(args.judges), missing, args.strength, args.auto_strength)
+                            done |= evaluate_clip(raw, build, attackers, judges, tuple(args.judges), missing, args.strength, args.auto_strength, pulse)
                             for p in missing:
                                 done[p].save(files[p])
                         for p in paths:
@@ -217,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             "transport": args.transport,
             "strength": args.strength,
             "auto_strength": args.auto_strength,
+            "pulse": args.pulse,
+            "target_hr": args.target_hr,
             "seen": seen,
         }
         rep = report_mod.write(results, templates, attackers, args.out, config)

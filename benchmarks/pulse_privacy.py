@@ -1,7 +1,8 @@
 """Pulse privacy on a real face video: what every rPPG reader gets from the outgoing face after
 ``--pulse hide`` and ``--pulse replace`` (targets 60, 90, 120 bpm). JSON + a table.
 
-    python benchmarks/pulse_privacy.py [--video ../shared/data/video/evm/face.mp4] [--filter off] [--transport] [--method live|privacy-phys] [--json]
+    python benchmarks/pulse_privacy.py [--video ../shared/data/video/evm/face.mp4 | --photos N] [--filter off] [--transport]
+                                       [--method live|privacy-phys] [--modes hide,...] [--json]
 
 The video runs through the runtime's pipeline (``--filter`` first, then the pulse edit); each reader
 (POS, CHROM, PhysNet, PhysFormer) reads the raw and the outgoing face crops (cut with the raw
@@ -100,6 +101,7 @@ def main() -> None:
     ap.add_argument("--transport", action="store_true", help="measure after I420 + H.264 (1.5 Mbit/s)")
     ap.add_argument("--method", default="live", choices=("live", "privacy-phys"), help="the runtime's live edit, or the seed's offline method (replace only)")
     ap.add_argument("--photos", type=int, default=0, help="instead of --video: N animated lfw549 photos (10 s) with injected pulses of 45-150 bpm")
+    ap.add_argument("--modes", default="keep,hide,replace", help="comma-separated subset of keep, hide, replace (default: all)")
     ap.add_argument("--json", action="store_true", help="print JSON only")
     args = ap.parse_args()
     if args.photos:
@@ -116,7 +118,8 @@ def main() -> None:
     path = "transport" if args.transport else "direct"
     video = f"{len(clips)} animated lfw549 photos, true HR 45-150 bpm" if args.photos else args.video.name
     result: dict = {"video": video, "filter": args.filter, "method": args.method, "path": path, "modes": {}}
-    modes = MODES if args.method == "live" else [m for m in MODES if m[0] == "replace"]
+    wanted = set(args.modes.split(",")) & ({"keep", "hide", "replace"} if args.method == "live" else {"replace"})
+    modes = [m for m in MODES if m[0] in wanted]
     per_clip: dict[str, list[dict]] = {}
     for name, frames, fps, truth in clips:
         true_hr: dict[str, float] = {}

@@ -88,6 +88,24 @@ def test_report_marks_the_recognisers_a_filter_used_and_claims_the_worst_unseen(
     assert "worst unseen recogniser: match rate" in md and " (seen) |" in md
 
 
+def test_pulse_replace_gets_a_pulse_privacy_table(tmp_path) -> None:
+    """``--pulse replace --target-hr 80`` runs the runtime's pulse edit after the filter: POS reads the
+    target from the sent video, not the real ~53 bpm, and the report says so in its own table."""
+    args = ("--dataset", str(need(EVM_VIDEO)), "--filters", "off,blur", "--attackers", "dlib", "--judges", "pos", "--no-transport")
+    res = vcam_eval(*args, "--pulse", "replace", "--target-hr", "80", "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["config"]["pulse"] == "replace" and report["config"]["target_hr"] == 80.0
+    for name in ("off", "blur"):
+        pos = report["datasets"]["face.mp4"]["direct"][name]["pulse_privacy"]["pos"]
+        assert pos["dhr_target_bpm"] < 2.0 and pos["dhr_true_bpm"] > 20.0 and pos["near_true"] == 0.0 and pos["snr_true_db"] < 0.0, (name, pos)
+    md = (tmp_path / "report.md").read_text()
+    assert "### Pulse privacy (heart rate replaced by 80 bpm)" in md and "| pos: \\|HR sent - target\\| (bpm) |" in md
+    # Results made with another pulse setting are not mixed in.
+    res = vcam_eval(*args, "--pulse", "hide", "--out", str(tmp_path))
+    assert res.returncode == 2 and "holds results made with other settings" in res.stderr, res.stderr
+
+
 def test_deid_and_pattern_results_are_kept_per_model_file(tmp_path) -> None:
     a, b, mine = tmp_path / "a.onnx", tmp_path / "b.onnx", tmp_path / "mine.npz"
     a.write_bytes(b"model a")
@@ -123,6 +141,7 @@ def test_results_are_kept_per_version_of_the_filter_code() -> None:
         (["--filters", "deid", "--model", "none.onnx"], "needs a trained model"),
         (["--filters", "pattern", "--model", "none.npz"], "cannot read identity pattern none.npz"),
         (["--strength", "2"], "--strength must be between 0.2 and 1.5"),
+        (["--pulse", "replace", "--target-hr", "400"], "--target-hr must be between 40 and 180 bpm"),
     ],
 )
 def test_bad_input_is_one_line(tmp_path, args, message) -> None:

@@ -30,7 +30,7 @@ from vcam.engine.recognisers import Recogniser
 
 from . import fidelity, privacy
 from .clips import EvalClip
-from .protect import ProtectedRun, protect_clip, track_clip, transport
+from .protect import KEEP_PULSE, ProtectedRun, PulseSetting, protect_clip, track_clip, transport
 from .utility import PulseJudges, agreement
 
 
@@ -149,13 +149,14 @@ def evaluate_clip(
     paths: tuple[str, ...] = ("direct",),
     strength: float = 1.0,
     auto_strength: bool = False,
+    pulse: PulseSetting = KEEP_PULSE,
 ) -> dict[str, ClipResult]:
     """Protect a clip once as the runtime does (at ``strength``, raised by auto strength if
-    ``auto_strength``) and measure it on each of
+    ``auto_strength``; the heart rate kept, hidden or replaced as ``pulse`` says) and measure it on each of
     ``paths``: ``direct`` and/or ``transport`` (after the I420 + H.264 path to the meeting app).
     Pass the clip's ``RawSide`` instead of the clip to share its raw-side work across filters."""
     raw = clip if isinstance(clip, RawSide) else RawSide(clip)
-    run = protect_clip(raw.clip, make_filter, strength, analyses=raw.analyses, auto_strength=auto_strength)
+    run = protect_clip(raw.clip, make_filter, strength, analyses=raw.analyses, auto_strength=auto_strength, pulse=pulse)
     return {p: measure_run(transport(run, raw.clip.fps) if p == "transport" else run, raw, attackers, judges, judge_names) for p in paths}
 
 

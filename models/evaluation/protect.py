@@ -55,8 +55,23 @@ class ProtectedRun:
         return ProtectedRun(self.raw, out, self.tracks, self.fallbacks, self.filter_ms, self.strengths)
 
 
-def _pipeline(clip: EvalClip, face_filter: FaceFilter, strength: float = 1.0, max_faces: int = 2, auto_strength: bool = False) -> Pipeline:
-    cfg = PipelineConfig(strength=strength, max_faces=max_faces, rppg=False, identity=False, auto_strength=auto_strength)
+@dataclass(frozen=True)
+class PulseSetting:
+    """What the runtime does with the heart rate (``PipelineConfig.pulse``/``target_hr``)."""
+
+    mode: str = "keep"
+    target_hr: float = 72.0
+
+
+KEEP_PULSE = PulseSetting()
+
+
+def _pipeline(
+    clip: EvalClip, face_filter: FaceFilter, strength: float = 1.0, max_faces: int = 2, auto_strength: bool = False, pulse: PulseSetting = KEEP_PULSE
+) -> Pipeline:
+    cfg = PipelineConfig(
+        strength=strength, max_faces=max_faces, rppg=False, identity=False, auto_strength=auto_strength, pulse=pulse.mode, target_hr=pulse.target_hr
+    )
     return Pipeline(ArraySource(clip.frames, clip.fps, clip.name), NullSink(), face_filter, cfg)
 
 
@@ -74,17 +89,19 @@ def protect_clip(
     max_faces: int = 2,
     analyses: list[Analysis] | None = None,
     auto_strength: bool = False,
+    pulse: PulseSetting = KEEP_PULSE,
 ) -> ProtectedRun:
     """Every frame of ``clip`` through a fresh filter (fresh temporal state) and the runtime's
     frame processing; monitors off. ``analyses`` (from ``track_clip``) skips re-tracking.
     ``auto_strength``: as the runtime's, from ``strength`` up, the identity monitor (dlib, enrolled
     from the raw frames) reading the outgoing frame once per second of the clip; in-process, so
-    each reading acts from the next frame on (live, a reading takes ~0.1-0.3 s more)."""
+    each reading acts from the next frame on (live, a reading takes ~0.1-0.3 s more). ``pulse``: the
+    heart-rate edit after the filter, as the runtime's ``--pulse``."""
     analyses = analyses if analyses is not None else track_clip(clip)
     monitor = IdentityMonitor([DlibRecogniser()]) if auto_strength else None
     every = max(1, round(clip.fps))
     outs, tracks, fallbacks, times, strengths = [], [], [], [], []
-    with _pipeline(clip, make_filter(), strength, max_faces, auto_strength) as pipe:
+    with _pipeline(clip, make_filter(), strength, max_faces, auto_strength, pulse) as pipe:
         for i, analysis in enumerate(analyses):
             t0 = time.perf_counter()
             result = pipe.protect(analysis)

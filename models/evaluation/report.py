@@ -52,9 +52,39 @@ def worst_unseen(privacy: dict[str, dict], seen: frozenset[str] | set[str]) -> d
     }
 
 
-def summarise(results: list[ClipResult], raw: list[ClipResult], templates: dict, attackers: dict[str, Recogniser], seen: frozenset[str] = frozenset()) -> dict:
+NEAR_BPM = 5.0  # a reading this close to the true HR has found it
+
+
+def pulse_privacy(rows: list[dict], target_hr: float | None = None) -> dict:
+    """One judge over clips (``PulseAgreement`` dicts): the HR it reads from the sent video, how far
+    that is from the true HR (the truth where known, else its raw reading) and from ``target_hr``;
+    ``near_true`` the share of clips read within ``NEAR_BPM`` of the true HR and ``near_true_chance``
+    the share within it of another clip's true HR (what a reading blind to the true rate scores);
+    the SNR at the true HR."""
+    sent = [p["hr_protected"] for p in rows]
+    true = [p["hr_truth"] if p.get("hr_truth") is not None else p["hr_raw"] for p in rows]
+    pairs = [(a, b) for i, a in enumerate(sent) for j, b in enumerate(true) if i != j]
+    return {
+        "hr_sent_bpm": _mean(sent),
+        "dhr_target_bpm": _mean([abs(s - target_hr) for s in sent]) if target_hr is not None else None,
+        "dhr_true_bpm": _mean([abs(s - t) for s, t in zip(sent, true, strict=True)]),
+        "near_true": float(np.mean([abs(s - t) <= NEAR_BPM for s, t in zip(sent, true, strict=True)])),
+        "near_true_chance": float(np.mean([abs(a - b) <= NEAR_BPM for a, b in pairs])) if pairs else None,
+        "snr_true_db": _mean([p.get("snr_true_db") for p in rows]),
+    }
+
+
+def summarise(
+    results: list[ClipResult],
+    raw: list[ClipResult],
+    templates: dict,
+    attackers: dict[str, Recogniser],
+    seen: frozenset[str] = frozenset(),
+    target_hr: float | None = None,
+) -> dict:
     """Privacy per attacker (each marked ``seen`` if the filter used it), the worst unseen
-    recogniser, utility per judge, fidelity and speed of one filter on one dataset."""
+    recogniser, utility and pulse privacy (``target_hr``: the rate ``--pulse replace`` shows) per
+    judge, fidelity and speed of one filter on one dataset."""
     judges = sorted(results[0].pulse)
     utility = {}
     for j in judges:
@@ -77,6 +107,7 @@ def summarise(results: list[ClipResult], raw: list[ClipResult], templates: dict,
         "privacy": privacy,
         "worst_unseen": worst_unseen(privacy, seen),
         "utility": utility,
+        "pulse_privacy": {j: pulse_privacy([r.pulse[j] for r in results], target_hr) for j in judges},
         "fidelity": {
             k: _mean([getattr(r, k) for r in results if np.isfinite(getattr(r, k))]) if any(np.isfinite(getattr(r, k)) for r in results) else float("inf")
             for k in ("crop_psnr", "crop_ssim", "frame_psnr", "frame_ssim", "flicker")
@@ -119,6 +150,34 @@ FIDELITY_ROWS = (
     ("frame_ssim", "SSIM full frame"),
     ("flicker", "added flicker (8-bit levels)"),
 )
+
+
+PULSE_PRIVACY_ROWS = (
+    ("hr_sent_bpm", "HR read from the sent video (bpm)", False),
+    ("dhr_target_bpm", "\\|HR sent - target\\| (bpm)", False),
+    ("dhr_true_bpm", "\\|HR sent - true HR\\| (bpm)", False),
+    ("near_true", f"read within {NEAR_BPM:g} bpm of the true HR", True),
+    ("near_true_chance", "  the same by chance (another clip's true HR)", True),
+    ("snr_true_db", "SNR at the true HR (dB)", False),
+)
+
+
+def pulse_privacy_table(cfg: dict, filters: dict, head: str, sep: str) -> list[str]:
+    """The markdown rows of the pulse-privacy section (``--pulse hide`` or ``replace``)."""
+    shown = "hidden" if cfg["pulse"] == "hide" else f"replaced by {cfg['target_hr']:g} bpm"
+    lines = [
+        f"### Pulse privacy (heart rate {shown})",
+        "",
+        "What each rPPG reader gets from the sent video; the true HR is the injected pulse's where known, else the reader's raw reading.",
+        "",
+        head,
+        sep,
+    ]
+    for j in filters[next(iter(filters))]["pulse_privacy"]:
+        for key, label, pct in PULSE_PRIVACY_ROWS:
+            if any(filters[f]["pulse_privacy"][j][key] is not None for f in filters):
+                lines.append(f"| {j}: {label} | " + " | ".join(_fmt(filters[f]["pulse_privacy"][j][key], pct) for f in filters) + " |")
+    return lines
 
 
 def markdown(report: dict) -> str:
@@ -169,6 +228,8 @@ def markdown(report: dict) -> str:
                 for key, label in UTILITY_ROWS:
                     if any(filters[f]["utility"][j][key] is not None for f in names):
                         lines.append(f"| {j}: {label} | " + " | ".join(_fmt(filters[f]["utility"][j][key]) for f in names) + " |")
+            if cfg.get("pulse", "keep") != "keep":
+                lines += ["", *pulse_privacy_table(cfg, filters, head, sep)]
             lines += ["", "### Fidelity and speed", "", head, sep]
             for key, label in FIDELITY_ROWS:
                 lines.append(f"| {label} | " + " | ".join(_fmt(filters[f]["fidelity"][key]) for f in names) + " |")
@@ -282,12 +343,13 @@ def write(results: Results, templates: dict, attackers: dict[str, Recogniser], o
     """Summaries + report.json + report.md + figures into ``out``; returns the report dict."""
     out.mkdir(parents=True, exist_ok=True)
     report: dict = {"config": config, "filters": config["filters"], "datasets": {}}
+    target = config.get("target_hr") if config.get("pulse") == "replace" else None
     for ds, paths in results.items():
         raw = paths["direct"].get("off")
         report["datasets"][ds] = {"clips": len(next(iter(paths["direct"].values())))}
         for path, filters in paths.items():
             report["datasets"][ds][path] = {
-                f: summarise(res, raw or res, templates[ds], attackers, frozenset(config.get("seen", {}).get(f, ()))) for f, res in filters.items()
+                f: summarise(res, raw or res, templates[ds], attackers, frozenset(config.get("seen", {}).get(f, ())), target) for f, res in filters.items()
             }
     report["figures"] = figures(results, report, out)
     (out / "report.json").write_text(json.dumps(_plain(report), indent=1))

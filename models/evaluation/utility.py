@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from vcam.engine.pulse import rppg
-from vcam.engine.pulse.signals import bandpass, heart_rate, hr_errors, pearson, spectral_similarity, windowed_hr
+from vcam.engine.pulse.signals import bandpass, heart_rate, hr_errors, pearson, snr_db, spectral_similarity, windowed_hr
 
 JUDGES = ("pos", "chrom", "physnet", "physformer")
 CHUNK_S = 10.0
@@ -75,6 +75,7 @@ class PulseAgreement:
     hr_truth: float | None = None
     dhr_truth_raw: float | None = None
     dhr_truth_protected: float | None = None
+    snr_true_db: float | None = None  # SNR of the protected pulse at the true HR (the truth's, else the raw reading)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -89,4 +90,5 @@ def agreement(raw: np.ndarray, prot: np.ndarray, fps: float, truth: np.ndarray |
     if truth is not None and len(truth) == len(raw):
         res.hr_truth = heart_rate(truth, fps)
         res.dhr_truth_raw, res.dhr_truth_protected = abs(hr_raw - res.hr_truth), abs(hr_prot - res.hr_truth)
+    res.snr_true_db = snr_db(prot, fps, res.hr_truth if res.hr_truth is not None else hr_raw)
     return res
