@@ -26,6 +26,7 @@ from vcam.engine.crop import crop_face
 from vcam.engine.filters import FILTERS, make_filter
 from vcam.engine.frames import Frame
 from vcam.engine.pipeline import Pipeline, PipelineConfig
+from vcam.engine.pulse.edit import PULSE_AMPLITUDE, PulseEditor
 from vcam.engine.pulse.signals import heart_rate, snr_db
 from vcam.engine.tracking import FaceTracker
 from vcam.engine.video.sinks import NullSink
@@ -33,20 +34,22 @@ from vcam.engine.video.sources import ArraySource, VideoFileSource
 from vcam.models.evaluation.clips import photo_clips
 from vcam.models.evaluation.protect import h264_roundtrip
 from vcam.models.evaluation.utility import PulseJudges
-from vcam.models.privacy_phys import PrivacyPhysEditor
+from vcam.models.privacy_phys import LAMBDA, PrivacyPhysEditor
 
 from unseen import people
 
 VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "evm" / "face.mp4"
 READERS = ("pos", "chrom", "physnet", "physformer")
 MODES = (("keep", 72.0), ("hide", 72.0), ("replace", 60.0), ("replace", 90.0), ("replace", 120.0))
+SWEEP = {"live": (0.25, 0.5, 1.0, 2.0), "privacy-phys": (0.01, 0.1, 1.0, 10.0)}  # --sweep: amplitude multiple / lambda
 
 
-def outgoing(frames: list[np.ndarray], fps: float, method: str, filter_name: str, pulse: str, target: float) -> list[np.ndarray]:
+def outgoing(frames: list[np.ndarray], fps: float, method: str, filter_name: str, pulse: str, target: float, knob: float | None = None) -> list[np.ndarray]:
     """The frames as sent: through the runtime's pipeline (``live``: ``--filter`` then the pulse
-    edit), or edited offline by the seed's Privacy-Phys (``privacy-phys``, replace only)."""
+    edit), or edited offline by the seed's Privacy-Phys (``privacy-phys``, replace only). ``knob``
+    (``--sweep``): the live edit's amplitude as a multiple of the runtime's, or Privacy-Phys's lambda."""
     if method == "privacy-phys":
-        editor = PrivacyPhysEditor(fps, target)
+        editor = PrivacyPhysEditor(fps, target, lam=LAMBDA if knob is None else knob)
         try:
             return editor.edit(frames)
         finally:
@@ -57,6 +60,8 @@ def outgoing(frames: list[np.ndarray], fps: float, method: str, filter_name: str
         make_filter(filter_name, DEFAULT_MODEL, background=False),
         PipelineConfig(rppg=False, identity=False, pulse=pulse, target_hr=target),
     )
+    if knob is not None:
+        pipe.pulse = PulseEditor(pulse, target, fps, amplitude=PULSE_AMPLITUDE * knob)
     return [pipe.process(Frame(i, i / fps, image)).output for i, image in enumerate(frames)]
 
 
@@ -78,7 +83,7 @@ def summary(key: str, rows: list[dict]) -> dict:
     true HR (keep, hide); ``near_true`` the share of clips read within 5 bpm of the true HR, and
     ``near_true_chance`` the share within 5 bpm of another clip's true HR (what a reading that knows
     nothing of the true rate scores)."""
-    target = float(key.split("_")[1]) if key.startswith("replace_") else None
+    target = float(key.split("_")[1].split("@")[0]) if key.startswith("replace_") else None
     out: dict = {"psnr_db": float(np.mean([r["psnr_db"] for r in rows]))}
     for reader in READERS:
         cells = [r[reader] for r in rows]
@@ -102,6 +107,11 @@ def main() -> None:
     ap.add_argument("--method", default="live", choices=("live", "privacy-phys"), help="the runtime's live edit, or the seed's offline method (replace only)")
     ap.add_argument("--photos", type=int, default=0, help="instead of --video: N animated lfw549 photos (10 s) with injected pulses of 45-150 bpm")
     ap.add_argument("--modes", default="keep,hide,replace", help="comma-separated subset of keep, hide, replace (default: all)")
+    ap.add_argument(
+        "--sweep",
+        action="store_true",
+        help="replace at 90 bpm over a range of strengths (the live amplitude x0.25-2, Privacy-Phys's lambda 0.01-10): MAE vs PSNR, the seed's Fig. 4",
+    )
     ap.add_argument("--json", action="store_true", help="print JSON only")
     args = ap.parse_args()
     if args.photos:
@@ -119,15 +129,17 @@ def main() -> None:
     video = f"{len(clips)} animated lfw549 photos, true HR 45-150 bpm" if args.photos else args.video.name
     result: dict = {"video": video, "filter": args.filter, "method": args.method, "path": path, "modes": {}}
     wanted = set(args.modes.split(",")) & ({"keep", "hide", "replace"} if args.method == "live" else {"replace"})
-    modes = [m for m in MODES if m[0] in wanted]
+    modes: list[tuple[str, float, float | None]] = [(*m, None) for m in MODES if m[0] in wanted]
+    if args.sweep:
+        modes = [("replace", 90.0, k) for k in SWEEP[args.method]]
     per_clip: dict[str, list[dict]] = {}
     for name, frames, fps, truth in clips:
         true_hr: dict[str, float] = {}
-        for mode, target in modes:
-            raw, out, skin = crops(frames, outgoing(frames, fps, args.method, args.filter, mode, target), fps, args.transport)
+        for mode, target, knob in modes:
+            raw, out, skin = crops(frames, outgoing(frames, fps, args.method, args.filter, mode, target, knob), fps, args.transport)
             if not true_hr:  # what each reader gets from the raw video, or the injected truth
                 true_hr = {r: truth if truth is not None else heart_rate(judges.pulse(r, raw, skin, fps), fps) for r in READERS}
-            key = f"replace_{target:g}" if mode == "replace" else mode
+            key = (f"replace_{target:g}" if mode == "replace" else mode) + ("" if knob is None else f"@{knob:g}")
             row: dict = {"clip": name, "psnr_db": float(10 * np.log10(1 / max(np.mean((out - raw) ** 2), 1e-12)))}
             for r in READERS:
                 bvp = judges.pulse(r, out, skin, fps)

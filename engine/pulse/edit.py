@@ -39,14 +39,24 @@ class _Track:
 class PulseEditor:
     """Edits face crops of each track; ``mode`` is one of ``PULSE_MODES`` (not ``keep``), ``target_bpm``
     the heart rate ``replace`` shows, ``fps`` the stream's nominal rate (the trend filter's design rate);
-    ``seed`` fixes ``hide``'s noise (None: fresh entropy per track, the runtime's choice)."""
+    ``seed`` fixes ``hide``'s noise (None: fresh entropy per track, the runtime's choice);
+    ``amplitude`` the relative peak-to-peak strength of the signal shown (noise: the same RMS)."""
 
-    def __init__(self, mode: str, target_bpm: float = 72.0, fps: float = 30.0, sigma: float = 12.0, grid: int = 16, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        mode: str,
+        target_bpm: float = 72.0,
+        fps: float = 30.0,
+        sigma: float = 12.0,
+        grid: int = 16,
+        seed: int | None = None,
+        amplitude: float = PULSE_AMPLITUDE,
+    ) -> None:
         if mode not in PULSE_MODES[1:]:
             raise ValueError(f"pulse mode must be hide or replace, got {mode!r}")
         if not TARGET_HR_RANGE[0] <= target_bpm <= TARGET_HR_RANGE[1]:
             raise ValueError(f"target heart rate must be between {TARGET_HR_RANGE[0]:g} and {TARGET_HR_RANGE[1]:g} bpm")
-        self.mode, self.target_bpm, self.sigma, self.grid, self.fps, self.seed = mode, target_bpm, sigma, grid, fps, seed
+        self.mode, self.target_bpm, self.sigma, self.grid, self.fps, self.seed, self.amplitude = mode, target_bpm, sigma, grid, fps, seed, amplitude
         self._sos = signal.butter(4, TREND_HZ, fs=fps, output="sos")
         self._zi = signal.sosfilt_zi(self._sos)[:, None, :]  # per unit input, broadcast over the grid
         self._tracks: dict[int, _Track] = {}
@@ -59,7 +69,7 @@ class PulseEditor:
         if track is None:
             track = self._tracks[track_id] = _Track(self._zi * colour[None, :, None], self._new_signal(track_id))
         trend, track.state = signal.sosfilt(self._sos, colour[:, None], axis=1, zi=track.state)
-        wanted = trend[:, 0].reshape(self.grid, self.grid, 3) * (1.0 + PULSE_AMPLITUDE * track.synth.step(t) * SKIN_PULSE_DIRECTION)
+        wanted = trend[:, 0].reshape(self.grid, self.grid, 3) * (1.0 + self.amplitude * track.synth.step(t) * SKIN_PULSE_DIRECTION)
         gain = np.clip(wanted / np.maximum(colour.reshape(self.grid, self.grid, 3), 1e-4), 1 - MAX_GAIN, 1 + MAX_GAIN)
         gain = cv2.resize(gain.astype(np.float32), crop.shape[1::-1], interpolation=cv2.INTER_LINEAR)
         return np.clip(crop * gain, 0.0, 1.0).astype(np.float32)
