@@ -10,7 +10,9 @@ frame's track), directly or (``--transport``) after I420 + H.264 at 1.5 Mbit/s. 
 privacy-phys`` makes the ``replace`` videos with the seed's offline method instead (PGD against
 PhysNet, which is then a *seen* reader: the others judge it). Per mode and
 reader: ``hr_bpm``; ``snr_true_db`` (SNR at the raw reading's HR: is the real rate still
-visible?); ``snr_peak_db`` (SNR of the strongest in-band peak); and the face crop's ``psnr_db``. Reads ../shared/data (test data; the product never does).
+visible?); ``true_over_median_db`` (the spectrum at the true HR over the band's median power; over
+clips, its maximum ``true_over_median_db_max``); ``snr_peak_db`` (SNR of the strongest in-band
+peak); and the face crop's ``psnr_db``. Reads ../shared/data (test data; the product never does).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from vcam.engine.filters import FILTERS, make_filter
 from vcam.engine.frames import Frame
 from vcam.engine.pipeline import Pipeline, PipelineConfig
 from vcam.engine.pulse.edit import PULSE_AMPLITUDE, PulseEditor
-from vcam.engine.pulse.signals import heart_rate, snr_db
+from vcam.engine.pulse.signals import heart_rate, peak_over_median_db, snr_db
 from vcam.engine.tracking import FaceTracker
 from vcam.engine.video.sinks import NullSink
 from vcam.engine.video.sources import ArraySource, VideoFileSource
@@ -95,6 +97,7 @@ def summary(key: str, rows: list[dict]) -> dict:
             "near_true_chance": float(np.mean([abs(a["hr_bpm"] - b["true_hr_bpm"]) <= 5 for a in cells for b in cells if a is not b])),
             "snr_true_db": float(np.mean([c["snr_true_db"] for c in cells])),
             "snr_peak_db": float(np.mean([c["snr_peak_db"] for c in cells])),
+            "true_over_median_db_max": float(np.max([c["true_over_median_db"] for c in cells])),
         }
     return out
 
@@ -144,7 +147,13 @@ def main() -> None:
             for r in READERS:
                 bvp = judges.pulse(r, out, skin, fps)
                 hr = heart_rate(bvp, fps)
-                row[r] = {"hr_bpm": hr, "true_hr_bpm": true_hr[r], "snr_true_db": snr_db(bvp, fps, true_hr[r]), "snr_peak_db": snr_db(bvp, fps, hr)}
+                row[r] = {
+                    "hr_bpm": hr,
+                    "true_hr_bpm": true_hr[r],
+                    "snr_true_db": snr_db(bvp, fps, true_hr[r]),
+                    "snr_peak_db": snr_db(bvp, fps, hr),
+                    "true_over_median_db": peak_over_median_db(bvp, fps, true_hr[r]),
+                }
             per_clip.setdefault(key, []).append(row)
         result.setdefault("raw_hr_bpm", true_hr)
     for key, rows in per_clip.items():

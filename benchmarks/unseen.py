@@ -1,7 +1,8 @@
 """Leave-one-recogniser-out privacy of every filter, as JSON + a table: the figure a filter may claim
 is its worst over the recognisers it never used.
 
-    python benchmarks/unseen.py [--people 30] [--seconds 4] [--filters adaptive,pattern,...] [--transport] [--other-photos] [--json]
+    python benchmarks/unseen.py [--people 30] [--seconds 4] [--filters adaptive,pattern,...] [--transport] [--other-photos]
+                                [--own-detector] [--json]
 
 People: the first ``--people`` identities (with at least 4 photos) of lfw549's suggested validation
 split, in no training set of any shipped filter. One photo of each is animated into a clip with an
@@ -14,7 +15,10 @@ filter's own ``recognisers``), ``unseen``, ``worst_unseen_match_rate`` and
 ``dhr_pos_bpm``, ``dhr_chrom_bpm`` and ``per_recogniser`` figures; ``--transport`` measures after
 I420 + H.264 at 1.5 Mbit/s instead; ``--other-photos`` leaves the clip's own photo out of the
 gallery (its hair, clothes and background then do not match a gallery photo exactly); the
-pseudo-filter ``context-floor`` measures what recognisers get from outside the face alone. Reads
+pseudo-filter ``context-floor`` measures what recognisers get from outside the face alone;
+``--own-detector`` adds the attacker that finds the face itself (MediaPipe's face mesh on the
+outgoing frame, every 10th frame): per recogniser ``found`` (share of frames with a face found),
+``match_rate`` and ``rank1`` over all those frames, a frame without a face counting as a miss. Reads
 ../shared/data (test data; the product never does).
 """
 
@@ -23,17 +27,21 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from vcam.app.config import DEFAULT_MODEL
-from vcam.engine.face_regions import skin_mask
+from vcam.engine.face_regions import landmark_box, skin_mask
 from vcam.engine.filters import FILTERS, FaceFilter, make_filter
 from vcam.engine.keyed.keys import random_key
 from vcam.engine.recognisers import RECOGNISERS
+from vcam.engine.tracking import FaceTracker
 from vcam.models.evaluation.clips import photo_clips
 from vcam.models.evaluation.evaluate import RawSide, evaluate_clip, templates_for
+from vcam.models.evaluation.privacy import found_face_rates
+from vcam.models.evaluation.protect import protect_clip, transport
 from vcam.models.evaluation.report import summarise
 from vcam.models.evaluation.utility import PulseJudges
 
@@ -69,6 +77,18 @@ def build_filter(name: str) -> FaceFilter:
     return ContextFloor() if name == ContextFloor.name else make_filter(name, DEFAULT_MODEL, background=False, key=random_key())
 
 
+def own_detector(raws: list[RawSide], build: Callable[[], FaceFilter], attackers: dict, templates: dict, transported: bool, every: int = 10) -> dict:
+    """Per recogniser: the attacker who finds the face in the outgoing frames itself (MediaPipe's
+    face mesh, static mode, the largest face), every ``every``-th frame of each clip."""
+    probes: list[tuple[np.ndarray, tuple[int, int, int, int] | None, str]] = []
+    with FaceTracker(max_faces=1, static=True) as finder:
+        for raw in raws:
+            run = protect_clip(raw.clip, build, analyses=raw.analyses)
+            frames = (transport(run, raw.clip.fps) if transported else run).out[::every]
+            probes += [(f, landmark_box(found[0]) if (found := finder.detect(f)) else None, raw.clip.identity) for f in frames]
+    return {name: found_face_rates(embedder, probes, templates[name]) for name, embedder in attackers.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--people", type=int, default=30)
@@ -80,6 +100,7 @@ def main() -> None:
     )
     ap.add_argument("--transport", action="store_true", help="measure after I420 + H.264 (1.5 Mbit/s)")
     ap.add_argument("--other-photos", action="store_true", help="the gallery holds each person's other photos, not the one the clip is animated from")
+    ap.add_argument("--own-detector", action="store_true", help="also the attacker who finds the face in the outgoing frame itself")
     ap.add_argument("--json", action="store_true", help="print JSON only")
     args = ap.parse_args()
     filters = args.filters.split(",")
@@ -110,6 +131,8 @@ def main() -> None:
             **{f"dhr_{j}_bpm": s["utility"][j]["dhr_bpm"] for j in JUDGES},
             "per_recogniser": {n: {"seen": r["seen"], "match_rate": r["match_rate"], "rank1": r["rank1"]} for n, r in s["privacy"].items()},
         }
+        if args.own_detector:
+            out["filters"][f]["own_detector"] = own_detector(raws, build[f], attackers, templates, args.transport)
     print(json.dumps(out, indent=1, default=float))
     if not args.json:
         names = list(attackers)
@@ -122,6 +145,12 @@ def main() -> None:
             worst = f"{r['worst_unseen_match_rate']:.0%} / {r['worst_unseen_rank1']:.0%}" if r["worst_unseen_match_rate"] is not None else "-"
             cells = " ".join(f"{('*' if p['seen'] else '') + '{:.0%} / {:.0%}'.format(p['match_rate'], p['rank1']):>17}" for p in r["per_recogniser"].values())
             print(f"{f:<9} {worst:>24} {cells} {r['psnr_db']:>6.1f} {r['dhr_pos_bpm']:>8.2f}")
+        if args.own_detector:
+            print("\nthe attacker finds the face itself (a frame without a face is a miss): face found; match rate / rank-1")
+            for f, r in out["filters"].items():
+                own = r["own_detector"]
+                cells = " ".join(f"{'{:.0%} / {:.0%}'.format(o['match_rate'], o['rank1']):>17}" for o in own.values())
+                print(f"{f:<9} {next(iter(own.values()))['found']:>24.0%} {cells}")
 
 
 if __name__ == "__main__":

@@ -96,7 +96,12 @@ def skin_colour(crop: np.ndarray, landmarks: np.ndarray, sigma: float, small: in
 
 def face_box(track: FaceTrack) -> tuple[int, int, int, int]:
     """Bounding box of the face oval in frame pixels (the box given to dlib)."""
-    oval = track.landmarks[face_oval()]
+    return landmark_box(track.landmarks)
+
+
+def landmark_box(landmarks: np.ndarray) -> tuple[int, int, int, int]:
+    """Bounding box (x0, y0, x1, y1) of the face oval of face-mesh ``landmarks`` in their pixels."""
+    oval = landmarks[face_oval()]
     x0, y0 = np.floor(oval.min(0)).astype(int)
     x1, y1 = np.ceil(oval.max(0)).astype(int)
     return int(x0), int(y0), int(x1), int(y1)

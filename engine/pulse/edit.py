@@ -9,8 +9,11 @@ skin's blood-volume colour direction, a new signal at the strength of a pulse: f
 synthetic pulse at the target heart rate (``synth.PulseSynth``: a contact-PPG-like beat with
 respiratory variability); for ``hide`` unpredictable heart-rate-band noise (``synth.BandNoise``),
 which buries what the removal leaves (the skin colour is measured on the skin, but the gain reaches
-the eyes, brows and lips too, where it writes a faint inverted pulse if they do not pulse). The gain
-is limited to ±``MAX_GAIN`` so a fast change of light is smoothed, never blown out.
+the eyes, brows and lips too, where it writes a faint inverted pulse if they do not pulse; a video
+codec drops part of the removal). The noise is at least a pulse's strength and ``MASK_RATIO`` times
+the face's own colour change in the heart-rate band (its RMS over the last seconds), up to ``MASK_MAX``
+times a pulse's: a strong pulse needs a stronger cover. The gain is limited to ±``MAX_GAIN`` so a
+fast change of light is smoothed, never blown out.
 """
 
 from __future__ import annotations
@@ -23,17 +26,21 @@ from scipy import signal
 
 from vcam.engine.face_regions import skin_colour
 from vcam.engine.pulse.modes import PULSE_MODES, TARGET_HR_RANGE
-from vcam.engine.pulse.synth import SKIN_PULSE_DIRECTION, BandNoise, PulseSynth
+from vcam.engine.pulse.signals import HR_BAND_HZ
+from vcam.engine.pulse.synth import PULSE_RMS, SKIN_PULSE_DIRECTION, BandNoise, PulseSynth
 
 TREND_HZ = 0.35
 MAX_GAIN = 0.1
 PULSE_AMPLITUDE = 0.015  # relative peak-to-peak skin colour change of the embedded pulse (green: x 0.77)
+MASK_RATIO, MASK_MAX, MASK_MEMORY_S = 2.0, 3.0, 3.0  # hide's noise vs the face's varying colour
 
 
 @dataclass
 class _Track:
     state: np.ndarray  # the low-pass filter's state per grid value
     synth: PulseSynth | BandNoise
+    band: np.ndarray  # the heart-rate band-pass's state for the skin's mean green
+    varying: float = 0.0  # recent mean square of the skin's relative green in the heart-rate band
 
 
 class PulseEditor:
@@ -59,6 +66,7 @@ class PulseEditor:
         self.mode, self.target_bpm, self.sigma, self.grid, self.fps, self.seed, self.amplitude = mode, target_bpm, sigma, grid, fps, seed, amplitude
         self._sos = signal.butter(4, TREND_HZ, fs=fps, output="sos")
         self._zi = signal.sosfilt_zi(self._sos)[:, None, :]  # per unit input, broadcast over the grid
+        self._band = signal.butter(2, HR_BAND_HZ, btype="bandpass", fs=fps, output="sos")
         self._tracks: dict[int, _Track] = {}
 
     def edit(self, crop: np.ndarray, landmarks: np.ndarray, track_id: int, t: float) -> np.ndarray:
@@ -67,12 +75,23 @@ class PulseEditor:
         colour = skin_colour(crop, landmarks[:, :2], self.sigma, self.grid, upsample=False).reshape(-1)
         track = self._tracks.get(track_id)
         if track is None:
-            track = self._tracks[track_id] = _Track(self._zi * colour[None, :, None], self._new_signal(track_id))
+            track = self._tracks[track_id] = _Track(self._zi * colour[None, :, None], self._new_signal(track_id), np.zeros((len(self._band), 2)))
         trend, track.state = signal.sosfilt(self._sos, colour[:, None], axis=1, zi=track.state)
-        wanted = trend[:, 0].reshape(self.grid, self.grid, 3) * (1.0 + self.amplitude * track.synth.step(t) * SKIN_PULSE_DIRECTION)
+        trend = trend[:, 0].reshape(self.grid, self.grid, 3)
+        wanted = trend * (1.0 + self.amplitude * self._scale(track, colour.reshape(trend.shape), trend) * track.synth.step(t) * SKIN_PULSE_DIRECTION)
         gain = np.clip(wanted / np.maximum(colour.reshape(self.grid, self.grid, 3), 1e-4), 1 - MAX_GAIN, 1 + MAX_GAIN)
         gain = cv2.resize(gain.astype(np.float32), crop.shape[1::-1], interpolation=cv2.INTER_LINEAR)
         return np.clip(crop * gain, 0.0, 1.0).astype(np.float32)
+
+    def _scale(self, track: _Track, colour: np.ndarray, trend: np.ndarray) -> float:
+        """How many times a pulse's strength ``hide``'s noise is now (1 for ``replace``)."""
+        if self.mode == "replace":
+            return 1.0
+        rel = float(np.mean(colour[..., 1] / np.maximum(trend[..., 1], 1e-4))) - 1.0
+        inband, track.band = signal.sosfilt(self._band, [rel], zi=track.band)
+        track.varying += (float(inband[0]) ** 2 - track.varying) / (MASK_MEMORY_S * self.fps)
+        pulse_rms = self.amplitude * PULSE_RMS * float(SKIN_PULSE_DIRECTION[1])
+        return float(np.clip(MASK_RATIO * np.sqrt(track.varying) / pulse_rms, 1.0, MASK_MAX))
 
     def _new_signal(self, track_id: int) -> PulseSynth | BandNoise:
         if self.mode == "replace":

@@ -84,6 +84,15 @@ def snr_db(x: np.ndarray, fs: float, hr_bpm: float, band: tuple[float, float] = 
     return float(10 * np.log10((p_sig + 1e-30) / (p_noise + 1e-30)))
 
 
+def peak_over_median_db(x: np.ndarray, fs: float, hr_bpm: float, band: tuple[float, float] = HR_BAND_HZ, width_hz: float = 0.05) -> float:
+    """How far the spectrum's highest point within ``width_hz`` of ``hr_bpm`` stands above the
+    median power of ``band`` (dB): near 0 where no pulse is at that rate, ~10 and more where one is."""
+    sp = spectrum(x, fs, band)
+    inside = (sp.freqs >= band[0]) & (sp.freqs <= band[1])
+    near = np.abs(sp.freqs - hr_bpm / 60.0) <= width_hz
+    return float(10 * np.log10((sp.power[near].max() + 1e-30) / (np.median(sp.power[inside]) + 1e-30)))
+
+
 def quality(snr: float) -> float:
     """Signal quality in [0, 1] from SNR: 0 at -10 dB or less, 1 at +5 dB or more."""
     return float(np.clip((snr + 10.0) / 15.0, 0.0, 1.0))

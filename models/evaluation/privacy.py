@@ -48,6 +48,25 @@ def frame_embeddings(embedder: Recogniser, frames: list[np.ndarray], tracks: lis
     return np.stack([embedder.describe(frames[i], face_box(t)) for i in idx if (t := tracks[i]) is not None])
 
 
+def found_face_rates(
+    embedder: Recogniser, probes: list[tuple[np.ndarray, tuple[int, int, int, int] | None, str]], templates: dict[str, np.ndarray]
+) -> dict[str, float]:
+    """The attacker that finds the face itself: each probe is (frame, the box its own detector found
+    or None, the person's name). ``match_rate`` and ``rank1`` count a frame where it found no face as
+    a miss, so hiding the face from the detector counts as protection here (and only here)."""
+    names = sorted(templates)
+    matches = hits = 0
+    for frame, box, who in probes:
+        if box is None:
+            continue
+        d = embedder.describe(frame, box)
+        dist = [embedder.distance(d, templates[n]) for n in names]
+        matches += dist[names.index(who)] < embedder.threshold
+        hits += names[int(np.argmin(dist))] == who
+    n = max(len(probes), 1)
+    return {"found": sum(box is not None for _, box, _ in probes) / n, "match_rate": matches / n, "rank1": hits / n}
+
+
 def distances(embedder: Recogniser, probes: np.ndarray, template: np.ndarray) -> np.ndarray:
     return np.array([embedder.distance(p, template) for p in probes])
 
