@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 
 from vcam.app.config import DEFAULT_MODEL
+from vcam.engine.face_regions import landmark_box
 from vcam.engine.filters import OffFilter, PixelateFilter, make_filter
 from vcam.engine.pulse.signals import heart_rate
 from vcam.engine.pulse.synth import ppg_waveform
 from vcam.engine.recognisers import DlibRecogniser
+from vcam.engine.tracking import FaceTracker
 from vcam.models.evaluation import fidelity, privacy
 from vcam.models.evaluation.clips import load_clips, photo_clips, video_clip
 from vcam.models.evaluation.evaluate import ClipResult, evaluate_clip, parrot_accuracy, privacy_summary, templates_for
@@ -54,6 +56,22 @@ def test_classifier_and_rank1_on_separable_embeddings() -> None:
     emb = DlibRecogniser.__new__(DlibRecogniser)  # distance() needs no model
     assert privacy.rank1(emb, x, y, centres) == 1.0
     assert privacy.rank1(emb, x, y[::-1], centres) == 0.0
+
+
+def test_the_attacker_with_its_own_detector_counts_a_face_it_cannot_find_as_a_miss() -> None:
+    """Real LFW photos and dlib: a face found in its own second photo matches and is identified;
+    the same photo with no face found counts against both rates, not as a smaller sample."""
+    people = sorted(p for p in need(LFW).iterdir() if p.is_dir())[:2]
+    photos = [[cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in sorted(p.glob("*.jpg"))[:2]] for p in people]
+    dlib = DlibRecogniser()
+    with FaceTracker(max_faces=1, static=True) as finder:
+        box = [[landmark_box(finder.detect(img)[0]) for img in pair] for pair in photos]
+    templates = {p.name: dlib.describe(pair[0], b[0]) for p, pair, b in zip(people, photos, box, strict=True)}
+    probes = [(pair[1], b[1], p.name) for p, pair, b in zip(people, photos, box, strict=True)]
+    assert privacy.found_face_rates(dlib, probes, templates) == {"found": 1.0, "match_rate": 1.0, "rank1": 1.0}
+    lost = probes + [(photos[0][1], None, people[0].name)]
+    rates = privacy.found_face_rates(dlib, lost, templates)
+    assert rates["found"] == pytest.approx(2 / 3) and rates["match_rate"] == pytest.approx(2 / 3) and rates["rank1"] == pytest.approx(2 / 3)
 
 
 def test_pulse_agreement_of_a_known_72_bpm_pulse() -> None:

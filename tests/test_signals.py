@@ -3,7 +3,17 @@ import pytest
 
 from vcam.engine.monitors import RppgMonitor
 from vcam.engine.pulse.rppg import chrom, pos
-from vcam.engine.pulse.signals import heart_rate, hr_errors, pearson, quality, resample_uniform, snr_db, spectral_similarity, windowed_hr
+from vcam.engine.pulse.signals import (
+    heart_rate,
+    hr_errors,
+    peak_over_median_db,
+    pearson,
+    quality,
+    resample_uniform,
+    snr_db,
+    spectral_similarity,
+    windowed_hr,
+)
 from vcam.engine.pulse.synth import SKIN_PULSE_DIRECTION, ppg_waveform
 
 FS = 30.0
@@ -49,6 +59,12 @@ def test_snr_and_quality_separate_pulse_from_noise() -> None:
     noisy = pos(skin_trace(72, noise=3.0), FS)
     assert snr_db(clean, FS, 72) > snr_db(noisy, FS, 72) + 6
     assert quality(snr_db(clean, FS, 72)) > 0.8 > quality(-20.0)
+
+
+def test_a_pulse_stands_above_the_band_median_only_at_its_rate() -> None:
+    bvp = pos(skin_trace(72), FS)
+    assert peak_over_median_db(bvp, FS, 72) > 15.0
+    assert peak_over_median_db(bvp, FS, 110) < 6.0 and peak_over_median_db(pos(skin_trace(72, noise=3.0, seed=1), FS), FS, 110) < 10.0
 
 
 def test_resample_uniform_from_jittered_timestamps() -> None:
