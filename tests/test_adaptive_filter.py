@@ -157,14 +157,22 @@ def test_in_the_background_sface_runs_beside_the_frame_loop_and_its_errors_surfa
     sface = SFaceRecogniser()
     f = AdaptivePatternFilter(load_pattern(ADAPTIVE_START)[0], sface=Logged(), aligner=sface.aligner, background=True)
     clip = clips[1]
-    frames, out = list(clip.frames) * 4, []
-    for crop in frames:  # paced like a 30 fps camera: the worker's readings land a few frames late
+
+    def past_sface(i: int) -> bool:
+        def describe(face: np.ndarray) -> np.ndarray:
+            return sface.describe((face * 255).round().astype(np.uint8), (0, 0, 127, 127))
+
+        return sface.distance(describe(out[i]), describe(frames[i])) > sface.threshold
+
+    frames, out = list(clip.frames) * 60, []  # at most ~30 s
+    for i, crop in enumerate(frames):  # paced like a 30 fps camera: the worker's readings land a few frames late
+        if i >= len(clip.frames) * 4 and i % 30 == 0 and past_sface(i - 1):
+            break  # four passes; on a busy machine the worker reads less often, so on until the face is past
         start = time.monotonic()
         out.append(f.process(crop, 0))
         time.sleep(max(0.0, 1 / 30 - (time.monotonic() - start)))
-    assert len(threads) >= 5 and all(name.startswith("vcam-sface") for name in threads)
-    raw = sface.describe((frames[-1] * 255).round().astype(np.uint8), (0, 0, 127, 127))
-    assert sface.distance(sface.describe((out[-1] * 255).round().astype(np.uint8), (0, 0, 127, 127)), raw) > sface.threshold
+    assert len(threads) >= 2 and all(name.startswith("vcam-sface") for name in threads)  # a reading and a step, on the worker
+    assert past_sface(len(out) - 1)
 
     class Broken(SFaceGradient):
         def __call__(self, face: np.ndarray, reference: np.ndarray):
