@@ -72,14 +72,15 @@ class PulseEditor:
     def edit(self, crop: np.ndarray, landmarks: np.ndarray, track_id: int, t: float) -> np.ndarray:
         """``crop`` (float32 (S, S, 3) in [0, 1]) with its pulse hidden or replaced; ``landmarks`` in
         crop pixels; ``t`` the frame's time in seconds."""
-        colour = skin_colour(crop, landmarks[:, :2], self.sigma, self.grid, upsample=False).reshape(-1)
+        colour = skin_colour(crop, landmarks[:, :2], self.sigma, self.grid, upsample=False)
+        flat = colour.reshape(-1)
         track = self._tracks.get(track_id)
         if track is None:
-            track = self._tracks[track_id] = _Track(self._zi * colour[None, :, None], self._new_signal(track_id), np.zeros((len(self._band), 2)))
-        trend, track.state = signal.sosfilt(self._sos, colour[:, None], axis=1, zi=track.state)
-        trend = trend[:, 0].reshape(self.grid, self.grid, 3)
-        wanted = trend * (1.0 + self.amplitude * self._scale(track, colour.reshape(trend.shape), trend) * track.synth.step(t) * SKIN_PULSE_DIRECTION)
-        gain = np.clip(wanted / np.maximum(colour.reshape(self.grid, self.grid, 3), 1e-4), 1 - MAX_GAIN, 1 + MAX_GAIN)
+            track = self._tracks[track_id] = _Track(self._zi * flat[None, :, None], self._new_signal(track_id), np.zeros((len(self._band), 2)))
+        trend, track.state = signal.sosfilt(self._sos, flat[:, None], axis=1, zi=track.state)
+        trend = trend[:, 0].reshape(colour.shape)
+        wanted = trend * (1.0 + self.amplitude * self._scale(track, colour, trend) * track.synth.step(t) * SKIN_PULSE_DIRECTION)
+        gain = np.clip(wanted / np.maximum(colour, 1e-4), 1 - MAX_GAIN, 1 + MAX_GAIN)
         gain = cv2.resize(gain.astype(np.float32), crop.shape[1::-1], interpolation=cv2.INTER_LINEAR)
         return np.clip(crop * gain, 0.0, 1.0).astype(np.float32)
 

@@ -9,8 +9,12 @@ plus a small random walk, so the waveform is not a pure sinusoid.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from scipy import signal
+
+from vcam.engine.pulse.signals import HR_BAND_HZ
 
 # Relative pulsatile amplitude of skin per RGB channel (blood-volume-pulse signature of skin,
 # de Haan & van Leest 2014): strongest in green, then blue, weakest in red.
@@ -71,21 +75,27 @@ class PulseSynth:
 
 
 class BandNoise:
-    """Gaussian noise band-limited to the heart-rate band (0.7-3 Hz, causal), one sample per frame,
+    """Gaussian noise band-limited to the heart-rate band (``HR_BAND_HZ``, causal), one sample per frame,
     with the RMS of a peak-to-peak 1 pulse (``PULSE_RMS``, so it stands in for ``PulseSynth``): over
     any 10 s its spectrum has no peak that stands out as a pulse. ``seed`` None draws from the OS's
     entropy, so nobody can predict and subtract it."""
 
     def __init__(self, fps: float, seed: int | tuple[int, ...] | None = None) -> None:
-        self._sos = signal.butter(2, (0.7, 3.0), btype="bandpass", fs=fps, output="sos")
+        self._sos, self._scale = _band_filter(fps)
         self._rng = np.random.default_rng(seed)
-        self._zi = np.zeros((len(self._sos), 2))
-        probe = signal.sosfilt(self._sos, np.random.default_rng(0).standard_normal(int(200 * fps)))
-        self._scale = PULSE_RMS / float(probe[int(20 * fps) :].std())
-        for _ in range(int(5 * fps)):  # start in the steady state, not from silence
-            self.step(0.0)
+        # Start in the steady state, not from silence: 5 s of noise through the filter.
+        _, self._zi = signal.sosfilt(self._sos, self._rng.standard_normal(int(5 * fps)), zi=np.zeros((len(self._sos), 2)))
 
     def step(self, t: float) -> float:
         """The next sample (``t`` is ignored: one sample per frame)."""
         out, self._zi = signal.sosfilt(self._sos, self._rng.standard_normal(1), zi=self._zi)
         return float(out[0]) * self._scale
+
+
+@cache
+def _band_filter(fps: float) -> tuple[np.ndarray, float]:
+    """``BandNoise``'s band-pass at ``fps`` and the factor that gives its output ``PULSE_RMS``
+    (measured once per rate on 200 s of white noise)."""
+    sos = signal.butter(2, HR_BAND_HZ, btype="bandpass", fs=fps, output="sos")
+    probe = signal.sosfilt(sos, np.random.default_rng(0).standard_normal(int(200 * fps)))
+    return sos, PULSE_RMS / float(probe[int(20 * fps) :].std())
