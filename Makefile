@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench screenshots system-deps lock clean
+.PHONY: demo test test-fast lint bench screenshots system-deps lock clean face-mesh-models
 
 # Debian packages of the real-tray test (Xvfb + the trayer tray host, Qt's xcb libraries). Installed
 # when missing and apt-get can run (root or passwordless sudo); otherwise that one test skips.
@@ -59,6 +59,14 @@ bench: $(VENV)/.dev
 
 screenshots: $(VENV)/.dev
 	QT_QPA_PLATFORM=offscreen $(BIN)/python packaging/screenshots.py
+
+# Rebuild engine/assets/face_mesh/ from the pinned MediaPipe wheel (its card: engine/assets/face_mesh.md).
+# The converter's TensorFlow lives in a throw-away venv; the runtime needs neither it nor mediapipe.
+face-mesh-models:
+	rm -rf .convert-venv && $(PYTHON) -m venv .convert-venv
+	.convert-venv/bin/pip install -q tensorflow-cpu==2.21.0 tf2onnx==1.17.0
+	.convert-venv/bin/python export/face_mesh_models.py
+	rm -rf .convert-venv
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -35,7 +35,7 @@ def missing_display() -> str | None:
 
 
 def qt_application() -> QApplication:
-    """The process's QApplication. OpenCV's Qt build (pulled in by MediaPipe) points
+    """The process's QApplication. A Qt build of OpenCV (opencv-python, if installed beside ours) points
     ``QT_QPA_PLATFORM_PLUGIN_PATH`` at its own Qt plugins on import, which PySide6 cannot load
     (no xcb display then); that setting is dropped first."""
     plugin_path = os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH", "")

@@ -9,8 +9,8 @@ from functools import cache
 
 import cv2
 import numpy as np
-from mediapipe.python.solutions import face_mesh_connections as fmc
 
+from vcam.engine.face_mesh import REGIONS
 from vcam.engine.frames import FaceTrack
 
 
@@ -38,7 +38,7 @@ def chains(connections: frozenset) -> list[np.ndarray]:
 @cache
 def face_oval() -> np.ndarray:
     """Landmark indices of the face-oval polygon, in order."""
-    return chains(fmc.FACEMESH_FACE_OVAL)[0]
+    return chains(REGIONS["FACE_OVAL"])[0]
 
 
 def _points(connections: frozenset) -> np.ndarray:
@@ -47,11 +47,11 @@ def _points(connections: frozenset) -> np.ndarray:
 
 # Non-skin parts cut out of the skin mask (each as the convex hull of its points).
 NON_SKIN = {
-    "left_eye": _points(fmc.FACEMESH_LEFT_EYE),
-    "right_eye": _points(fmc.FACEMESH_RIGHT_EYE),
-    "left_brow": _points(fmc.FACEMESH_LEFT_EYEBROW),
-    "right_brow": _points(fmc.FACEMESH_RIGHT_EYEBROW),
-    "lips": _points(fmc.FACEMESH_LIPS),
+    "left_eye": _points(REGIONS["LEFT_EYE"]),
+    "right_eye": _points(REGIONS["RIGHT_EYE"]),
+    "left_brow": _points(REGIONS["LEFT_EYEBROW"]),
+    "right_brow": _points(REGIONS["RIGHT_EYEBROW"]),
+    "lips": _points(REGIONS["LIPS"]),
 }
 
 

@@ -1,4 +1,4 @@
-"""Face tracking with MediaPipe face mesh: every face, smoothed landmarks, stable 128x128 crops.
+"""Face tracking with MediaPipe's face mesh (on onnxruntime): every face, smoothed landmarks, stable 128x128 crops.
 
 Input: ``Frame`` (uint8 RGB). Output: ``list[FaceTrack]`` sorted by face size, largest first.
 Each track keeps an id across frames (nearest-centre association), so per-face state such as the
@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from mediapipe.python.solutions import face_mesh as mp_face_mesh
 
+from vcam.engine.face_mesh import FaceMesh
 from vcam.engine.face_regions import NON_SKIN, face_oval, feathered_mask, skin_mask
 from vcam.engine.frames import FaceTrack
 
@@ -54,7 +54,7 @@ def crop_box(matrix: np.ndarray, frame_shape: tuple[int, ...], size: int = CROP_
 
 
 class FaceTracker:
-    """MediaPipe face mesh in tracking mode plus per-face temporal smoothing.
+    """MediaPipe's face mesh (``FaceMesh``) in tracking mode plus per-face temporal smoothing.
 
     ``max_faces`` bounds how many faces are found per frame. ``smoothing`` in [0, 1) is the
     weight of the previous landmarks when the face is still; fast motion lowers it so the
@@ -64,18 +64,14 @@ class FaceTracker:
     def __init__(self, max_faces: int = 4, smoothing: float = 0.6, static: bool = False) -> None:
         self.max_faces = max_faces
         self.smoothing = smoothing
-        self._mesh = mp_face_mesh.FaceMesh(
-            static_image_mode=static,
-            max_num_faces=max_faces,
-            refine_landmarks=False,
-            min_detection_confidence=0.5,
-            min_tracking_confidence=0.5,
-        )
+        self._mesh = FaceMesh(max_faces=max_faces, static=static)
         self._tracks: dict[int, FaceTrack] = {}
         self._ids = itertools.count()
 
     def close(self) -> None:
-        self._mesh.close()
+        """Forget every track (the models stay loaded)."""
+        self._mesh.reset()
+        self._tracks = {}
 
     def __enter__(self) -> FaceTracker:
         return self
@@ -84,12 +80,10 @@ class FaceTracker:
         self.close()
 
     def detect(self, image: np.ndarray, depth: bool = False) -> list[np.ndarray]:
-        """Raw landmarks, ``(468, 2)`` float32 pixels, for every face MediaPipe finds; with ``depth``,
+        """Raw landmarks, ``(468, 2)`` float32 pixels, for every face the face mesh finds; with ``depth``,
         ``(468, 3)``: the third column is MediaPipe's relative depth in the same pixel scale (smaller
         is nearer the camera)."""
-        h, w = image.shape[:2]
-        result = self._mesh.process(image)
-        return [np.array([(p.x * w, p.y * h, p.z * w)[: 3 if depth else 2] for p in lm.landmark], np.float32) for lm in result.multi_face_landmarks or []]
+        return [pts if depth else np.ascontiguousarray(pts[:, :2]) for pts in self._mesh.process(image)]
 
     def update(self, image: np.ndarray) -> list[FaceTrack]:
         """Track the faces in ``image`` (uint8 RGB); returns them largest first."""

@@ -123,7 +123,7 @@ class IdentityWorker:
     """
 
     def __init__(self, blocking: bool, enrol_count: int = 3, margin: float = 0.5) -> None:
-        ctx = mp.get_context("spawn")  # never fork a process that runs MediaPipe threads
+        ctx = mp.get_context("spawn")  # never fork a process that runs onnxruntime threads
         self.blocking, self.margin = blocking, margin
         # The child and multiprocessing's resource tracker (started by the first queue) start with
         # the terminal's group signals blocked and, from the main thread, ignored: both survive

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from mediapipe.python.solutions import face_mesh_connections as fmc
 
+from vcam.engine.face_mesh import REGIONS
 from vcam.engine.face_regions import chains, face_oval_mask
 from vcam.engine.tracking import CROP_SIZE
 from vcam.engine.virtual_face.shape import virtual_depth, virtual_shape
 from vcam.engine.virtual_face.warp import MeshWarp
 
-LIPS_OUTER, LIPS_INNER = chains(fmc.FACEMESH_LIPS)
-EYES = (chains(fmc.FACEMESH_LEFT_EYE)[0], chains(fmc.FACEMESH_RIGHT_EYE)[0])
-BROWS = (chains(fmc.FACEMESH_LEFT_EYEBROW), chains(fmc.FACEMESH_RIGHT_EYEBROW))
+LIPS_OUTER, LIPS_INNER = chains(REGIONS["LIPS"])
+EYES = (chains(REGIONS["LEFT_EYE"])[0], chains(REGIONS["RIGHT_EYE"])[0])
+BROWS = (chains(REGIONS["LEFT_EYEBROW"]), chains(REGIONS["RIGHT_EYEBROW"]))
 NOSTRILS = (np.array([79, 75, 60, 20]), np.array([309, 305, 290, 250]))
 FEATURES_BROW_TOP = np.array([105, 334, 66, 296])
 LOWER_FACE = np.array([61, 206, 2, 426, 291, 410, 432, 430, 394, 379, 378, 400, 377, 152, 148, 176, 149, 150, 169, 210, 212, 186])

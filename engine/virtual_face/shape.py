@@ -11,10 +11,10 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-from mediapipe.python.solutions import face_mesh_connections as fmc
 
 from vcam.engine.asset_files import asset
 from vcam.engine.errors import ModelError
+from vcam.engine.face_mesh import REGIONS
 from vcam.engine.face_regions import chains, face_oval
 from vcam.engine.tracking import CROP_SIZE
 
@@ -27,12 +27,12 @@ def _indices(connections: frozenset) -> np.ndarray:
 
 # Features a virtual person varies: (landmarks whose centre anchors the change, radius in crop px).
 FEATURES = {
-    "left_eye": (_indices(fmc.FACEMESH_LEFT_EYE), 15.0),
-    "right_eye": (_indices(fmc.FACEMESH_RIGHT_EYE), 15.0),
-    "left_brow": (_indices(fmc.FACEMESH_LEFT_EYEBROW), 14.0),
-    "right_brow": (_indices(fmc.FACEMESH_RIGHT_EYEBROW), 14.0),
-    "nose": (_indices(fmc.FACEMESH_NOSE), 16.0),
-    "mouth": (_indices(fmc.FACEMESH_LIPS), 18.0),
+    "left_eye": (_indices(REGIONS["LEFT_EYE"]), 15.0),
+    "right_eye": (_indices(REGIONS["RIGHT_EYE"]), 15.0),
+    "left_brow": (_indices(REGIONS["LEFT_EYEBROW"]), 14.0),
+    "right_brow": (_indices(REGIONS["RIGHT_EYEBROW"]), 14.0),
+    "nose": (_indices(REGIONS["NOSE"]), 16.0),
+    "mouth": (_indices(REGIONS["LIPS"]), 18.0),
 }
 
 

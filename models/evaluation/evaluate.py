@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class ClipResult:
 
     def save(self, path: Path) -> None:
         """``<path>.json`` (numbers) + ``<path>.npz`` (arrays), so an evaluation can resume."""
-        arrays = {f"emb_raw.{k}": v for k, v in self.emb_raw.items()} | {f"emb_out.{k}": v for k, v in self.emb_out.items()}
+        arrays: dict[str, Any] = {f"emb_raw.{k}": v for k, v in self.emb_raw.items()} | {f"emb_out.{k}": v for k, v in self.emb_out.items()}
         arrays |= {f"signals.{k}": v for k, v in self.signals.items()}
         if self.example is not None:
             arrays["example"] = self.example
