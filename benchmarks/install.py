@@ -1,20 +1,23 @@
-"""A user's install, measured: build the wheel, install it with the runtime dependencies only into a
-new venv (the versions in constraints.txt), then time the commands a new user types first.
+"""A user's install, measured: build the wheel (from a copy of the tree, which stays clean), install
+it with the runtime dependencies only (the versions in constraints.txt) into a new environment for
+each Python asked for, then time the commands a new user types first.
 
-    python benchmarks/install.py [--json] [--out docs/benchmarks/install.json]
+    python benchmarks/install.py [--python PY ...] [--pipx] [--json] [--out docs/benchmarks/install.json]
 
-Figures: ``install_s`` (pip install of the wheel), ``venv_mb`` (the venv on disk), ``help_s``
-(``vcam-run --help``, best of three), ``first_frame_s`` (``vcam-run --source demo --sink null
---frames 1``: start, models, the first protected frame, exit) and ``demo_60_s`` (the same for 60
-frames, which must succeed), with the Python version. Uses the network (PyPI) unless pip's cache
-has every package.
+Per interpreter: ``install_s`` (the install of the wheel), ``venv_mb`` (its environment on disk),
+``help_s`` (``vcam-run --help``, best of three), ``first_frame_s`` (``vcam-run --source demo --sink
+null --frames 1``: start, models, the first protected frame, exit) and ``demo_60_s`` (the same for
+60 frames, which must succeed). ``--pipx`` installs with ``pipx install`` (pipx itself goes into a
+throw-away venv) instead of pip into a plain venv. Uses the network (PyPI) unless pip's cache has
+every package.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,12 +27,13 @@ from pathlib import Path
 from table import emit
 
 ROOT = Path(__file__).resolve().parents[1]
+WHEEL_INPUTS = ("pyproject.toml", "README.md", "LICENSE", "app", "engine", "models", "export")
 
 
-def timed(cmd: list[str]) -> float:
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
     """Seconds ``cmd`` took; it must succeed."""
     start = time.perf_counter()
-    res = subprocess.run(cmd, capture_output=True, text=True)
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if res.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({res.returncode}): {res.stderr.strip()[-500:]}")
     return time.perf_counter() - start
@@ -39,21 +43,45 @@ def size_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) / 1e6
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--json", action="store_true", help="print only the JSON")
-    ap.add_argument("--out", type=Path, help="also write the JSON here")
-    args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        wheels, venv = Path(tmp) / "wheels", Path(tmp) / "venv"
-        timed([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)])
-        (wheel,) = wheels.glob("*.whl")
-        timed([sys.executable, "-m", "venv", str(venv)])
+def build_wheel(tmp: Path) -> Path:
+    """The wheel of the tree as it is now, built from a copy (setuptools writes build/ beside its input)."""
+    src = tmp / "src"
+    for name in WHEEL_INPUTS:
+        path = ROOT / name
+        if path.is_dir():
+            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(path, src / name)
+    timed([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp / "wheels"), str(src)])
+    (wheel,) = (tmp / "wheels").glob("*.whl")
+    return wheel
+
+
+def install(python: str, wheel: Path, tmp: Path, pipx: bool) -> tuple[float, Path]:
+    """Install ``wheel`` for ``python``; the seconds it took and the environment's folder."""
+    constraints = str(ROOT / "constraints.txt")
+    if not pipx:
+        venv = tmp / "venv"
+        timed([python, "-m", "venv", str(venv)])
+        return timed([str(venv / "bin" / "pip"), "install", "-q", "-c", constraints, str(wheel)]), venv
+    tool = tmp / "pipx-tool"
+    timed([sys.executable, "-m", "venv", str(tool)])
+    timed([str(tool / "bin" / "pip"), "install", "-q", "pipx"])
+    env = {**os.environ, "PIPX_HOME": str(tmp / "pipx"), "PIPX_BIN_DIR": str(tmp / "pipx-bin")}
+    seconds = timed([str(tool / "bin" / "pipx"), "install", "--python", python, "--pip-args", f"-c {constraints}", str(wheel)], env)
+    return seconds, tmp / "pipx" / "venvs" / "deid-vcam"
+
+
+def measure(python: str, wheel: Path, pipx: bool) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        install_s, venv = install(python, wheel, tmp, pipx)
         bin_ = venv / "bin"
-        install_s = timed([str(bin_ / "pip"), "install", "-q", "-c", str(ROOT / "constraints.txt"), str(wheel)])
+        version = subprocess.run([str(bin_ / "python"), "-c", "import platform; print(platform.python_version())"], capture_output=True, text=True, check=True)
         run = [str(bin_ / "vcam-run"), "--source", "demo", "--sink", "null"]
-        result = {
-            "python": platform.python_version(),
+        return {
+            "python": version.stdout.strip(),
+            "installer": "pipx" if pipx else "pip",
             "wheel_mb": round(wheel.stat().st_size / 1e6, 1),
             "install_s": round(install_s, 1),
             "venv_mb": round(size_mb(venv)),
@@ -61,10 +89,26 @@ def main() -> None:
             "first_frame_s": round(timed([*run, "--frames", "1", "--quiet"]), 1),
             "demo_60_s": round(timed([*run, "--frames", "60", "--quiet"]), 1),
         }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--python", nargs="+", default=[sys.executable], help="interpreters to install for (default: this one)")
+    ap.add_argument("--pipx", action="store_true", help="install with pipx instead of pip into a venv")
+    ap.add_argument("--json", action="store_true", help="print only the JSON")
+    ap.add_argument("--out", type=Path, help="also write the JSON here")
+    args = ap.parse_args()
+    missing = [p for p in args.python if not shutil.which(p)]
+    if missing:
+        ap.error(f"no interpreter {missing[0]}")
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = build_wheel(Path(tmp))
+        runs = [measure(python, wheel, args.pipx) for python in args.python]
+    result = {"runs": runs}
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    columns = [(k, k, ".1f" if isinstance(v, float) else "") for k, v in result.items() if k != "python"]
-    emit(result, {f"python {result['python']}": result}, columns, args.json, "install")
+    columns = [(k, k, ".1f" if isinstance(v, float) else "") for k, v in runs[0].items() if k != "python"]
+    emit(result, {f"python {r['python']}": r for r in runs}, columns, args.json, "install")
 
 
 if __name__ == "__main__":

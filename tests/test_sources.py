@@ -6,7 +6,7 @@ from vcam.engine.pulse.rppg import pos
 from vcam.engine.pulse.signals import heart_rate
 from vcam.engine.tracking import FaceTracker
 from vcam.engine.video.capture import CaptureThread
-from vcam.engine.video.sources import AnimatedPhotoSource, DemoSource, VideoFileSource, open_source
+from vcam.engine.video.sources import AnimatedPhotoSource, DemoSource, VideoFileSource, demo_photo, open_source
 
 from conftest import EVM_VIDEO, need
 
@@ -96,10 +96,8 @@ def test_capture_thread_live_mode_drops_instead_of_lagging() -> None:
 
 
 def test_animated_photo_sensor_noise_is_seeded_and_reaches_every_channel() -> None:
-    from skimage import data
-
     def frames(seed: int) -> np.ndarray:
-        src = AnimatedPhotoSource(data.astronaut(), 160, 120, amplitude=0.0, frames=16, seed=seed, motion=0.0)
+        src = AnimatedPhotoSource(demo_photo(), 160, 120, amplitude=0.0, frames=16, seed=seed, motion=0.0)
         return np.stack([src.read() for _ in range(16)]).astype(np.float32)
 
     first = frames(5)

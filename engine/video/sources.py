@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vcam.engine.asset_files import asset
 from vcam.engine.errors import SourceError
 from vcam.engine.pulse.synth import SKIN_PULSE_DIRECTION, ppg_waveform
 
@@ -221,15 +222,19 @@ class AnimatedPhotoSource(Source):
         return out
 
 
+def demo_photo() -> np.ndarray:
+    """The demo's photo, uint8 RGB."""
+    return cv2.cvtColor(cv2.imread(str(asset("demo_astronaut.png")), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
 class DemoSource(AnimatedPhotoSource):
-    """The built-in demo: scikit-image's public-domain astronaut photo, animated, 72 bpm pulse."""
+    """The built-in demo: a public-domain photo of an astronaut (``assets/demo_astronaut.png``),
+    animated, 72 bpm pulse."""
 
     def __init__(
         self, width: int = 640, height: int = 480, fps: float = 30.0, hr_bpm: float = 72.0, amplitude: float = 0.006, frames: int | None = None, seed: int = 0
     ) -> None:
-        from skimage import data  # ships the photo; imported here to keep start-up light
-
-        super().__init__(data.astronaut(), width, height, fps, hr_bpm, amplitude, frames, seed, anchor="top", name="demo")
+        super().__init__(demo_photo(), width, height, fps, hr_bpm, amplitude, frames, seed, anchor="top", name="demo")
 
 
 def _fit(img: np.ndarray, width: int, height: int, anchor: str = "centre") -> np.ndarray:
