@@ -7,8 +7,8 @@ each Python asked for, then time the commands a new user types first.
 Per interpreter: ``install_s`` (the install of the wheel), ``venv_mb`` (its environment on disk),
 ``help_s`` (``vcam-run --help``, best of three), ``first_frame_s`` (``vcam-run --source demo --sink
 null --frames 1``: start, models, the first protected frame, exit) and ``demo_60_s`` (the same for
-60 frames, which must succeed). ``--pipx`` installs with ``pipx install`` (pipx itself goes into a
-throw-away venv) instead of pip into a plain venv. Uses the network (PyPI) unless pip's cache has
+60 frames, which must succeed). ``--pipx`` installs as a user's ``pipx install`` does: pipx (itself
+in a throw-away venv) resolves the dependencies afresh for that Python, without constraints.txt. Uses the network (PyPI) unless pip's cache has
 every package.
 """
 
@@ -46,6 +46,7 @@ def size_mb(folder: Path) -> float:
 def build_wheel(tmp: Path) -> Path:
     """The wheel of the tree as it is now, built from a copy (setuptools writes build/ beside its input)."""
     src = tmp / "src"
+    src.mkdir()
     for name in WHEEL_INPUTS:
         path = ROOT / name
         if path.is_dir():
@@ -68,7 +69,7 @@ def install(python: str, wheel: Path, tmp: Path, pipx: bool) -> tuple[float, Pat
     timed([sys.executable, "-m", "venv", str(tool)])
     timed([str(tool / "bin" / "pip"), "install", "-q", "pipx"])
     env = {**os.environ, "PIPX_HOME": str(tmp / "pipx"), "PIPX_BIN_DIR": str(tmp / "pipx-bin")}
-    seconds = timed([str(tool / "bin" / "pipx"), "install", "--python", python, "--pip-args", f"-c {constraints}", str(wheel)], env)
+    seconds = timed([str(tool / "bin" / "pipx"), "install", "--python", python, str(wheel)], env)
     return seconds, tmp / "pipx" / "venvs" / "deid-vcam"
 
 

@@ -15,12 +15,15 @@ from __future__ import annotations
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 from vcam.engine.errors import ModelError
+
+if TYPE_CHECKING:
+    import onnx  # 0.5 s to import (ml_dtypes): only callers that build graphs pay it
 
 PROVIDERS = {
     "cpu": "CPUExecutionProvider",
