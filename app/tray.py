@@ -377,7 +377,7 @@ def _main(argv: list[str] | None, signals: StopSignals) -> int:
     if problem := missing_display():
         print(f"vcam-tray: error: {problem}", file=sys.stderr)
         return 2
-    quiet_native_logs()  # MediaPipe's and TFLite's chatter (VCAM_DEBUG=1 keeps it)
+    quiet_native_logs()  # native libraries' chatter (VCAM_DEBUG=1 keeps it)
     cfg: Config = resolve(overrides, args.config)
     saved = resolve({}, args.config)
     signals.defer()
