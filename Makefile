@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test test-fast lint bench screenshots system-deps lock clean face-mesh-models
+.PHONY: demo test test-fast lint bench screenshots system-deps lock clean face-mesh-models bundle
 
 # Debian packages of the real-tray test (Xvfb + the trayer tray host, Qt's xcb libraries). Installed
 # when missing and apt-get can run (root or passwordless sudo); otherwise that one test skips.
@@ -67,6 +67,17 @@ face-mesh-models:
 	.convert-venv/bin/pip install -q tensorflow-cpu==2.21.0 tf2onnx==1.17.0
 	.convert-venv/bin/python export/face_mesh_models.py
 	rm -rf .convert-venv
+
+# The Linux desktop bundle: dist/deid-vcam/ (vcam-tray, vcam-run, vcam-restore, vcam-key and what they
+# need, no Python install required), built in a throw-away venv with the runtime only, then checked
+# and screenshot under Xvfb (packaging/bundle/README.md).
+bundle: $(VENV)/.dev system-deps
+	rm -rf .bundle-venv build/bundle dist/deid-vcam && $(PYTHON) -m venv .bundle-venv
+	.bundle-venv/bin/pip install -q -c constraints.txt . pyinstaller==6.22.3
+	.bundle-venv/bin/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/bundle packaging/bundle/deid-vcam.spec
+	rm -rf .bundle-venv
+	$(BIN)/python packaging/bundle/smoke.py
+	tar -C dist -czf dist/deid-vcam-linux-x86_64.tar.gz deid-vcam
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
