@@ -7,7 +7,7 @@ each Python asked for, then time the commands a new user types first.
 Per interpreter: ``install_s`` (the install of the wheel), ``venv_mb`` (its environment on disk),
 ``help_s`` (``vcam-run --help``, best of three), ``first_frame_s`` (``vcam-run --source demo --sink
 null --frames 1``: start, models, the first protected frame, exit) and ``demo_60_s`` (the same for
-60 frames, which must succeed). ``--pipx`` installs as a user's ``pipx install`` does: pipx (itself
+60 frames, which must succeed) and ``unwanted`` (any of ``UNWANTED`` that got installed). ``--pipx`` installs as a user's ``pipx install`` does: pipx (itself
 in a throw-away venv) resolves the dependencies afresh for that Python, without constraints.txt. Uses the network (PyPI) unless pip's cache has
 every package.
 """
@@ -28,6 +28,9 @@ from table import emit
 
 ROOT = Path(__file__).resolve().parents[1]
 WHEEL_INPUTS = ("pyproject.toml", "README.md", "LICENSE", "app", "engine", "models", "export")
+# What a runtime install must not pull in: the training stack, the old tracker and what came with it,
+# a second OpenCV, the demo photo's old source.
+UNWANTED = ("torch", "mediapipe", "jaxlib", "tensorflow", "opencv-python", "opencv-contrib-python", "scikit-image")
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
@@ -79,6 +82,8 @@ def measure(python: str, wheel: Path, pipx: bool) -> dict:
         install_s, venv = install(python, wheel, tmp, pipx)
         bin_ = venv / "bin"
         version = subprocess.run([str(bin_ / "python"), "-c", "import platform; print(platform.python_version())"], capture_output=True, text=True, check=True)
+        listed = subprocess.run([str(bin_ / "python"), "-m", "pip", "list", "--format", "json"], capture_output=True, text=True, check=True)
+        installed = {d["name"].lower() for d in json.loads(listed.stdout)}
         run = [str(bin_ / "vcam-run"), "--source", "demo", "--sink", "null"]
         return {
             "python": version.stdout.strip(),
@@ -89,6 +94,7 @@ def measure(python: str, wheel: Path, pipx: bool) -> dict:
             "help_s": round(min(timed([str(bin_ / "vcam-run"), "--help"]) for _ in range(3)), 2),
             "first_frame_s": round(timed([*run, "--frames", "1", "--quiet"]), 1),
             "demo_60_s": round(timed([*run, "--frames", "60", "--quiet"]), 1),
+            "unwanted": sorted(installed & set(UNWANTED)),
         }
 
 
@@ -108,7 +114,7 @@ def main() -> None:
     result = {"runs": runs}
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    columns = [(k, k, ".1f" if isinstance(v, float) else "") for k, v in runs[0].items() if k != "python"]
+    columns = [(k, k, ".1f" if isinstance(v, float) else "") for k, v in runs[0].items() if k not in ("python", "unwanted")]
     emit(result, {f"python {r['python']}": r for r in runs}, columns, args.json, "install")
 
 
