@@ -28,6 +28,21 @@ def package_version() -> str:
         return "unknown"
 
 
+def bounded(option: str, low: float, high: float, unit: str = "") -> Callable[[str], float]:
+    """An argparse type: a number in [low, high], else one error line naming ``option``."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{option} must be between {low:g} and {high:g}{unit} (got {value!r})")
+        return number
+
+    return parse
+
+
 class Parser(argparse.ArgumentParser):
     """``argparse.ArgumentParser`` whose usage errors print one line instead of usage + error, with
     ``--version`` on every command."""

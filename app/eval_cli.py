@@ -30,7 +30,7 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from pathlib import Path
 from types import ModuleType
 
@@ -43,7 +43,7 @@ from vcam.engine.keyed.keys import random_key
 from vcam.engine.pulse.modes import PULSE_MODES, TARGET_HR_RANGE
 from vcam.engine.recognisers import RECOGNISERS
 
-from .cli import Parser, guarded, quiet_native_logs, train_extra_missing
+from .cli import Parser, bounded, guarded, quiet_native_logs, train_extra_missing
 from .config import DEFAULT_MODEL
 
 ATTACKERS = tuple(RECOGNISERS)
@@ -58,30 +58,15 @@ def _csv(value: str, allowed: Collection[str], what: str) -> list[str]:
     return items
 
 
-def _bounded(option: str, low: float, high: float, unit: str = "") -> Callable[[str], float]:
-    """An argparse type: a number in [low, high], else one error line naming ``option``."""
-
-    def parse(value: str) -> float:
-        try:
-            number = float(value)
-        except ValueError:
-            number = float("nan")
-        if not low <= number <= high:
-            raise argparse.ArgumentTypeError(f"{option} must be between {low:g} and {high:g}{unit} (got {value!r})")
-        return number
-
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="vcam-eval", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", action="append", help="video file, photo folder, rPPG dataset folder, or 'demo' (repeatable; default demo)")
     p.add_argument("--filters", type=lambda v: _csv(v, FILTERS, "--filters"), default=list(FILTERS), help="default: all")
     p.add_argument("--model", type=Path, help="streaming ONNX model for deid, or an identity pattern .npz for pattern and adaptive (default: the shipped ones)")
-    p.add_argument("--strength", type=_bounded("--strength", MIN_STRENGTH, MAX_STRENGTH), default=1.0, help="filter strength, as vcam-run's (default: 1)")
+    p.add_argument("--strength", type=bounded("--strength", MIN_STRENGTH, MAX_STRENGTH), default=1.0, help="filter strength, as vcam-run's (default: 1)")
     p.add_argument("--auto-strength", action="store_true", help="raise the strength while dlib recognises the face, as vcam-run's")
     p.add_argument("--pulse", choices=PULSE_MODES, default="keep", help="the heart rate after the filter, as vcam-run's --pulse (default: keep)")
-    p.add_argument("--target-hr", type=_bounded("--target-hr", *TARGET_HR_RANGE, " bpm"), default=90.0, help="bpm shown by --pulse replace (default: 90)")
+    p.add_argument("--target-hr", type=bounded("--target-hr", *TARGET_HR_RANGE, " bpm"), default=90.0, help="bpm shown by --pulse replace (default: 90)")
     p.add_argument("--attackers", type=lambda v: _csv(v, ATTACKERS, "--attackers"), default=list(ATTACKERS))
     p.add_argument("--judges", type=lambda v: _csv(v, JUDGES, "--judges"), default=list(JUDGES))
     p.add_argument("--out", type=Path, default=Path("report"), help="output folder (default: report/)")

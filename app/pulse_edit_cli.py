@@ -19,14 +19,19 @@ from pathlib import Path
 from vcam.engine.errors import VcamError
 from vcam.engine.pulse.modes import TARGET_HR_RANGE
 
-from .cli import Parser, StopSignals, create_video_output, guarded, quiet_native_logs, train_extra_missing
+from .cli import Parser, StopSignals, bounded, create_video_output, guarded, quiet_native_logs, train_extra_missing
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="vcam-pulse-edit", description="Rewrite the pulse of a face video with Privacy-Phys (offline, against PhysNet).")
     p.add_argument("--in", dest="source", type=Path, required=True, help="the face video")
     p.add_argument("--out", type=Path, required=True, help="the edited video (.mp4, .mkv, .mov, .avi); must not exist")
-    p.add_argument("--target-hr", type=float, required=True, help=f"the heart rate readers should see, {TARGET_HR_RANGE[0]:g}-{TARGET_HR_RANGE[1]:g} bpm")
+    p.add_argument(
+        "--target-hr",
+        type=bounded("--target-hr", *TARGET_HR_RANGE, " bpm"),
+        required=True,
+        help=f"the heart rate readers should see, {TARGET_HR_RANGE[0]:g}-{TARGET_HR_RANGE[1]:g} bpm",
+    )
     p.add_argument("--lam", type=float, default=None, help="weight of the fidelity term (default: the seed's 0.1)")
     p.add_argument("--steps", type=int, default=None, help="Adam steps per block (default: the seed's 20)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -43,9 +48,6 @@ class _Stop:
 
 def edit(args: argparse.Namespace, signals: StopSignals) -> int:
     quiet_native_logs()  # inside guarded: a stop signal while its thread starts is one line
-    lo, hi = TARGET_HR_RANGE
-    if not lo <= args.target_hr <= hi:
-        raise VcamError(f"--target-hr must be between {lo:g} and {hi:g} bpm (got {args.target_hr:g})")
     if args.lam is not None and args.lam < 0 or args.steps is not None and args.steps < 1:
         raise VcamError("--lam must be >= 0 and --steps >= 1")
     from vcam.engine.video.sinks import VideoFileSink
@@ -62,7 +64,13 @@ def edit(args: argparse.Namespace, signals: StopSignals) -> int:
         source.close()
         raise
     signals.defer()
-    sink = VideoFileSink(args.out, source.fps, audio_from=args.source)
+    try:
+        sink = VideoFileSink(args.out, source.fps, audio_from=args.source)
+    except BaseException:
+        args.out.unlink(missing_ok=True)  # the empty file made above: nothing was written to it
+        editor.close()
+        source.close()
+        raise
     job = _Stop()
     signals.attach(job)
     done = 0

@@ -61,3 +61,19 @@ def test_vcam_pulse_edit_writes_the_edited_video_and_refuses_bad_input(tmp_path)
         assert src.frame_count == raw.frame_count
     res = pulse_edit("--in", str(EVM_VIDEO), "--out", str(out), "--target-hr", "90")
     assert res.returncode == 2 and "never overwritten" in res.stderr
+
+
+def test_vcam_pulse_edit_leaves_no_empty_output_when_the_sink_cannot_start(tmp_path, monkeypatch, capsys) -> None:
+    """The output is created (never overwriting) before the sink opens; a sink that fails to open
+    then takes that empty file away again, with one error line."""
+    from vcam.app import pulse_edit_cli
+    from vcam.engine.errors import SinkError
+    from vcam.engine.video import sinks
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise SinkError("no encoder here")
+
+    monkeypatch.setattr(sinks, "VideoFileSink", refuse)
+    out = tmp_path / "edited.mp4"
+    assert pulse_edit_cli.main(["--in", str(need(EVM_VIDEO)), "--out", str(out), "--target-hr", "90", "--quiet"]) == 2
+    assert "no encoder here" in capsys.readouterr().err and not out.exists()
