@@ -26,5 +26,5 @@ class LandmarkModel:
         that a face is there."""
         square = cv2.warpAffine(image, roi.to_square(SIZE), (SIZE, SIZE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         points, flag = self._model.run({self._input: (square.astype(np.float32) / 255.0)[None]})
-        presence = float(1.0 / (1.0 + np.exp(-flag.ravel()[0])))
+        presence = float(1.0 / (1.0 + np.exp(-np.float64(flag.ravel()[0]))))
         return roi.from_square(points.reshape(POINTS, 3), SIZE), presence
