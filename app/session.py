@@ -54,13 +54,12 @@ def build_pipeline(
         raise
     try:
         face_filter = face_filter or filter_for(cfg)
-        from vcam.engine.pipeline import Monitors, Pipeline  # the runtime's heavy part, after the devices answered
+        from vcam.engine.pipeline import Pipeline  # the runtime's heavy part, after the devices answered
     except BaseException:
         sink.close()
         source.close()
         raise
-    monitors = Monitors.standard(source.fps, rppg=cfg.monitors, identity=cfg.monitors)
-    return Pipeline(source, sink, face_filter, cfg.pipeline_config(), monitors=monitors)
+    return Pipeline(source, sink, face_filter, cfg.pipeline_config())  # its monitors follow the config's rppg/identity
 
 
 def backend_info(face_filter: FaceFilter) -> dict[str, str]:
