@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from vcam.engine.face_mesh import FaceMesh
+from vcam.export.face_mesh_reference import landmarks
 
 EVM = Path(__file__).resolve().parents[2] / "shared" / "data" / "video" / "evm" / "face.mp4"
 WARM = 10
@@ -57,21 +58,15 @@ def mediapipe_mesh(max_faces: int) -> Callable[[np.ndarray], list[np.ndarray]] |
     except ImportError:
         return None
     mesh = face_mesh.FaceMesh(max_num_faces=max_faces, refine_landmarks=False)
-
-    def process(image: np.ndarray) -> list[np.ndarray]:
-        h, w = image.shape[:2]
-        result = mesh.process(image)
-        return [np.array([(p.x * w, p.y * h) for p in lm.landmark], np.float32) for lm in result.multi_face_landmarks or []]
-
-    return process
+    return lambda image: landmarks(mesh, image)
 
 
 def distance(ours: list[list[np.ndarray]], theirs: list[list[np.ndarray]]) -> float:
     gaps = []
     for a, b in zip(ours, theirs, strict=True):
         if a and b:
-            iod = np.linalg.norm(b[0][33] - b[0][263])
-            gaps.append(float(np.linalg.norm(a[0][:, :2] - b[0], axis=1).mean() / iod))
+            iod = np.linalg.norm(b[0][33, :2] - b[0][263, :2])
+            gaps.append(float(np.linalg.norm(a[0][:, :2] - b[0][:, :2], axis=1).mean() / iod))
     return float(np.mean(gaps))
 
 

@@ -6,10 +6,11 @@ each Python asked for, then time the commands a new user types first.
 
 Per interpreter: ``install_s`` (the install of the wheel), ``venv_mb`` (its environment on disk),
 ``help_s`` (``vcam-run --help``, best of three), ``first_frame_s`` (``vcam-run --source demo --sink
-null --frames 1``: start, models, the first protected frame, exit) and ``demo_60_s`` (the same for
-60 frames, which must succeed) and ``unwanted`` (any of ``UNWANTED`` that got installed). ``--pipx`` installs as a user's ``pipx install`` does: pipx (itself
-in a throw-away venv) resolves the dependencies afresh for that Python, without constraints.txt. Uses the network (PyPI) unless pip's cache has
-every package.
+null --frames 1``: start, models, the first protected frame, exit), ``demo_60_s`` (the same for 60
+frames, which must succeed) and ``unwanted`` (any of ``UNWANTED`` that got installed). ``--pipx``
+installs as a user's ``pipx install`` does: pipx (itself in a throw-away venv) resolves the
+dependencies afresh for that Python, without constraints.txt. Uses the network (PyPI) unless pip's
+cache has every package.
 """
 
 from __future__ import annotations

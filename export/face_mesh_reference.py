@@ -23,7 +23,8 @@ VIDEO = "video/evm/face.mp4"
 MAX_FACES = 4
 
 
-def _landmarks(mesh: object, rgb: np.ndarray) -> list[np.ndarray]:
+def landmarks(mesh: object, rgb: np.ndarray) -> list[np.ndarray]:
+    """What MediaPipe's legacy ``FaceMesh`` ``mesh`` finds in ``rgb``: ``(468, 3)`` float32 pixels per face."""
     h, w = rgb.shape[:2]
     result = mesh.process(rgb)  # type: ignore[attr-defined]
     return [np.array([(p.x * w, p.y * h, p.z * w) for p in lm.landmark], np.float32) for lm in result.multi_face_landmarks or []]
@@ -56,12 +57,12 @@ def record(data: Path) -> dict[str, np.ndarray]:
             ok, bgr = cap.read()
             if not ok:
                 break
-            frames.append(_landmarks(mesh, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+            frames.append(landmarks(mesh, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
         out["evm"] = _stack(frames)
     with face_mesh.FaceMesh(static_image_mode=True, max_num_faces=MAX_FACES, refine_landmarks=False) as mesh:
         for path in photo_paths(data):
             rgb = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-            out[f"photo/{path.relative_to(data)}"] = _stack([_landmarks(mesh, rgb)])
+            out[f"photo/{path.relative_to(data)}"] = _stack([landmarks(mesh, rgb)])
     return out
 
 
