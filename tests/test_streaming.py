@@ -118,9 +118,10 @@ def test_backend_selection(onnx_path, tmp_path) -> None:
 
     backend = choose_backend("auto", onnx_path)
     assert backend.reason.startswith("auto") and "INT8" not in backend.reason
+    fixes = {"cuda": "pip install onnxruntime-gpu", "tensorrt": r"deid-vcam\[gpu\]"}  # the GPU build replaces onnxruntime
     for kind, usable in (("cuda", "CUDAExecutionProvider" in ort.get_available_providers()), ("tensorrt", tensorrt_backend.available())):
         if not usable:
-            with pytest.raises(ModelError, match="NVIDIA GPU"):
+            with pytest.raises(ModelError, match=f"NVIDIA GPU and .*{fixes[kind]}"):
                 choose_backend(kind, onnx_path)
     with pytest.raises(ModelError, match="unknown backend"):
         choose_backend("metal", onnx_path)

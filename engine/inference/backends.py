@@ -30,6 +30,12 @@ PROVIDERS = {
     "cuda": "CUDAExecutionProvider",
 }
 BACKENDS = ("auto", "tensorrt", "cuda", "cpu")
+# What each GPU backend needs installed. onnxruntime-gpu and onnxruntime are one module in two
+# packages: the GPU one replaces the other, it cannot sit beside it (so it is no extra).
+GPU_INSTALL = {
+    "cuda": "onnxruntime-gpu instead of onnxruntime (pip uninstall -y onnxruntime && pip install onnxruntime-gpu)",
+    "tensorrt": "pip install 'deid-vcam[gpu]' (TensorRT and cuda-python)",
+}
 PRECISIONS = ("auto", "fp32", "int8")
 
 
@@ -127,10 +133,7 @@ def choose_backend(kind: str, path: Path, threads: int = 1, precision: str = "au
         kind = next(k for k in ("tensorrt", "cuda", "cpu") if _usable(k))
         reason = f"auto: {kind} is the fastest backend usable here"
     elif not _usable(kind):
-        raise ModelError(
-            f"backend {kind!r} needs an NVIDIA GPU with pip install 'deid-vcam[gpu]' "
-            "(onnxruntime-gpu; for tensorrt also TensorRT and cuda-python); use --backend cpu"
-        )
+        raise ModelError(f"backend {kind!r} needs an NVIDIA GPU and {GPU_INSTALL[kind]}; use --backend cpu")
     else:
         reason = f"requested {kind}"
     if precision == "int8" and not int8.is_file():
