@@ -142,6 +142,9 @@ class WebcamSource(Source):
         self._cap.release()
 
 
+INJECTED_PULSE = 0.006  # relative amplitude of an animated photo's pulse (green): a typical rPPG strength
+
+
 class AnimatedPhotoSource(Source):
     """A real face photo (uint8 RGB) made into a live-looking video with a pulse of known HR.
 
@@ -160,7 +163,7 @@ class AnimatedPhotoSource(Source):
         height: int = 480,
         fps: float = 30.0,
         hr_bpm: float = 72.0,
-        amplitude: float = 0.006,
+        amplitude: float = INJECTED_PULSE,
         frames: int | None = None,
         seed: int = 0,
         motion: float = 1.0,
@@ -231,10 +234,8 @@ class DemoSource(AnimatedPhotoSource):
     """The built-in demo: a public-domain photo of an astronaut (``assets/demo_astronaut.png``),
     animated, 72 bpm pulse."""
 
-    def __init__(
-        self, width: int = 640, height: int = 480, fps: float = 30.0, hr_bpm: float = 72.0, amplitude: float = 0.006, frames: int | None = None, seed: int = 0
-    ) -> None:
-        super().__init__(demo_photo(), width, height, fps, hr_bpm, amplitude, frames, seed, anchor="top", name="demo")
+    def __init__(self, width: int = 640, height: int = 480, fps: float = 30.0, hr_bpm: float = 72.0, frames: int | None = None, seed: int = 0) -> None:
+        super().__init__(demo_photo(), width, height, fps, hr_bpm, frames=frames, seed=seed, anchor="top", name="demo")
 
 
 def _fit(img: np.ndarray, width: int, height: int, anchor: str = "centre") -> np.ndarray:

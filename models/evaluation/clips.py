@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from vcam.engine.errors import SourceError, VcamError
-from vcam.engine.video.sources import AnimatedPhotoSource, VideoFileSource
+from vcam.engine.video.sources import INJECTED_PULSE, AnimatedPhotoSource, VideoFileSource
 
 from ..data.datasets import VIDEO_SUFFIXES, load_dataset
 from ..data.synthetic import photo_identities
@@ -54,12 +54,14 @@ def photo_clips(
     per_identity: int | None = None,
     other_photos: bool = False,
     hr_range: tuple[float, float] = (50.0, 120.0),
+    amplitude: float = INJECTED_PULSE,
 ) -> list[EvalClip]:
     """One animated clip per photo of ``identities`` (all if None; the first ``per_identity``
     photos of each if given); the gallery is every photo of the identity, or with ``other_photos``
     every photo but the clip's own (the attacker has other pictures of the person, not the very
     one the call shows: its hair, clothes and background). HR is drawn per clip from ``hr_range``
-    (default: the resting video-call range)."""
+    (default: the resting video-call range); ``amplitude`` is the injected pulse's (0: the clips' pulse-free
+    twins, the same motion and noise without a pulse)."""
     photos = photo_identities(Path(root))
     clips = []
     for ident in identities or sorted(photos):
@@ -74,6 +76,7 @@ def photo_clips(
                     size,
                     fps,
                     hr_bpm=float(rng.uniform(*hr_range)),
+                    amplitude=amplitude,
                     frames=round(seconds * fps),
                     seed=clip_seed,
                     motion=1.0,
