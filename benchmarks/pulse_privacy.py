@@ -1,8 +1,8 @@
 """Pulse privacy on a real face video: what every rPPG reader gets from the outgoing face after
 ``--pulse hide`` and ``--pulse replace`` (targets 60, 90, 120 bpm). JSON + a table.
 
-    python benchmarks/pulse_privacy.py [--video ../shared/data/video/evm/face.mp4 | --photos N [--twins]] [--filter off]
-                                       [--transport] [--method live|privacy-phys] [--modes hide,...] [--json]
+    python benchmarks/pulse_privacy.py [--video ../shared/data/video/evm/face.mp4 [--repeat N] | --photos N] [--twins]
+                                       [--filter off] [--transport] [--method live|privacy-phys] [--modes hide,...] [--json]
 
 The video runs through the runtime's pipeline (``--filter`` first, then the pulse edit); each reader
 (POS, CHROM, PhysNet, PhysFormer) reads the raw and the outgoing face crops (cut with the raw
@@ -12,7 +12,7 @@ PhysNet, which is then a *seen* reader: the others judge it). Per mode and
 reader: ``hr_bpm``; ``snr_true_db`` (SNR at the raw reading's HR: is the real rate still
 visible?); ``true_over_median_db`` (the spectrum at the true HR over the band's median power; over
 clips, its maximum ``true_over_median_db_max``); ``snr_peak_db`` (SNR of the strongest in-band
-peak); and the face crop's ``psnr_db``. ``--twins`` (photos) runs every mode on each clip's
+peak); and the face crop's ``psnr_db``. ``--twins`` runs every mode on each clip's
 pulse-free twin too (the same photo, motion and sensor noise, no pulse): what a reader gets there at
 the real clip's true HR is what it gets by chance (both get the same ``hide`` noise, so the comparison
 is paired: ``near_true_twin``, ``true_over_median_db_twin``;
@@ -60,8 +60,7 @@ def outgoing(
     """The frames as sent: through the runtime's pipeline (``live``: ``--filter`` then the pulse
     edit), or edited offline by the seed's Privacy-Phys (``privacy-phys``, replace only). ``knob``
     (``--sweep``): the live edit's amplitude as a multiple of the runtime's (0: the removal alone), or
-    Privacy-Phys's lambda;
-    ``seed`` fixes ``hide``'s noise (None: fresh, as live)."""
+    Privacy-Phys's lambda; ``seed`` fixes ``hide``'s noise (None: fresh, as live)."""
     if method == "privacy-phys":
         editor = PrivacyPhysEditor(fps, target, lam=LAMBDA if knob is None else knob)
         try:
