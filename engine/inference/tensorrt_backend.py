@@ -23,7 +23,7 @@ import onnx
 import platformdirs
 
 from vcam.engine.errors import ModelError
-from vcam.engine.inference.backends import InferenceBackend
+from vcam.engine.inference.backends import GPU_INSTALL, InferenceBackend
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -33,14 +33,14 @@ def _modules() -> tuple[Any, Any]:
     try:
         import tensorrt as trt
     except ImportError:
-        raise ModelError("TensorRT is not installed: pip install 'deid-vcam[gpu]' on a machine with an NVIDIA GPU, or use --backend cpu") from None
+        raise ModelError(f"TensorRT is not installed: {GPU_INSTALL['tensorrt']} on a machine with an NVIDIA GPU, or use --backend cpu") from None
     try:
         from cuda.bindings import runtime as cudart
     except ImportError:
         try:
             from cuda import cudart
         except ImportError:
-            raise ModelError("cuda-python is not installed (pip install 'deid-vcam[gpu]'); the TensorRT backend needs it for GPU memory") from None
+            raise ModelError(f"cuda-python is not installed ({GPU_INSTALL['tensorrt']}); the TensorRT backend needs it for GPU memory") from None
     return trt, cudart
 
 

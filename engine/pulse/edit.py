@@ -14,8 +14,8 @@ removes ``1 + HIDE_OVERSHOOT`` times the colour change: a video codec keeps less
 than of the camera's own pulse, so an exact removal lets part of the pulse back after encoding, while
 the small inverted remainder in the unencoded picture stays under the noise. The noise is at least a
 pulse's strength and ``MASK_RATIO`` times the face's own colour change in the heart-rate band (its
-RMS over the last seconds), up to ``MASK_MAX`` times a pulse's: a strong pulse needs a stronger cover. The gain is limited to ±``MAX_GAIN`` so a
-fast change of light is smoothed, never blown out.
+RMS over the last seconds), up to ``MASK_MAX`` times a pulse's: a strong pulse needs a stronger cover.
+The gain is limited to ±``MAX_GAIN`` so a fast change of light is smoothed, never blown out.
 """
 
 from __future__ import annotations
