@@ -180,8 +180,9 @@ def main() -> None:
     if args.sweep:
         modes = [("replace", 90.0, k) for k in SWEEP[args.method]]
     per_clip: dict[str, list[dict]] = {}
+    truths: dict[int, dict[str, float]] = {}  # per frame list: a repeated video's raw readings are made once
     for name, frames, fps, truth, twin in clips:
-        true_hr: dict[str, float] = {}
+        true_hr = truths.setdefault(id(frames), {})
         for mode, target, knob in modes:
             seed = secrets.randbits(32) if twin is not None else None  # the twin gets the same hide noise: a paired comparison
             raw, out, skin = crops(frames, outgoing(frames, fps, args.method, args.filter, mode, target, knob, seed), fps, args.transport)
